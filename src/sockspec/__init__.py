@@ -1,0 +1,141 @@
+"""sockspec: the CommonJS Sockets/A API for Python.
+
+One :class:`Socket` API for TCP, UDP and UNIX sockets, over interchangeable
+backends chosen by configuration: ``stdlib`` (blocking OS sockets),
+``selectors`` (non-blocking OS sockets) and ``memory`` (a deterministic
+in-memory network), plus any installed through the ``sockspec.backends``
+entry-point group.
+"""
+
+from __future__ import annotations
+
+from ._registry import (
+    BackendInfo,
+    PluginProblem,
+    UnknownBackend,
+    available_backends,
+    backend_info,
+    get_backend,
+    plugin_problems,
+    use_backend,
+)
+from .api.backend import Backend, BackendSpec, Capabilities, SelectorImpl, SocketImpl
+from .api.constants import (
+    AF_INET,
+    AF_INET6,
+    AF_UNIX,
+    EVENT_READ,
+    EVENT_WRITE,
+    IPV6_V6ONLY,
+    SHUT_RD,
+    SHUT_RDWR,
+    SHUT_WR,
+    SO_BROADCAST,
+    SO_KEEPALIVE,
+    SO_LINGER,
+    SO_RCVBUF,
+    SO_REUSEADDR,
+    SO_REUSEPORT,
+    SO_SNDBUF,
+    SOCK_DGRAM,
+    SOCK_STREAM,
+    TCP_NODELAY,
+    Event,
+    Family,
+    Option,
+    Shutdown,
+    SocketType,
+)
+from .api.datagram import Datagram
+from .api.errors import (
+    AddressInUse,
+    AddressNotAvailable,
+    AlreadyConnected,
+    BrokenPipe,
+    ConnectionAborted,
+    ConnectionRefused,
+    ConnectionReset,
+    HostNotFound,
+    HostUnreachable,
+    MessageTooLong,
+    NetworkUnreachable,
+    NotConnected,
+    PermissionDenied,
+    SocketClosed,
+    SocketError,
+    Timeout,
+    UnsupportedOperation,
+    WouldBlock,
+)
+from .api.poller import Poller, PollKey
+from .api.socket import Socket
+from .hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # sockets
+    "Datagram",
+    "PollKey",
+    "Poller",
+    "Socket",
+    # constants
+    "AF_INET",
+    "AF_INET6",
+    "AF_UNIX",
+    "EVENT_READ",
+    "EVENT_WRITE",
+    "IPV6_V6ONLY",
+    "SHUT_RD",
+    "SHUT_RDWR",
+    "SHUT_WR",
+    "SOCK_DGRAM",
+    "SOCK_STREAM",
+    "SO_BROADCAST",
+    "SO_KEEPALIVE",
+    "SO_LINGER",
+    "SO_RCVBUF",
+    "SO_REUSEADDR",
+    "SO_REUSEPORT",
+    "SO_SNDBUF",
+    "TCP_NODELAY",
+    "Event",
+    "Family",
+    "Option",
+    "Shutdown",
+    "SocketType",
+    # errors
+    "AddressInUse",
+    "AddressNotAvailable",
+    "AlreadyConnected",
+    "BrokenPipe",
+    "ConnectionAborted",
+    "ConnectionRefused",
+    "ConnectionReset",
+    "HostNotFound",
+    "HostUnreachable",
+    "MessageTooLong",
+    "NetworkUnreachable",
+    "NotConnected",
+    "PermissionDenied",
+    "SocketClosed",
+    "SocketError",
+    "Timeout",
+    "UnsupportedOperation",
+    "WouldBlock",
+    # backends and configuration
+    "Backend",
+    "BackendInfo",
+    "BackendSpec",
+    "Capabilities",
+    "PluginProblem",
+    "SelectorImpl",
+    "SocketImpl",
+    "UnknownBackend",
+    "available_backends",
+    "backend_info",
+    "get_backend",
+    "hookimpl",
+    "plugin_problems",
+    "use_backend",
+]

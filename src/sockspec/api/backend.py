@@ -1,0 +1,229 @@
+"""The interface between the :class:`~sockspec.Socket` facade and a backend.
+
+Theory of operation
+-------------------
+A backend is an object with a name, a set of :class:`Capabilities` and two
+factories: :meth:`Backend.socket` makes a :class:`SocketImpl` (one socket) and
+:meth:`Backend.selector` makes a :class:`SelectorImpl` (the engine behind
+:class:`~sockspec.Poller`).  The facade validates every argument and turns
+service names into port numbers before it calls an implementation, so an
+implementation receives only well-typed, in-range values:
+
+* ``host`` is a non-empty ``str`` (an IP literal, a name, or for ``AF_UNIX``
+  a path); ``port`` an ``int`` in ``0..65535`` (``None`` for ``AF_UNIX``);
+* ``data`` is ``bytes`` or a byte-format, C-contiguous ``memoryview``;
+* ``maxlen`` is an ``int >= 1``; timeouts are ``None``, ``0.0`` or ``> 0``;
+* option values are normalised (``bool`` flags, ``int`` sizes, linger
+  ``None`` or ``int``), and only options that apply to the socket's family
+  and type reach :meth:`SocketImpl.set_option`.
+
+An implementation raises :class:`~sockspec.SocketError` subclasses, or plain
+:class:`OSError` which the facade turns into them through
+:func:`sockspec.errors.from_os_error`.  Pluggy hooks choose the backend; the
+facade then calls these methods directly, so no hook runs on the data path.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Callable, Hashable
+from typing import BinaryIO
+
+from .constants import (
+    AF_INET,
+    AF_INET6,
+    AF_UNIX,
+    SOCK_DGRAM,
+    SOCK_STREAM,
+    Event,
+    Family,
+    Option,
+    Shutdown,
+    SocketType,
+)
+
+__all__ = ["Backend", "BackendSpec", "Capabilities", "SelectorImpl", "SocketImpl"]
+
+Address = tuple[str | None, int | None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do; conformance checks needing more are skipped."""
+
+    #: Address families the backend supports.
+    families: frozenset[Family] = frozenset({AF_INET, AF_INET6, AF_UNIX})
+    #: Socket types the backend supports.
+    types: frozenset[SocketType] = frozenset({SOCK_STREAM, SOCK_DGRAM})
+    #: Socket options the backend understands.
+    options: frozenset[Option] = frozenset(Option)
+    #: Timeouts run on a virtual clock instead of wall time.
+    virtual_time: bool = False
+    #: Sockets are real OS sockets (``fileno()`` is meaningful).
+    os_sockets: bool = False
+    #: Free-form feature names, for checks that need something specific.
+    features: frozenset[str] = frozenset()
+
+    def describe(self) -> str:
+        """Return a one-line, human-readable summary."""
+        fams = ",".join(sorted(f.name for f in self.families))
+        types = ",".join(sorted(t.name for t in self.types))
+        extra = []
+        if self.virtual_time:
+            extra.append("virtual-time")
+        if self.os_sockets:
+            extra.append("os-sockets")
+        extra.extend(sorted(self.features))
+        return " ".join([fams, types, *extra])
+
+
+class SocketImpl(abc.ABC):
+    """One socket of a backend, driven by the :class:`~sockspec.Socket` facade.
+
+    Methods mirror the facade's; see the module docstring for the argument
+    guarantees.  Only :meth:`close` may be called after :meth:`close`.
+    """
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    def connect(self, host: str, port: int | None, timeout: float | None) -> None:
+        """Connect to *host*/*port*; *timeout* overrides the socket's own."""
+
+    @abc.abstractmethod
+    def bind(self, host: str | None, port: int | None) -> None:
+        """Bind to *host* (``None``: any) and *port* (``None``: ephemeral)."""
+
+    @abc.abstractmethod
+    def listen(self, backlog: int) -> None:
+        """Start accepting connections with a queue of *backlog*."""
+
+    @abc.abstractmethod
+    def accept(self) -> SocketImpl:
+        """Wait for and return the next incoming connection."""
+
+    @abc.abstractmethod
+    def shutdown(self, how: Shutdown) -> None:
+        """Close one or both directions of the connection."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the socket and wake every thread waiting on it."""
+
+    @abc.abstractmethod
+    def receive(self, maxlen: int) -> bytes:
+        """Return up to *maxlen* bytes (one datagram); ``b""`` at end of stream."""
+
+    @abc.abstractmethod
+    def send(self, data: bytes | memoryview) -> int:
+        """Send *data* (all of it unless non-blocking); return the count."""
+
+    @abc.abstractmethod
+    def receive_from(self, maxlen: int) -> tuple[bytes, str | None, int | None]:
+        """Return ``(data, sender address, sender port)``."""
+
+    @abc.abstractmethod
+    def send_to(self, data: bytes | memoryview, host: str, port: int | None) -> int:
+        """Send one datagram to *host*/*port*; return the count."""
+
+    @abc.abstractmethod
+    def send_file(self, file: BinaryIO) -> int:
+        """Send *file* from its current position to its end; return the count."""
+
+    @abc.abstractmethod
+    def set_option(self, option: Option, value: object) -> None:
+        """Set a (normalised, applicable) option."""
+
+    @abc.abstractmethod
+    def get_option(self, option: Option) -> object:
+        """Return an option's value in its normalised form."""
+
+    @abc.abstractmethod
+    def set_timeout(self, timeout: float | None) -> None:
+        """Use *timeout* for every later blocking operation."""
+
+    @abc.abstractmethod
+    def is_connected(self) -> bool:
+        """Whether the socket has a peer (after connect or accept)."""
+
+    @abc.abstractmethod
+    def is_readable(self) -> bool:
+        """Whether a receive (or accept) would return without waiting."""
+
+    @abc.abstractmethod
+    def is_writable(self) -> bool:
+        """Whether a send would accept data without waiting."""
+
+    @abc.abstractmethod
+    def local_address(self) -> Address:
+        """Return ``(address, port)`` this socket is bound to, or ``(None, None)``."""
+
+    @abc.abstractmethod
+    def remote_address(self) -> Address:
+        """Return the peer's ``(address, port)``, or ``(None, None)``."""
+
+
+class SelectorImpl(abc.ABC):
+    """Readiness multiplexing over many :class:`SocketImpl` of one backend.
+
+    *token* is an opaque value the facade uses to find its key again.
+    """
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    def register(self, sock: SocketImpl, events: Event, token: Hashable) -> None:
+        """Start watching *sock* for *events*."""
+
+    @abc.abstractmethod
+    def modify(self, sock: SocketImpl, events: Event, token: Hashable) -> None:
+        """Change the events watched for *sock*."""
+
+    @abc.abstractmethod
+    def unregister(self, sock: SocketImpl) -> None:
+        """Stop watching *sock* (it may already be closed)."""
+
+    @abc.abstractmethod
+    def select(self, timeout: float | None) -> list[tuple[Hashable, Event]]:
+        """Wait up to *timeout* and return ``(token, ready events)`` pairs."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the selector's resources."""
+
+
+class Backend(abc.ABC):
+    """A family of socket implementations, chosen by name."""
+
+    #: The name the backend is chosen by (``"stdlib"``, ``"memory"``...).
+    name: str
+    #: What the backend supports.
+    capabilities: Capabilities
+
+    @abc.abstractmethod
+    def socket(self, family: Family, type: SocketType) -> SocketImpl:
+        """Create one unconnected socket."""
+
+    @abc.abstractmethod
+    def selector(self) -> SelectorImpl:
+        """Create the multiplexer behind a :class:`~sockspec.Poller`."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendSpec:
+    """A backend a plugin offers, returned from ``sockspec_add_backends``.
+
+    The registry calls :attr:`factory` once per distinct option string, the
+    first time the backend is chosen, and reuses the object afterwards.
+    """
+
+    #: The name users choose the backend by (letters, digits, ``_``, ``-``).
+    name: str
+    #: Makes the backend; receives the text after ``name:`` or ``None``.
+    factory: Callable[[str | None], Backend]
+    #: One line shown by ``sockspec backends``.
+    summary: str = ""

@@ -1,0 +1,186 @@
+""":class:`Poller`: readiness multiplexing over many sockets of one backend.
+
+It mirrors the standard :mod:`selectors` module.  Registrations persist in
+the backend's selector (epoll on Linux for the OS backends), so one
+:meth:`Poller.poll` costs in proportion to the sockets that are ready, not to
+the number registered.  A registered socket that gets closed is dropped from
+every Poller it is in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from typing import Any
+
+from .. import _registry
+from . import _validate as v
+from .backend import Backend, SelectorImpl, SocketImpl
+from .constants import Event
+from .errors import SocketClosed, SocketError, from_os_error
+from .socket import Socket
+
+__all__ = ["PollKey", "Poller"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PollKey:
+    """A registration: the socket, the events watched and the user's data."""
+
+    #: The registered socket.
+    socket: Socket
+    #: The events watched (``EVENT_READ``, ``EVENT_WRITE`` or both).
+    events: Event
+    #: Whatever was passed as ``data`` at registration.
+    data: Any
+
+
+class Poller:
+    """Wait for readiness on many sockets at once, like :mod:`selectors`.
+
+    :param backend: the backend whose sockets will be registered (a name or
+        a backend object; ``None`` is the current default).  All sockets in one
+        Poller come from that backend.
+    """
+
+    __slots__ = ("__weakref__", "_backend", "_keys", "_selector")
+
+    def __init__(self, backend: str | Backend | None = None) -> None:
+        self._backend = _registry.resolve_backend(backend)
+        self._selector: SelectorImpl | None = self._backend.selector()
+        self._keys: dict[int, PollKey] = {}
+
+    def _sel(self) -> SelectorImpl:
+        if self._selector is None:
+            raise SocketClosed("the Poller is closed")
+        return self._selector
+
+    def register(self, sock: Socket, events: int, data: Any = None) -> PollKey:
+        """Watch *sock* for *events*; return its key.
+
+        Raises ``KeyError`` if it is already registered, ``ValueError`` if it
+        comes from another backend, :class:`~sockspec.SocketClosed` if closed.
+        """
+        sel = self._sel()
+        if not isinstance(sock, Socket):
+            raise TypeError(
+                f"sock must be a sockspec.Socket, got {type(sock).__name__}"
+            )
+        mask = v.events_arg(events)
+        impl = sock._selector_impl(self._backend)
+        if id(sock) in self._keys:
+            raise KeyError(f"{sock!r} is already registered")
+        key = PollKey(sock, mask, data)
+        try:
+            sel.register(impl, mask, id(sock))
+        except SocketError:
+            raise
+        except OSError as exc:
+            raise from_os_error(exc) from None
+        self._keys[id(sock)] = key
+        sock._watch(self)
+        return key
+
+    def modify(self, sock: Socket, events: int, data: Any = None) -> PollKey:
+        """Change the events (and data) watched for a registered socket."""
+        sel = self._sel()
+        old = self.get_key(sock)
+        mask = v.events_arg(events)
+        key = PollKey(sock, mask, data)
+        if mask != old.events:
+            try:
+                sel.modify(sock._selector_impl(self._backend), mask, id(sock))
+            except SocketError:
+                raise
+            except OSError as exc:
+                raise from_os_error(exc) from None
+        self._keys[id(sock)] = key
+        return key
+
+    def unregister(self, sock: Socket) -> PollKey:
+        """Stop watching *sock*; return its old key (``KeyError`` if unknown)."""
+        sel = self._sel()
+        key = self.get_key(sock)
+        del self._keys[id(sock)]
+        sock._unwatch(self)
+        if not sock.closed:
+            sel.unregister(sock._impl)
+        return key
+
+    def get_key(self, sock: Socket) -> PollKey:
+        """Return the key of a registered socket (``KeyError`` if unknown)."""
+        try:
+            return self._keys[id(sock)]
+        except KeyError:
+            raise KeyError(f"{sock!r} is not registered") from None
+
+    def get_map(self) -> dict[Socket, PollKey]:
+        """Return a snapshot of every registration, by socket."""
+        return {key.socket: key for key in self._keys.values()}
+
+    def poll(self, timeout: float | None = None) -> list[tuple[PollKey, Event]]:
+        """Wait up to *timeout* seconds; return ``(key, ready events)`` pairs.
+
+        ``None`` waits until something is ready, ``0`` only looks.  An empty
+        list means the time ran out.
+        """
+        sel = self._sel()
+        seconds = v.timeout_arg(timeout)
+        try:
+            ready = sel.select(seconds)
+        except SocketError:
+            raise
+        except OSError as exc:
+            raise from_os_error(exc) from None
+        keys = self._keys
+        out = []
+        for token, events in ready:
+            key = keys.get(token)  # type: ignore[call-overload]
+            if key is not None:
+                out.append((key, events & key.events))
+        return out
+
+    select = poll
+
+    def _forget(self, sock: Socket, impl: SocketImpl) -> None:
+        """Drop *sock*, which is being closed; *impl* is still open."""
+        if self._keys.pop(id(sock), None) is None or self._selector is None:
+            return
+        try:
+            self._selector.unregister(impl)
+        except OSError:
+            pass  # the socket is going away; the selector forgets it anyway
+
+    def close(self) -> None:
+        """Release the Poller; registered sockets stay open."""
+        sel, self._selector = self._selector, None
+        if sel is None:
+            return
+        for key in self._keys.values():
+            key.socket._unwatch(self)
+        self._keys.clear()
+        sel.close()
+
+    @property
+    def closed(self) -> bool:
+        """``True`` after :meth:`close`."""
+        return self._selector is None
+
+    @property
+    def backend(self) -> str:
+        """The name of the backend whose sockets this Poller watches."""
+        return self._backend.name
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __enter__(self) -> Poller:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        self.close()

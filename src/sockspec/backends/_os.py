@@ -1,0 +1,180 @@
+"""Pieces shared by the backends that drive real OS sockets.
+
+The option table, address conversion and the epoll-backed selector live here
+once, so the ``stdlib`` and ``selectors`` backends cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import struct
+from collections.abc import Hashable
+from typing import Any, Protocol
+
+from ..api.backend import SelectorImpl, SocketImpl
+from ..api.constants import (
+    AF_INET,
+    AF_INET6,
+    AF_UNIX,
+    EVENT_READ,
+    EVENT_WRITE,
+    SHUT_RD,
+    SHUT_RDWR,
+    SOCK_DGRAM,
+    SOCK_STREAM,
+    Event,
+    Family,
+    Option,
+    Shutdown,
+    SocketType,
+)
+from ..api.errors import UnsupportedOperation
+
+FAMILIES: dict[Family, int] = {
+    AF_INET: socket.AF_INET,
+    AF_INET6: socket.AF_INET6,
+    AF_UNIX: socket.AF_UNIX,
+}
+TYPES: dict[SocketType, int] = {
+    SOCK_STREAM: socket.SOCK_STREAM,
+    SOCK_DGRAM: socket.SOCK_DGRAM,
+}
+SHUTDOWN: dict[Shutdown, int] = {
+    SHUT_RD: socket.SHUT_RD,
+    Shutdown.SHUT_WR: socket.SHUT_WR,
+    SHUT_RDWR: socket.SHUT_RDWR,
+}
+
+_OPTIONS: dict[Option, tuple[int, int]] = {
+    Option.SO_REUSEADDR: (socket.SOL_SOCKET, socket.SO_REUSEADDR),
+    Option.SO_KEEPALIVE: (socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+    Option.SO_BROADCAST: (socket.SOL_SOCKET, socket.SO_BROADCAST),
+    Option.SO_RCVBUF: (socket.SOL_SOCKET, socket.SO_RCVBUF),
+    Option.SO_SNDBUF: (socket.SOL_SOCKET, socket.SO_SNDBUF),
+    Option.SO_LINGER: (socket.SOL_SOCKET, socket.SO_LINGER),
+    Option.TCP_NODELAY: (socket.IPPROTO_TCP, socket.TCP_NODELAY),
+    Option.IPV6_V6ONLY: (socket.IPPROTO_IPV6, socket.IPV6_V6ONLY),
+}
+if hasattr(socket, "SO_REUSEPORT"):
+    _OPTIONS[Option.SO_REUSEPORT] = (socket.SOL_SOCKET, socket.SO_REUSEPORT)
+
+#: Options the OS backends support on this platform.
+OS_OPTIONS = frozenset(_OPTIONS)
+_LINGER = struct.Struct("ii")
+
+
+def set_option(sock: socket.socket, option: Option, value: object) -> None:
+    """Set a normalised sockspec option on an OS socket."""
+    level, name = _option(option)
+    if option is Option.SO_LINGER:
+        seconds = value
+        packed = _LINGER.pack(0, 0) if seconds is None else _LINGER.pack(1, seconds)
+        sock.setsockopt(level, name, packed)
+    else:
+        sock.setsockopt(level, name, int(value))  # type: ignore[call-overload]
+
+
+def get_option(sock: socket.socket, option: Option) -> object:
+    """Read an option from an OS socket in sockspec's normalised form."""
+    level, name = _option(option)
+    if option is Option.SO_LINGER:
+        onoff, seconds = _LINGER.unpack(sock.getsockopt(level, name, _LINGER.size))
+        return seconds if onoff else None
+    raw = sock.getsockopt(level, name)
+    if option is Option.SO_RCVBUF or option is Option.SO_SNDBUF:
+        return raw
+    return bool(raw)
+
+
+def _option(option: Option) -> tuple[int, int]:
+    try:
+        return _OPTIONS[option]
+    except KeyError:
+        raise UnsupportedOperation(f"{option.name} is not available here") from None
+
+
+def split_address(family: Family, addr: Any) -> tuple[str | None, int | None]:
+    """Turn an OS address into ``(address, port)``; unbound parts are ``None``."""
+    if family is AF_UNIX:
+        if isinstance(addr, bytes):  # abstract or undecodable names
+            addr = addr.decode("utf-8", "surrogateescape")
+        return (addr or None, None)
+    host, port = addr[0], addr[1]
+    if port == 0:
+        return (None, None)
+    return (host, port)
+
+
+def os_address(family: Family, host: str | None, port: int | None) -> Any:
+    """Turn a sockspec ``(host, port)`` into what the OS socket wants."""
+    if family is AF_UNIX:
+        return host or ""
+    if host is None:
+        host = ""
+    return (host, port or 0)
+
+
+class _HasSocket(Protocol):
+    @property
+    def os_socket(self) -> socket.socket: ...
+
+
+_TO_SELECTORS = {
+    EVENT_READ: selectors.EVENT_READ,
+    EVENT_WRITE: selectors.EVENT_WRITE,
+    EVENT_READ | EVENT_WRITE: selectors.EVENT_READ | selectors.EVENT_WRITE,
+}
+_FROM_SELECTORS = {
+    selectors.EVENT_READ: EVENT_READ,
+    selectors.EVENT_WRITE: EVENT_WRITE,
+    selectors.EVENT_READ | selectors.EVENT_WRITE: EVENT_READ | EVENT_WRITE,
+}
+
+
+class OSSelector(SelectorImpl):
+    """A :class:`selectors.DefaultSelector` (epoll on Linux) over OS sockets.
+
+    Registrations persist in the kernel, so :meth:`select` costs in
+    proportion to the sockets that are ready.
+    """
+
+    __slots__ = ("_fds", "_selector")
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._fds: dict[int, int] = {}  # id(impl) -> fd, valid after close
+
+    def register(self, sock: SocketImpl, events: Event, token: Hashable) -> None:
+        fd = _fileno(sock)
+        self._selector.register(fd, _TO_SELECTORS[events], token)
+        self._fds[id(sock)] = fd
+
+    def modify(self, sock: SocketImpl, events: Event, token: Hashable) -> None:
+        self._selector.modify(_fileno(sock), _TO_SELECTORS[events], token)
+
+    def unregister(self, sock: SocketImpl) -> None:
+        fd = self._fds.pop(id(sock), None)
+        if fd is not None:
+            try:
+                self._selector.unregister(fd)
+            except (KeyError, ValueError, OSError):
+                pass  # already gone from the kernel's set
+
+    def select(self, timeout: float | None) -> list[tuple[Hashable, Event]]:
+        return [
+            (key.data, _FROM_SELECTORS[mask])
+            for key, mask in self._selector.select(timeout)
+        ]
+
+    def close(self) -> None:
+        self._fds.clear()
+        self._selector.close()
+
+
+def _fileno(sock: SocketImpl) -> int:
+    os_sock = getattr(sock, "os_socket", None)
+    if os_sock is None:
+        raise ValueError("sock is not an OS socket")
+    fd: int = os_sock.fileno()
+    return fd
