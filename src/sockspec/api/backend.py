@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import time
 from collections.abc import Callable, Hashable
 from typing import BinaryIO
 
@@ -208,6 +209,15 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def selector(self) -> SelectorImpl:
         """Create the multiplexer behind a :class:`~sockspec.Poller`."""
+
+    def monotonic(self) -> float:
+        """Return the backend's clock in seconds, the one timeouts run on.
+
+        Wall-clock backends use :func:`time.monotonic`; a backend with
+        virtual time returns its own clock, so a check can measure that a
+        30-second timeout fired after 30 (virtual) seconds.
+        """
+        return time.monotonic()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
