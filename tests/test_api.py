@@ -60,9 +60,8 @@ def test_backend_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOCKSPEC_BACKEND", "no-such-backend")
     with pytest.raises(sockspec.UnknownBackend):
         sockspec.Socket()
-    with sockspec.use_backend("stdlib"):
-        with sockspec.Socket() as s:
-            assert s.backend == "stdlib"
+    with sockspec.use_backend("stdlib"), sockspec.Socket() as s:
+        assert s.backend == "stdlib"
     monkeypatch.delenv("SOCKSPEC_BACKEND")
     with sockspec.Socket() as s:
         assert s.backend == "stdlib"
