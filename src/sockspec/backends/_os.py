@@ -1,18 +1,24 @@
 """Pieces shared by the backends that drive real OS sockets.
 
-The option table, address conversion and the epoll-backed selector live here
-once, so the ``stdlib`` and ``selectors`` backends cannot drift apart.
+The option table, address conversion, the connection-state bookkeeping and
+every operation that never waits (:class:`OSSocket`), and the epoll-backed
+selector live here once, so the ``stdlib`` and ``selectors`` backends cannot
+drift apart.  The backends differ only in how they wait: ``stdlib`` lets the
+kernel block inside the system call, ``selectors`` keeps the socket
+non-blocking and waits in a selector.
 """
 
 from __future__ import annotations
 
+import errno
+import select
 import selectors
 import socket
 import struct
 from collections.abc import Hashable
 from typing import Any, Protocol
 
-from ..api.backend import SelectorImpl, SocketImpl
+from ..api.backend import Address, SelectorImpl, SocketImpl
 from ..api.constants import (
     AF_INET,
     AF_INET6,
@@ -29,7 +35,14 @@ from ..api.constants import (
     Shutdown,
     SocketType,
 )
-from ..api.errors import UnsupportedOperation
+from ..api.errors import Timeout, UnsupportedOperation
+
+# Connection states; plain ints keep the hot-path comparisons cheap.
+NEW, BOUND, LISTENING, CONNECTING, CONNECTED = range(5)
+
+_POLLIN = select.POLLIN
+_POLLOUT = select.POLLOUT
+_POLL_BAD = select.POLLERR | select.POLLHUP | select.POLLNVAL
 
 FAMILIES: dict[Family, int] = {
     AF_INET: socket.AF_INET,
@@ -113,6 +126,113 @@ def os_address(family: Family, host: str | None, port: int | None) -> Any:
     if host is None:
         host = ""
     return (host, port or 0)
+
+
+def send_timeout(sent: int) -> Timeout:
+    """Return the :class:`~sockspec.Timeout` of a ``send`` that got *sent* out."""
+    exc = Timeout(errno.ETIMEDOUT, f"timed out after sending {sent} bytes")
+    exc.bytes_sent = sent
+    return exc
+
+
+def poll_now(sock: socket.socket, events: int) -> int:
+    """Return the ``poll(2)`` events of *sock* right now, without waiting."""
+    poller = select.poll()
+    poller.register(sock, events)
+    ready = poller.poll(0)
+    return ready[0][1] if ready else 0
+
+
+class OSSocket(SocketImpl):
+    """The state and the non-waiting operations of one OS socket.
+
+    The ``stdlib`` and ``selectors`` backends subclass it and add the
+    operations that may wait (connect, accept, send, receive, close).
+    """
+
+    __slots__ = (
+        "_closed",
+        "_family",
+        "_shut_wr",
+        "_state",
+        "_timeout",
+        "_type",
+        "os_socket",
+    )
+
+    def __init__(
+        self, family: Family, type: SocketType, sock: socket.socket, state: int
+    ) -> None:
+        #: The underlying :class:`socket.socket`.
+        self.os_socket = sock
+        self._family = family
+        self._type = type
+        self._timeout: float | None = None
+        self._state = state
+        self._closed = False
+        self._shut_wr = False
+
+    def bind(self, host: str | None, port: int | None) -> None:
+        self.os_socket.bind(os_address(self._family, host, port))
+        if self._state == NEW:
+            self._state = BOUND
+
+    def listen(self, backlog: int) -> None:
+        self.os_socket.listen(backlog)
+        self._state = LISTENING
+
+    def shutdown(self, how: Shutdown) -> None:
+        self.os_socket.shutdown(SHUTDOWN[how])
+        if how is not SHUT_RD:
+            self._shut_wr = True
+
+    def set_option(self, option: Option, value: object) -> None:
+        set_option(self.os_socket, option, value)
+
+    def get_option(self, option: Option) -> object:
+        return get_option(self.os_socket, option)
+
+    def is_connected(self) -> bool:
+        if self._state == CONNECTING:
+            try:
+                self.os_socket.getpeername()
+            except OSError:
+                return False
+            self._state = CONNECTED
+        return self._state == CONNECTED and not self._closed
+
+    def is_readable(self) -> bool:
+        if self._type is SOCK_STREAM and self._state not in (LISTENING, CONNECTED):
+            return False
+        return poll_now(self.os_socket, _POLLIN) != 0
+
+    def is_writable(self) -> bool:
+        if self._shut_wr or (self._type is SOCK_STREAM and not self.is_connected()):
+            return False
+        events = poll_now(self.os_socket, _POLLOUT)
+        return bool(events & _POLLOUT) and not events & _POLL_BAD
+
+    def local_address(self) -> Address:
+        return split_address(self._family, self.os_socket.getsockname())
+
+    def remote_address(self) -> Address:
+        if self._state != CONNECTED and not self.is_connected():
+            return (None, None)
+        try:
+            peer = self.os_socket.getpeername()
+        except OSError:
+            return (None, None)
+        if self._family is AF_UNIX:
+            return (split_address(self._family, peer)[0], None)
+        return (peer[0], peer[1])
+
+    def _sender(self, addr: Any) -> Address:
+        """Turn the address ``recvfrom`` reported into ``(address, port)``."""
+        if addr is None:
+            return (None, None)
+        if self._family is AF_UNIX:
+            return (split_address(self._family, addr)[0], None)
+        return (addr[0], addr[1])
 
 
 class _HasSocket(Protocol):

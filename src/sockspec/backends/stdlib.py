@@ -17,49 +17,26 @@ reset when data was left unread) is exactly what the OS does.
 from __future__ import annotations
 
 import errno
-import select
 import socket
 import time
 from typing import BinaryIO
 
-from ..api.backend import Backend, BackendSpec, Capabilities, SelectorImpl, SocketImpl
-from ..api.constants import (
-    AF_UNIX,
-    SHUT_RD,
-    SOCK_STREAM,
-    Family,
-    Option,
-    Shutdown,
-    SocketType,
-)
-from ..api.errors import SocketClosed, SocketError, Timeout
+from ..api.backend import Backend, BackendSpec, Capabilities, SelectorImpl
+from ..api.constants import SOCK_STREAM, Family, SocketType
+from ..api.errors import SocketClosed, SocketError
 from ..hookspecs import hookimpl
 from . import _os
+from ._os import CONNECTED, CONNECTING, LISTENING, NEW
 
 __all__ = ["StdlibBackend", "StdlibSocket"]
 
-# Connection states; plain ints keep the hot-path comparisons cheap.
-NEW, BOUND, LISTENING, CONNECTING, CONNECTED = range(5)
-
-_POLLIN = select.POLLIN
-_POLLOUT = select.POLLOUT
-_POLL_BAD = select.POLLERR | select.POLLHUP | select.POLLNVAL
 _SEND_CHUNK = 1 << 20
 
 
-class StdlibSocket(SocketImpl):
+class StdlibSocket(_os.OSSocket):
     """One blocking OS socket."""
 
-    __slots__ = (
-        "_closed",
-        "_family",
-        "_shut_wr",
-        "_state",
-        "_timeout",
-        "_type",
-        "_waiters",
-        "os_socket",
-    )
+    __slots__ = ("_waiters",)
 
     def __init__(
         self,
@@ -68,15 +45,13 @@ class StdlibSocket(SocketImpl):
         sock: socket.socket | None = None,
         state: int = NEW,
     ) -> None:
-        #: The underlying :class:`socket.socket`.
-        self.os_socket = sock or socket.socket(_os.FAMILIES[family], _os.TYPES[type])
-        self._family = family
-        self._type = type
-        self._timeout: float | None = None
-        self._state = state
+        super().__init__(
+            family,
+            type,
+            sock or socket.socket(_os.FAMILIES[family], _os.TYPES[type]),
+            state,
+        )
         self._waiters = 0
-        self._closed = False
-        self._shut_wr = False
 
     def _raise_if_closed(self) -> None:
         if self._closed:
@@ -106,15 +81,6 @@ class StdlibSocket(SocketImpl):
                 sock.settimeout(self._timeout)
         self._state = CONNECTED
 
-    def bind(self, host: str | None, port: int | None) -> None:
-        self.os_socket.bind(_os.os_address(self._family, host, port))
-        if self._state == NEW:
-            self._state = BOUND
-
-    def listen(self, backlog: int) -> None:
-        self.os_socket.listen(backlog)
-        self._state = LISTENING
-
     def accept(self) -> StdlibSocket:
         if self._state != LISTENING:
             raise SocketError(errno.EINVAL, "accept() needs a listening socket")
@@ -127,11 +93,6 @@ class StdlibSocket(SocketImpl):
         finally:
             self._waiters -= 1
         return StdlibSocket(self._family, self._type, conn, CONNECTED)
-
-    def shutdown(self, how: Shutdown) -> None:
-        self.os_socket.shutdown(_os.SHUTDOWN[how])
-        if how is not SHUT_RD:
-            self._shut_wr = True
 
     def close(self) -> None:
         if self._closed:
@@ -187,12 +148,12 @@ class StdlibSocket(SocketImpl):
             while sent < total:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise _timeout(sent)
+                    raise _os.send_timeout(sent)
                 sock.settimeout(remaining)
                 try:
                     sent += sock.send(view[sent : sent + _SEND_CHUNK])
                 except TimeoutError:
-                    raise _timeout(sent) from None
+                    raise _os.send_timeout(sent) from None
         except OSError:
             self._raise_if_closed()
             raise
@@ -217,11 +178,8 @@ class StdlibSocket(SocketImpl):
             self._waiters -= 1
         if self._closed:
             raise SocketClosed("the socket was closed while waiting")
-        if addr is None:
-            return data, None, None
-        if self._family is AF_UNIX:
-            return data, _os.split_address(self._family, addr)[0], None
-        return data, addr[0], addr[1]
+        host, port = self._sender(addr)
+        return data, host, port
 
     def send_to(self, data: bytes | memoryview, host: str, port: int | None) -> int:
         self._waiters += 1
@@ -270,61 +228,9 @@ class StdlibSocket(SocketImpl):
 
     # -- options and state -------------------------------------------------
 
-    def set_option(self, option: Option, value: object) -> None:
-        _os.set_option(self.os_socket, option, value)
-
-    def get_option(self, option: Option) -> object:
-        return _os.get_option(self.os_socket, option)
-
     def set_timeout(self, timeout: float | None) -> None:
         self.os_socket.settimeout(timeout)
         self._timeout = timeout
-
-    def is_connected(self) -> bool:
-        if self._state == CONNECTING:
-            try:
-                self.os_socket.getpeername()
-            except OSError:
-                return False
-            self._state = CONNECTED
-        return self._state == CONNECTED and not self._closed
-
-    def _ready(self, event: int) -> int:
-        poller = select.poll()
-        poller.register(self.os_socket, event)
-        ready = poller.poll(0)
-        return ready[0][1] if ready else 0
-
-    def is_readable(self) -> bool:
-        if self._type is SOCK_STREAM and self._state not in (LISTENING, CONNECTED):
-            return False
-        return self._ready(_POLLIN) != 0
-
-    def is_writable(self) -> bool:
-        if self._shut_wr or (self._type is SOCK_STREAM and not self.is_connected()):
-            return False
-        events = self._ready(_POLLOUT)
-        return bool(events & _POLLOUT) and not events & _POLL_BAD
-
-    def local_address(self) -> tuple[str | None, int | None]:
-        return _os.split_address(self._family, self.os_socket.getsockname())
-
-    def remote_address(self) -> tuple[str | None, int | None]:
-        if self._state != CONNECTED and not self.is_connected():
-            return (None, None)
-        try:
-            peer = self.os_socket.getpeername()
-        except OSError:
-            return (None, None)
-        if self._family is AF_UNIX:
-            return (_os.split_address(self._family, peer)[0], None)
-        return (peer[0], peer[1])
-
-
-def _timeout(sent: int) -> Timeout:
-    exc = Timeout(errno.ETIMEDOUT, f"timed out after sending {sent} bytes")
-    exc.bytes_sent = sent
-    return exc
 
 
 class StdlibBackend(Backend):
