@@ -6,28 +6,38 @@ Backends are pluggy plugins of the project ``"sockspec"``.  Built-in and
 third-party ones alike are modules named by entry points in the group
 ``sockspec.backends``; the registry imports each, registers it with the
 plugin manager and calls ``check_pending()`` so a misspelt hook fails loudly.
-A plugin that fails to import or to register is recorded as a
-:class:`PluginProblem` (and a warning), and every other plugin keeps working.
+Then it asks every plugin's ``sockspec_add_backends`` for the backends it
+offers.  Anything that goes wrong with one plugin -- its import fails, it
+does not register, its hook raises or returns nonsense, another distribution
+uses the same plugin name or claims the same backend name -- is recorded as a
+:class:`PluginProblem` and a :class:`RuntimeWarning`, and every other plugin
+keeps working.  ``$SOCKSPEC_DISABLE_PLUGINS`` (comma-separated plugin names)
+blocks plugins before they are imported.
 
-Loading is lazy (``import sockspec`` scans nothing) and happens once.  A
-backend object is made by its factory the first time its name (with
-options, ``"trace:memory"``) is chosen, then kept: choosing a backend costs
-hook calls once, sockets never do.
+Loading is lazy (``import sockspec`` scans nothing) and happens once, under a
+lock, the first time a backend is chosen or listed.  A backend object is
+made by its factory the first time its name (with options, ``"trace:memory"``)
+is chosen, then kept: choosing a backend costs hook calls once, sockets never
+do.
 
 Which backend a new socket uses: the ``backend=`` argument, else the one set
-by :func:`use_backend`, else ``$SOCKSPEC_BACKEND``, else ``"stdlib"``.
+by :func:`use_backend`, else ``$SOCKSPEC_BACKEND``, else ``"stdlib"``.  Every
+level takes ``name`` or ``name:options``; the text after the first colon is
+handed to the backend's factory.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 import os
 import re
+import sys
 import threading
 import types
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable
 from importlib import metadata
 from typing import Any
 
@@ -38,13 +48,16 @@ from .api.backend import Backend, BackendSpec
 
 __all__ = [
     "BACKEND_ENV",
+    "DEFAULT_BACKEND",
     "DISABLE_ENV",
     "ENTRY_POINT_GROUP",
     "BackendInfo",
     "PluginProblem",
+    "Registry",
     "UnknownBackend",
     "available_backends",
     "backend_info",
+    "disabled_plugins",
     "get_backend",
     "plugin_problems",
     "resolve_backend",
@@ -60,16 +73,23 @@ DISABLE_ENV = "SOCKSPEC_DISABLE_PLUGINS"
 #: The backend used when nothing else chooses one.
 DEFAULT_BACKEND = "stdlib"
 
-# Used only when sockspec runs from a source tree without installed metadata,
-# so the built-ins still load through the same code path as entry points.
+# Used only for a built-in whose entry point is missing: sockspec running
+# from a source tree without installed metadata, or with metadata older than
+# the code.  They still load through the same code path as entry points.
 _BUILTIN_PLUGINS = {
     "stdlib": "sockspec.backends.stdlib",
+    "selectors": "sockspec.backends.selectors",
+    "memory": "sockspec.backends.memory",
 }
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 class UnknownBackend(ValueError):
-    """The backend name asked for is not available."""
+    """The backend name asked for is not available.
+
+    The message lists the names that are, or names the plugins that both
+    claim the name.
+    """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,8 +100,12 @@ class PluginProblem:
     plugin: str
     #: Distribution that provides it, or ``None`` if unknown.
     distribution: str | None
-    #: What went wrong.
+    #: What went wrong: the exception type and message, or the conflict.
     error: str
+
+    def __str__(self) -> str:
+        origin = f" (from {self.distribution})" if self.distribution else ""
+        return f"{self.plugin}{origin}: {self.error}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +122,15 @@ class BackendInfo:
     summary: str
 
 
+@dataclasses.dataclass(frozen=True)
+class _Found:
+    """One plugin to load: entry-point name, ``module[:attr]``, distribution."""
+
+    name: str
+    target: str
+    distribution: str | None
+
+
 @dataclasses.dataclass
 class _Entry:
     spec: BackendSpec
@@ -106,14 +139,22 @@ class _Entry:
 
 
 class Registry:
-    """The plugin manager plus the backends it found; one per process."""
+    """The plugin manager plus the backends it found; one per process.
+
+    The process-wide instance is ``sockspec._registry.REGISTRY``; the module
+    functions (:func:`available_backends`, :func:`get_backend`...) use it.
+    Tests can make a fresh one to load the installed plugins again.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._pm: pluggy.PluginManager | None = None
+        self._loading = False
         self._entries: dict[str, _Entry] = {}
         self._conflicts: dict[str, str] = {}
         self._problems: list[PluginProblem] = []
+        self._disabled: list[str] = []
+        self._dists: dict[str, str | None] = {}
         self._backends: dict[str, Backend] = {}
         self._override: list[Backend | str] = []
         self._env_cache: tuple[str | None, Backend] | None = None
@@ -127,6 +168,11 @@ class Registry:
         assert self._pm is not None
         return self._pm
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the plugins have been loaded (entry points scanned)."""
+        return self._pm is not None
+
     def load(self) -> None:
         """Load every plugin once; later calls do nothing."""
         if self._pm is not None:
@@ -134,101 +180,126 @@ class Registry:
         with self._lock:
             if self._pm is not None:
                 return
-            pm = pluggy.PluginManager("sockspec")
-            pm.add_hookspecs(hookspecs)
-            blocked = {
-                name.strip()
-                for name in os.environ.get(DISABLE_ENV, "").split(",")
-                if name.strip()
-            }
-            for name, target, dist in _discover():
-                if name in blocked:
-                    pm.set_blocked(name)
-                    continue
-                self._load_plugin(pm, name, target, dist)
-            self._collect(pm)
-            self._pm = pm
+            if self._loading:
+                # A plugin asked for backends while being imported; the
+                # answer would be a half-loaded registry.
+                raise RuntimeError(
+                    "a sockspec plugin used the backend registry while the "
+                    "plugins were loading; do it later, not at import time"
+                )
+            self._loading = True
+            try:
+                self._pm = self._load_all()
+            finally:
+                self._loading = False
 
-    def _load_plugin(
-        self, pm: pluggy.PluginManager, name: str, target: str, dist: str | None
-    ) -> None:
-        if pm.has_plugin(name) or pm.is_blocked(name):
-            return
+    def _load_all(self) -> pluggy.PluginManager:
+        pm = pluggy.PluginManager("sockspec")
+        pm.add_hookspecs(hookspecs)
+        blocked = _blocked_names()
+        found, duplicates = _discover()
+        for problem in duplicates:
+            self._problem(problem.plugin, problem.distribution, problem.error)
+        for plugin in found:
+            self._dists[plugin.name] = plugin.distribution
+            if plugin.name in blocked:
+                pm.set_blocked(plugin.name)
+                self._disabled.append(plugin.name)
+                continue
+            self._load_plugin(pm, plugin)
+        self._collect(pm)
+        return pm
+
+    def _load_plugin(self, pm: pluggy.PluginManager, found: _Found) -> None:
         try:
-            module: Any = _import_target(target)
-            pm.register(module, name=name)
+            module: Any = _import_target(found.target)
+            pm.register(module, name=found.name)
             pm.check_pending()
         except Exception as exc:  # a broken plugin must not break the others
-            plugin = pm.get_plugin(name)
-            if plugin is not None:
-                pm.unregister(plugin)
-            self._problem(name, dist, f"{type(exc).__name__}: {exc}")
+            _unregister(pm, found.name)
+            self._problem(found.name, found.distribution, _describe(exc))
 
     def _problem(self, plugin: str, dist: str | None, error: str) -> None:
         problem = PluginProblem(plugin, dist, error)
         self._problems.append(problem)
-        origin = f" (from {dist})" if dist else ""
         warnings.warn(
-            f"sockspec plugin {plugin!r}{origin} failed to load: {error}",
-            RuntimeWarning,
-            stacklevel=4,
+            f"sockspec plugin {problem}", RuntimeWarning, stacklevel=_stacklevel()
         )
 
     def _collect(self, pm: pluggy.PluginManager) -> None:
-        for plugin_name, plugin in pm.list_name_plugin():
-            impl = getattr(plugin, "sockspec_add_backends", None)
-            if impl is None:
-                continue
-            dist = _dist_of(plugin_name)
+        """Ask each plugin for its backends, attributing them to the plugin."""
+        for impl in pm.hook.sockspec_add_backends.get_hookimpls():
+            name = impl.plugin_name
+            dist = self._dists.get(name)
             try:
-                specs = list(impl())
-                for spec in specs:
-                    if not isinstance(spec, BackendSpec):
-                        raise TypeError(f"expected BackendSpec, got {spec!r}")
-                    if not _NAME.match(spec.name) or ":" in spec.name:
-                        raise ValueError(f"invalid backend name {spec.name!r}")
+                specs = _checked_specs(impl.function())
             except Exception as exc:
-                self._problem(plugin_name, dist, f"{type(exc).__name__}: {exc}")
+                _unregister(pm, name)
+                self._problem(name, dist, _describe(exc))
                 continue
             for spec in specs:
-                self._add(spec, plugin_name, dist)
+                self._add(spec, name, dist)
 
     def _add(self, spec: BackendSpec, plugin: str, dist: str | None) -> None:
         name = spec.name
+        where = _where(plugin, dist)
         if name in self._conflicts:
-            self._conflicts[name] += f", plugin {plugin!r} ({dist or 'unknown'})"
+            self._conflicts[name] += f", {where}"
+            self._problem(plugin, dist, self._conflicts[name])
             return
         other = self._entries.get(name)
         if other is None:
             self._entries[name] = _Entry(spec, plugin, dist)
             return
+        # Neither wins: silently preferring one would make the choice depend
+        # on installation order.
         del self._entries[name]
         message = (
             f"backend name {name!r} is claimed by more than one plugin: "
-            f"plugin {other.plugin!r} ({other.distribution or 'unknown'}), "
-            f"plugin {plugin!r} ({dist or 'unknown'})"
+            f"{_where(other.plugin, other.distribution)}, {where}"
         )
         self._conflicts[name] = message
         self._problem(plugin, dist, message)
 
-    def register_plugin(self, plugin: object, name: str | None = None) -> None:
-        """Register a plugin object at run time (tests, embedding)."""
+    def register_plugin(self, plugin: object, name: str | None = None) -> str:
+        """Register a plugin object at run time (tests, embedding).
+
+        Unlike entry-point plugins, a plugin registered here that is broken
+        raises at once.  Returns the plugin's name.
+        """
         pm = self.plugin_manager
         with self._lock:
-            pm.register(plugin, name=name)
-            pm.check_pending()
-            impl = getattr(plugin, "sockspec_add_backends", None)
-            if impl is not None:
-                for spec in impl():
-                    self._add(spec, name or repr(plugin), None)
+            plugin_name = pm.register(plugin, name=name)
+            if plugin_name is None:
+                raise ValueError(f"plugin {name!r} is blocked")
+            try:
+                pm.check_pending()
+                specs: list[BackendSpec] = []
+                for impl in pm.hook.sockspec_add_backends.get_hookimpls():
+                    if impl.plugin is plugin:
+                        specs.extend(_checked_specs(impl.function()))
+                for spec in specs:
+                    if spec.name in self._entries or spec.name in self._conflicts:
+                        raise ValueError(
+                            f"backend name {spec.name!r} is already provided by "
+                            f"plugin {self._owner(spec.name)!r}"
+                        )
+            except Exception:
+                pm.unregister(plugin)
+                raise
+            for spec in specs:
+                self._entries[spec.name] = _Entry(spec, plugin_name, None)
+            return plugin_name
+
+    def _owner(self, name: str) -> str:
+        entry = self._entries.get(name)
+        return entry.plugin if entry is not None else "several plugins"
 
     def unregister_plugin(self, name: str) -> None:
         """Remove a plugin registered by :meth:`register_plugin`."""
         pm = self.plugin_manager
         with self._lock:
-            plugin = pm.get_plugin(name)
-            if plugin is not None:
-                pm.unregister(plugin)
+            _unregister(pm, name)
             for key in [k for k, e in self._entries.items() if e.plugin == name]:
                 del self._entries[key]
             for key in [
@@ -257,29 +328,47 @@ class Registry:
             name, _, options = choice.partition(":")
             entry = self._entries.get(name)
             if entry is None:
-                if name in self._conflicts:
-                    raise UnknownBackend(self._conflicts[name])
-                available = ", ".join(self.names()) or "none"
-                raise UnknownBackend(
-                    f"unknown backend {name!r}; available backends: {available}"
-                )
+                raise UnknownBackend(self._unknown(name))
             backend = entry.spec.factory(options or None)
+            if not isinstance(backend, Backend):
+                raise TypeError(
+                    f"the factory of backend {name!r} (plugin {entry.plugin!r}) "
+                    f"returned {type(backend).__name__}, not a sockspec.Backend"
+                )
             self.plugin_manager.hook.sockspec_backend_created(
                 backend=backend, options=options or None
             )
             self._backends[choice] = backend
             return backend
 
+    def _unknown(self, name: str) -> str:
+        if name in self._conflicts:
+            return self._conflicts[name]
+        available = ", ".join(self.names()) or "none"
+        message = f"unknown backend {name!r}; available backends: {available}"
+        if name in self._disabled:
+            message += f" (plugin {name!r} is disabled by ${DISABLE_ENV})"
+        elif any(p.plugin == name for p in self._problems):
+            message += f" (plugin {name!r} failed to load; see `sockspec backends`)"
+        return message
+
     def default(self) -> Backend:
         """The backend a socket gets when none is named."""
-        if self._override:
-            top = self._override[-1]
+        override = self._override
+        if override:
+            top = override[-1]
             return top if isinstance(top, Backend) else self.get(top)
-        env = os.environ.get(BACKEND_ENV) or None
+        env = os.environ.get(BACKEND_ENV, "").strip() or None
         cache = self._env_cache
         if cache is not None and cache[0] == env:
             return cache[1]
-        backend = self.get(env or DEFAULT_BACKEND)
+        if env is None:
+            backend = self.get(DEFAULT_BACKEND)
+        else:
+            try:
+                backend = self.get(env)
+            except UnknownBackend as exc:
+                raise UnknownBackend(f"${BACKEND_ENV}={env!r}: {exc}") from None
         self._env_cache = (env, backend)
         return backend
 
@@ -295,10 +384,31 @@ class Registry:
             f"backend must be a name, a Backend or None, got {type(backend).__name__}"
         )
 
+    def push(self, backend: Backend | str) -> None:
+        """Make *backend* the default until :meth:`pop` (see :class:`use_backend`)."""
+        with self._lock:
+            self._override.append(backend)
+
+    def pop(self, backend: Backend | str) -> None:
+        """Undo the latest :meth:`push` of *backend*, wherever it is in the stack."""
+        with self._lock:
+            stack = self._override
+            for i in range(len(stack) - 1, -1, -1):
+                if stack[i] is backend:
+                    del stack[i]
+                    return
+
+    # -- reporting -------------------------------------------------------------
+
     def problems(self) -> list[PluginProblem]:
         """Plugins that failed to load, and name conflicts."""
         self.load()
         return list(self._problems)
+
+    def disabled(self) -> list[str]:
+        """Plugins blocked by ``$SOCKSPEC_DISABLE_PLUGINS``."""
+        self.load()
+        return list(self._disabled)
 
     def info(self) -> list[BackendInfo]:
         """Every available backend with its origin."""
@@ -309,18 +419,55 @@ class Registry:
         ]
 
 
-def _discover() -> Iterator[tuple[str, str, str | None]]:
-    """Yield ``(plugin name, module path, distribution)`` of every plugin."""
-    seen: set[str] = set()
+def _discover() -> tuple[list[_Found], list[PluginProblem]]:
+    """Return the plugins to load, and the plugin names used twice.
+
+    The same distribution seen twice (it is on ``sys.path`` twice) counts
+    once; two distributions using one plugin name are a problem, and neither
+    loads.
+    """
+    found: dict[str, _Found] = {}
+    clashes: dict[str, list[_Found]] = {}
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in seen:
-            continue
-        seen.add(ep.name)
         dist = ep.dist.name if ep.dist is not None else None
-        yield ep.name, ep.value, dist
+        plugin = _Found(ep.name, ep.value, dist)
+        previous = found.get(ep.name)
+        if previous is None:
+            found[ep.name] = plugin
+        elif _canonical(previous.distribution) != _canonical(dist):
+            clashes.setdefault(ep.name, [previous]).append(plugin)
     for name, target in _BUILTIN_PLUGINS.items():
-        if name not in seen:
-            yield name, target, "sockspec"
+        if name not in found and _module_exists(target):
+            found[name] = _Found(name, target, "sockspec")
+    problems = []
+    for name, plugins in clashes.items():
+        del found[name]
+        owners = ", ".join(p.distribution or "unknown distribution" for p in plugins)
+        problems.append(
+            PluginProblem(
+                name,
+                plugins[-1].distribution,
+                f"plugin name {name!r} is used by more than one distribution: "
+                f"{owners}; none of them was loaded",
+            )
+        )
+    return list(found.values()), problems
+
+
+def _blocked_names() -> set[str]:
+    raw = os.environ.get(DISABLE_ENV, "")
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def _canonical(dist: str | None) -> str | None:
+    return None if dist is None else re.sub(r"[-_.]+", "-", dist).lower()
+
+
+def _module_exists(target: str) -> bool:
+    try:
+        return importlib.util.find_spec(target.partition(":")[0]) is not None
+    except ImportError:
+        return False
 
 
 def _import_target(target: str) -> object:
@@ -331,11 +478,50 @@ def _import_target(target: str) -> object:
     return obj
 
 
-def _dist_of(plugin_name: str) -> str | None:
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == plugin_name:
-            return ep.dist.name if ep.dist is not None else None
-    return "sockspec" if plugin_name in _BUILTIN_PLUGINS else None
+def _checked_specs(result: object) -> list[BackendSpec]:
+    """Validate what a ``sockspec_add_backends`` implementation returned."""
+    if not isinstance(result, Iterable) or isinstance(result, (str, bytes)):
+        raise TypeError(
+            f"sockspec_add_backends must return a sequence of BackendSpec, "
+            f"got {result!r}"
+        )
+    specs = list(result)
+    for spec in specs:
+        if not isinstance(spec, BackendSpec):
+            raise TypeError(f"expected a BackendSpec, got {spec!r}")
+        if not _NAME.match(spec.name):
+            raise ValueError(
+                f"invalid backend name {spec.name!r}: use letters, digits, "
+                f"'_', '-' and '.', and no ':'"
+            )
+        if not callable(spec.factory):
+            raise TypeError(f"the factory of backend {spec.name!r} is not callable")
+    return specs
+
+
+def _where(plugin: str, dist: str | None) -> str:
+    return f"plugin {plugin!r} ({dist or 'unknown distribution'})"
+
+
+def _unregister(pm: pluggy.PluginManager, name: str) -> None:
+    plugin = pm.get_plugin(name)
+    if plugin is not None:
+        pm.unregister(plugin)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _stacklevel() -> int:
+    """Point a loading warning at the first frame outside sockspec."""
+    frame = sys._getframe(1)
+    level = 1
+    here = os.path.dirname(__file__)
+    while frame is not None and frame.f_code.co_filename.startswith(here):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
 
 
 #: The process-wide registry.
@@ -348,7 +534,11 @@ def resolve_backend(backend: str | Backend | None) -> Backend:
 
 
 def get_backend(name: str | None = None) -> Backend:
-    """Return the backend chosen by *name* (``name:options``), or the default."""
+    """Return the backend chosen by *name* (``name:options``), or the default.
+
+    Raises :class:`UnknownBackend`, listing the available names, when no
+    plugin offers *name*.
+    """
     if name is None:
         return REGISTRY.default()
     if not isinstance(name, str):
@@ -371,13 +561,20 @@ def plugin_problems() -> list[PluginProblem]:
     return REGISTRY.problems()
 
 
+def disabled_plugins() -> list[str]:
+    """Return the plugins that ``$SOCKSPEC_DISABLE_PLUGINS`` kept from loading."""
+    return REGISTRY.disabled()
+
+
 class use_backend:
     """Make *backend* the process-wide default until the block ends.
 
     ``with sockspec.use_backend("memory"): ...`` -- sockets made inside (in
     any thread) without ``backend=`` use it; the previous default comes back
     on exit.  Takes a name (``"name:options"``) or a backend object; unknown
-    names fail at once with the list of available ones.
+    names fail at once with the list of available ones.  The choice takes
+    effect when the object is made, so ``use_backend(name)`` also works
+    without ``with``; call :meth:`restore` to undo it.
     """
 
     def __init__(self, backend: str | Backend) -> None:
@@ -388,7 +585,7 @@ class use_backend:
                 f"backend must be a name or a Backend, got {type(backend).__name__}"
             )
         self._backend = backend
-        REGISTRY._override.append(backend)
+        REGISTRY.push(backend)
         self._active = True
 
     def __enter__(self) -> Backend:
@@ -403,11 +600,7 @@ class use_backend:
         self.restore()
 
     def restore(self) -> None:
-        """Undo this choice (what leaving the ``with`` block does)."""
+        """Undo this choice (what leaving the ``with`` block does); idempotent."""
         if self._active:
             self._active = False
-            stack = REGISTRY._override
-            for i in range(len(stack) - 1, -1, -1):
-                if stack[i] is self._backend:
-                    del stack[i]
-                    break
+            REGISTRY.pop(self._backend)
