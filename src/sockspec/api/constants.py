@@ -99,24 +99,43 @@ class Event(enum.IntFlag):
     EVENT_WRITE = 2
 
 
+#: IPv4: addresses like ``127.0.0.1``, a port per socket.
 AF_INET = Family.AF_INET
+#: IPv6: addresses like ``::1``, a port per socket.
 AF_INET6 = Family.AF_INET6
+#: UNIX domain sockets: the address is a filesystem path, no port.
 AF_UNIX = Family.AF_UNIX
+#: A reliable, ordered byte stream (TCP, or a UNIX stream socket).
 SOCK_STREAM = SocketType.SOCK_STREAM
+#: Separate messages that keep their boundaries (UDP, or UNIX datagrams).
 SOCK_DGRAM = SocketType.SOCK_DGRAM
+#: Shut down the receiving direction.
 SHUT_RD = Shutdown.SHUT_RD
+#: Shut down the sending direction; the peer reads end of stream.
 SHUT_WR = Shutdown.SHUT_WR
+#: Shut down both directions.
 SHUT_RDWR = Shutdown.SHUT_RDWR
+#: Ready to receive or accept (for :class:`~sockspec.Poller`).
 EVENT_READ = Event.EVENT_READ
+#: Ready to send (for :class:`~sockspec.Poller`).
 EVENT_WRITE = Event.EVENT_WRITE
+#: Flag: bind to an address still in ``TIME_WAIT``.
 SO_REUSEADDR = Option.SO_REUSEADDR
+#: Flag: let several sockets bind the same address and port.
 SO_REUSEPORT = Option.SO_REUSEPORT
+#: Flag: probe an idle connection to find a dead peer.
 SO_KEEPALIVE = Option.SO_KEEPALIVE
+#: Flag: allow datagrams to a broadcast address.
 SO_BROADCAST = Option.SO_BROADCAST
+#: Size in bytes of the receive buffer.
 SO_RCVBUF = Option.SO_RCVBUF
+#: Size in bytes of the send buffer.
 SO_SNDBUF = Option.SO_SNDBUF
+#: ``None`` (off) or the seconds ``close`` may wait to send what is left.
 SO_LINGER = Option.SO_LINGER
+#: Flag: send small segments at once (no Nagle delay).
 TCP_NODELAY = Option.TCP_NODELAY
+#: Flag: an ``AF_INET6`` socket accepts IPv6 only, not mapped IPv4.
 IPV6_V6ONLY = Option.IPV6_V6ONLY
 
 #: Options whose value is a boolean flag.
