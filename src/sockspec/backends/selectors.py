@@ -1,0 +1,488 @@
+"""The ``selectors`` backend: non-blocking OS sockets, waits done by a selector.
+
+Theory of operation
+-------------------
+Every OS socket of this backend is in non-blocking mode for its whole life;
+the sockspec timeout is bookkeeping in Python, never ``settimeout``.  Each
+operation first makes its system call.  Only when the kernel answers
+``EAGAIN`` (or ``EINPROGRESS`` for ``connect``) does the mode matter:
+
+* ``timeout == 0``: the error goes up as :class:`~sockspec.WouldBlock`.  A
+  ``send`` that fitted part of the data returns that count instead, so no
+  byte is ever lost or sent twice.
+* ``timeout`` ``None`` or positive: the thread waits in ``poll(2)`` until the
+  socket is ready, then makes the call again.  The deadline is taken at the
+  first wait and covers the whole operation, so a ``send`` that needs many
+  waits still ends on time, raising :class:`~sockspec.Timeout` with
+  ``bytes_sent``.  A ``send`` that got a short count waits before the next
+  try: a short count means the buffer is full, and trying again at once
+  would only cost a system call that fails.
+
+When the data is already there, ``receive`` is one ``recv(2)`` and ``send``
+one ``send(2)``: nothing is allocated and no selector is created.  A wait
+builds a throw-away ``select.poll`` object, which holds no descriptor.
+
+A non-blocking ``connect`` is finished by waiting for the socket to become
+writable and then reading ``SO_ERROR``, the only way the kernel reports why
+the attempt failed.  Nothing else reads ``SO_ERROR``: reading it clears a
+pending ``ECONNRESET``, and a reset would then look like a clean end of
+stream.  ``recv`` reports the reset itself.
+
+Waking waiters on close
+-----------------------
+``close(2)`` does not wake a thread sleeping in ``poll(2)`` on that
+descriptor.  So each socket gets, the first time a thread actually waits on
+it, a wakeup descriptor (an ``eventfd`` on Linux, a pipe elsewhere) that
+every wait polls beside the socket.  :meth:`SelectorsSocket.close` marks the
+socket closed under its lock, signals the wakeup descriptor if anyone waits,
+then closes the socket at once; the waiters see the mark and raise
+:class:`~sockspec.SocketClosed`.  The wakeup descriptor itself is closed by
+whoever leaves last (``close`` when nobody waits, else the last waiter), so
+a waiter can never poll a descriptor number that was closed and reused.
+The cost is one extra descriptor, made once, for sockets that ever wait;
+sockets driven only through a :class:`~sockspec.Poller` with ``timeout=0``
+never get one.
+
+Multiplexing uses :class:`sockspec.backends._os.OSSelector` (epoll on Linux,
+registrations kept in the kernel), shared with the ``stdlib`` backend.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import math
+import os
+import select
+import socket
+import stat
+import threading
+import time
+from collections.abc import Callable
+from typing import BinaryIO, TypeVar
+
+from ..api.backend import Backend, BackendSpec, Capabilities, SelectorImpl
+from ..api.constants import AF_UNIX, SOCK_STREAM, Family, SocketType
+from ..api.errors import SocketClosed, SocketError, Timeout, WouldBlock
+from ..hookspecs import hookimpl
+from . import _os
+from ._os import CONNECTED, CONNECTING, LISTENING, NEW
+
+__all__ = ["SelectorsBackend", "SelectorsSocket"]
+
+_T = TypeVar("_T")
+
+_POLLIN = select.POLLIN
+_POLLOUT = select.POLLOUT
+# One os.sendfile call is capped so a huge file cannot overflow ssize_t.
+_SENDFILE_MAX = 1 << 30
+# Chunk size of the read-and-send fallback of send_file.
+_COPY_CHUNK = 1 << 18
+# Backoff of a UNIX connect whose listener's queue is full (the kernel has
+# no readiness event for "the queue has room again").
+_UNIX_RETRY_FIRST = 0.001
+_UNIX_RETRY_MAX = 0.05
+_HAVE_EVENTFD = hasattr(os, "eventfd")
+
+
+class _Wakeup:
+    """A descriptor that turns readable once :meth:`signal` is called."""
+
+    __slots__ = ("_write_fd", "fd")
+
+    def __init__(self) -> None:
+        if _HAVE_EVENTFD:
+            #: The descriptor to poll for ``POLLIN``.
+            self.fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+            self._write_fd = self.fd
+        else:  # pragma: no cover - non-Linux
+            self.fd, self._write_fd = os.pipe()
+            os.set_blocking(self._write_fd, False)
+
+    def signal(self) -> None:
+        """Make :attr:`fd` readable (for good: nobody drains it)."""
+        try:
+            if _HAVE_EVENTFD:
+                os.eventfd_write(self._write_fd, 1)
+            else:  # pragma: no cover - non-Linux
+                os.write(self._write_fd, b"\0")
+        except BlockingIOError:
+            pass  # already full, hence already readable
+
+    def close(self) -> None:
+        """Release the descriptor(s); idempotent."""
+        fd, self.fd = self.fd, -1
+        if fd < 0:
+            return
+        os.close(fd)
+        if self._write_fd != fd:  # pragma: no cover - non-Linux
+            os.close(self._write_fd)
+
+    def __del__(self) -> None:
+        # A socket dropped without close() must not leak its wakeup fd.
+        self.close()
+
+
+def _timed_out(what: str) -> Timeout:
+    return Timeout(errno.ETIMEDOUT, f"{what} timed out")
+
+
+def _closed_while_waiting() -> SocketClosed:
+    return SocketClosed("the socket was closed while waiting")
+
+
+class SelectorsSocket(_os.OSSocket):
+    """One OS socket in non-blocking mode; waits happen in ``poll(2)``."""
+
+    __slots__ = ("_lock", "_waiters", "_wakeup")
+
+    def __init__(
+        self,
+        family: Family,
+        type: SocketType,
+        sock: socket.socket | None = None,
+        state: int = NEW,
+    ) -> None:
+        if sock is None:
+            sock = socket.socket(_os.FAMILIES[family], _os.TYPES[type])
+        sock.setblocking(False)
+        super().__init__(family, type, sock, state)
+        # Guards _closed, _waiters and _wakeup between waiters and close().
+        self._lock = threading.Lock()
+        self._waiters = 0
+        self._wakeup: _Wakeup | None = None
+
+    # -- waiting ---------------------------------------------------------------
+
+    def _deadline(self, timeout: float | None) -> float | None:
+        return None if timeout is None else time.monotonic() + timeout
+
+    def _wait(self, events: int, deadline: float | None) -> bool:
+        """Sleep until the socket reports *events* or *deadline* passes.
+
+        Returns ``False`` when the deadline passed first.  ``events == 0``
+        sleeps on the wakeup descriptor alone (a plain interruptible sleep).
+        Raises :class:`~sockspec.SocketClosed` if the socket is (or gets)
+        closed.  Readiness may be spurious; callers retry their call.
+        """
+        if deadline is None:
+            ms: int | None = None
+        else:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            # Round up: rounding down would wake early and spin.
+            ms = math.ceil(remaining * 1000)
+        with self._lock:
+            if self._closed:
+                raise _closed_while_waiting()
+            wakeup = self._wakeup
+            if wakeup is None:
+                wakeup = self._wakeup = _Wakeup()
+            self._waiters += 1
+            # Read under the lock: close() cannot have released it yet.
+            fd = self.os_socket.fileno()
+        try:
+            poller = select.poll()
+            if events:
+                poller.register(fd, events)
+            poller.register(wakeup.fd, _POLLIN)
+            ready = poller.poll(ms)
+        finally:
+            with self._lock:
+                self._waiters -= 1
+                if self._closed and not self._waiters:
+                    self._wakeup = None
+                    wakeup.close()
+        if self._closed:
+            raise _closed_while_waiting()
+        return bool(ready)
+
+    def _retry(self, events: int, call: Callable[[], _T], what: str) -> _T:
+        """Wait for *events* and repeat *call* until it stops blocking."""
+        deadline = self._deadline(self._timeout)
+        while True:
+            if not self._wait(events, deadline):
+                raise _timed_out(what)
+            try:
+                return call()
+            except BlockingIOError:
+                continue
+
+    # -- connections -----------------------------------------------------------
+
+    def connect(self, host: str, port: int | None, timeout: float | None) -> None:
+        sock = self.os_socket
+        address = _os.os_address(self._family, host, port)
+        try:
+            sock.connect(address)
+        except BlockingIOError as exc:
+            if exc.errno == errno.EAGAIN and self._family is AF_UNIX:
+                # The listener's queue is full; nothing is in progress.
+                if timeout == 0:
+                    raise
+                self._connect_unix(address, timeout)
+                return
+            self._state = CONNECTING
+            if timeout == 0:
+                if exc.errno == errno.EALREADY:
+                    raise WouldBlock(
+                        exc.errno, "the connection is in progress"
+                    ) from None
+                raise
+            self._finish_connect(timeout)
+            return
+        except OSError as exc:
+            if exc.errno == errno.EISCONN and self._state == CONNECTING:
+                self._state = CONNECTED
+                return
+            raise
+        self._state = CONNECTED
+
+    def _finish_connect(self, timeout: float | None) -> None:
+        """Wait for a non-blocking connect and report how it ended."""
+        if not self._wait(_POLLOUT, self._deadline(timeout)):
+            raise _timed_out("connect")
+        err = self.os_socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            raise OSError(err, os.strerror(err))
+        self._state = CONNECTED
+
+    def _connect_unix(self, address: str, timeout: float | None) -> None:
+        """Retry a UNIX connect refused with ``EAGAIN`` (full queue)."""
+        deadline = self._deadline(timeout)
+        delay = _UNIX_RETRY_FIRST
+        while True:
+            until = time.monotonic() + delay
+            if deadline is not None:
+                if until >= deadline:
+                    until = deadline
+                if until <= time.monotonic():
+                    raise _timed_out("connect")
+            self._wait(0, until)  # an interruptible sleep: close() ends it
+            delay = min(delay * 2, _UNIX_RETRY_MAX)
+            try:
+                self.os_socket.connect(address)
+            except BlockingIOError as exc:
+                if exc.errno != errno.EAGAIN:
+                    raise
+                continue
+            self._state = CONNECTED
+            return
+
+    def accept(self) -> SelectorsSocket:
+        if self._state != LISTENING:
+            raise SocketError(errno.EINVAL, "accept() needs a listening socket")
+        sock = self.os_socket
+        try:
+            conn, _ = sock.accept()
+        except BlockingIOError:
+            if self._timeout == 0:
+                raise
+            conn, _ = self._retry(_POLLIN, sock.accept, "accept")
+        return SelectorsSocket(self._family, self._type, conn, CONNECTED)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            wakeup = self._wakeup
+            if wakeup is not None:
+                if self._waiters:
+                    wakeup.signal()  # the last waiter to leave closes it
+                else:
+                    self._wakeup = None
+                    wakeup.close()
+        # A waiter's poll holds its own reference to the open file, so this
+        # close cannot pull the socket out from under it; it wakes on the
+        # wakeup fd and never touches the descriptor number again.
+        self.os_socket.close()
+
+    # -- data ------------------------------------------------------------------
+
+    def receive(self, maxlen: int) -> bytes:
+        try:
+            return self.os_socket.recv(maxlen)
+        except BlockingIOError:
+            if self._timeout == 0:
+                raise
+        recv = self.os_socket.recv
+        return self._retry(_POLLIN, lambda: recv(maxlen), "receive")
+
+    def send(self, data: bytes | memoryview) -> int:
+        try:
+            sent = self.os_socket.send(data)
+        except BlockingIOError:
+            if self._timeout == 0:
+                raise
+            sent = 0
+        else:
+            if sent == len(data) or self._timeout == 0:
+                return sent
+        return self._send_rest(data, sent, self._deadline(self._timeout))
+
+    def _send_rest(
+        self, data: bytes | memoryview, sent: int, deadline: float | None
+    ) -> int:
+        """Send *data* from offset *sent* to its end by *deadline*."""
+        send = self.os_socket.send
+        with memoryview(data) as view:
+            total = len(view)
+            while sent < total:
+                # Getting here means the last try did not fit everything:
+                # the buffer is full, so wait first instead of retrying.
+                if not self._wait(_POLLOUT, deadline):
+                    raise _os.send_timeout(sent)
+                try:
+                    sent += send(view[sent:])
+                except BlockingIOError:
+                    continue
+        return sent
+
+    def receive_from(self, maxlen: int) -> tuple[bytes, str | None, int | None]:
+        if self._type is SOCK_STREAM:
+            data = self.receive(maxlen)
+            host, port = self.remote_address()
+            return data, host, port
+        recvfrom = self.os_socket.recvfrom
+        try:
+            data, addr = recvfrom(maxlen)
+        except BlockingIOError:
+            if self._timeout == 0:
+                raise
+            data, addr = self._retry(_POLLIN, lambda: recvfrom(maxlen), "receive")
+        host, port = self._sender(addr)
+        return data, host, port
+
+    def send_to(self, data: bytes | memoryview, host: str, port: int | None) -> int:
+        sendto = self.os_socket.sendto
+        address = _os.os_address(self._family, host, port)
+        try:
+            return sendto(data, address)
+        except BlockingIOError:
+            if self._timeout == 0:
+                raise
+        return self._retry(_POLLOUT, lambda: sendto(data, address), "send")
+
+    def send_file(self, file: BinaryIO) -> int:
+        try:
+            fd = file.fileno()
+            offset = file.tell()
+            info = os.fstat(fd)
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            return self._send_file_copy(file)
+        if not stat.S_ISREG(info.st_mode):
+            return self._send_file_copy(file)
+        return self._send_file_zero_copy(file, fd, offset, info.st_size)
+
+    def _send_file_zero_copy(
+        self, file: BinaryIO, fd: int, offset: int, size: int
+    ) -> int:
+        """Send a regular file with ``os.sendfile``; position it after the data."""
+        out = self.os_socket.fileno()
+        timeout = self._timeout
+        deadline: float | None = None
+        waited = False
+        sent = 0
+        try:
+            while offset + sent < size:
+                count = min(size - offset - sent, _SENDFILE_MAX)
+                try:
+                    n = os.sendfile(out, fd, offset + sent, count)
+                except BlockingIOError:
+                    if timeout == 0:
+                        if sent:
+                            break
+                        raise
+                    if not waited:
+                        waited = True
+                        deadline = self._deadline(timeout)
+                    if not self._wait(_POLLOUT, deadline):
+                        raise _os.send_timeout(sent) from None
+                    continue
+                except OSError as exc:
+                    if sent == 0 and exc.errno in (errno.EINVAL, errno.ENOSYS):
+                        return self._send_file_copy(file)  # not sendfile-able
+                    raise
+                if n == 0:
+                    break  # the file shrank under us
+                sent += n
+        finally:
+            if sent:
+                file.seek(offset + sent)
+        return sent
+
+    def _send_file_copy(self, file: BinaryIO) -> int:
+        """Send what ``file.read`` yields; for files ``sendfile`` cannot take."""
+        timeout = self._timeout
+        deadline: float | None = None
+        total = 0
+        while True:
+            chunk = file.read(_COPY_CHUNK)
+            if not chunk:
+                return total
+            try:
+                n = self.os_socket.send(chunk)
+            except BlockingIOError:
+                if timeout == 0:
+                    file.seek(-len(chunk), io.SEEK_CUR)
+                    if total:
+                        return total
+                    raise
+                n = 0
+            if n < len(chunk):
+                if timeout == 0:
+                    file.seek(n - len(chunk), io.SEEK_CUR)
+                    return total + n
+                if deadline is None:
+                    deadline = self._deadline(timeout)
+                try:
+                    n = self._send_rest(chunk, n, deadline)
+                except Timeout as exc:
+                    # Leave the file after the bytes that did go out.
+                    file.seek(exc.bytes_sent - len(chunk), io.SEEK_CUR)
+                    exc.bytes_sent += total
+                    raise
+            total += n
+
+    # -- options and state -------------------------------------------------
+
+    def set_timeout(self, timeout: float | None) -> None:
+        # The OS socket stays non-blocking; the timeout only steers waits.
+        self._timeout = timeout
+
+
+class SelectorsBackend(Backend):
+    """OS sockets in non-blocking mode, every wait done in ``poll(2)``."""
+
+    name = "selectors"
+    capabilities = Capabilities(
+        options=_os.OS_OPTIONS,
+        os_sockets=True,
+        features=frozenset({"zero-copy-send-file"}),
+    )
+
+    def socket(self, family: Family, type: SocketType) -> SelectorsSocket:
+        return SelectorsSocket(family, type)
+
+    def selector(self) -> SelectorImpl:
+        return _os.OSSelector()
+
+
+def _make(options: str | None) -> SelectorsBackend:
+    if options:
+        raise ValueError(f"backend 'selectors' takes no options, got {options!r}")
+    return SelectorsBackend()
+
+
+@hookimpl
+def sockspec_add_backends() -> list[BackendSpec]:
+    """Offer the ``selectors`` backend."""
+    return [
+        BackendSpec(
+            "selectors",
+            _make,
+            "non-blocking OS sockets, waits in a selector (scales with Poller)",
+        )
+    ]
