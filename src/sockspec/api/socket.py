@@ -84,6 +84,7 @@ def _os_errors(method: Callable[..., _T]) -> Callable[..., _T]:
     wrapper.__name__ = method.__name__
     wrapper.__qualname__ = method.__qualname__
     wrapper.__doc__ = method.__doc__
+    wrapper.__annotations__ = method.__annotations__
     wrapper.__wrapped__ = method  # type: ignore[attr-defined]
     return wrapper
 
