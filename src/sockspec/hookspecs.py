@@ -1,15 +1,66 @@
-"""The pluggy hook specifications of sockspec.
+"""The pluggy hook specifications of sockspec, and a plugin quickstart.
 
-A backend plugin is a module (or any object) with functions marked
-``@sockspec.hookimpl`` whose names match the hooks below, registered under
-the entry-point group ``sockspec.backends``::
+Every backend, built-in or third-party, is a pluggy plugin of the project
+``"sockspec"``: a module with functions marked :data:`hookimpl` whose names
+match the hooks below.  sockspec finds plugins through the entry-point group
+``sockspec.backends``, imports each one the first time a backend is chosen or
+listed, and checks every implementation against its specification (a
+misspelt hook name is an error).  Hooks run when a backend is chosen, never
+when a socket sends or receives.
 
-    [project.entry-points."sockspec.backends"]
-    foo = "sockspec_foo.plugin"
+Quickstart: a plugin package
+----------------------------
+1. Declare the entry point in the package's ``pyproject.toml``; the name on
+   the left is the plugin's name (shown by ``sockspec backends``, blocked by
+   ``SOCKSPEC_DISABLE_PLUGINS=foo``)::
 
-Hooks run when a backend is first chosen, never when a socket sends or
-receives: the registry asks ``sockspec_add_backends`` once, calls the
-factory of the chosen backend once per option string and keeps the object.
+       [project]
+       name = "sockspec-foo"
+       dependencies = ["sockspec"]
+
+       [project.entry-points."sockspec.backends"]
+       foo = "sockspec_foo.plugin"
+
+2. Write the plugin module ``sockspec_foo/plugin.py``.  A backend is a
+   :class:`sockspec.Backend` whose ``socket()`` and ``selector()`` return
+   :class:`sockspec.SocketImpl` and :class:`sockspec.SelectorImpl` objects
+   (``docs/plugins.md`` has a complete one); here the stdlib backend stands
+   in for them::
+
+       from sockspec import Backend, BackendSpec, hookimpl
+       from sockspec.backends.stdlib import StdlibBackend
+
+
+       class FooBackend(StdlibBackend):
+           name = "foo"
+
+
+       def make_foo(options: str | None) -> FooBackend:
+           # options: the text after "foo:" in the user's choice, or None
+           if options:
+               raise ValueError(f"backend 'foo' takes no options, got {options!r}")
+           return FooBackend()
+
+
+       @hookimpl
+       def sockspec_add_backends() -> list[BackendSpec]:
+           return [BackendSpec("foo", make_foo, "my backend")]
+
+
+       @hookimpl
+       def sockspec_backend_created(backend: Backend, options: str | None) -> None:
+           print("chose", backend.name)  # optional: observe any backend
+
+3. Install it (``pip install -e .``) and use it::
+
+       sockspec backends                   # lists foo, or why it failed to load
+       SOCKSPEC_BACKEND=foo python app.py  # or Socket(backend="foo")
+
+4. Prove it with the conformance suite shipped in sockspec; checks needing a
+   capability the backend does not declare are skipped with the reason::
+
+       sockspec check foo
+       pytest --pyargs sockspec.conformance --sockspec-backend foo
 """
 
 from __future__ import annotations
