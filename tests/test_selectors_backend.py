@@ -79,7 +79,7 @@ def in_thread(
 def wait_until_waiting(sock: sockspec.Socket) -> None:
     """Return once a thread sleeps in a wait on *sock* (bounded)."""
     deadline = time.monotonic() + LIMIT
-    while impl(sock)._waiters == 0:
+    while not impl(sock)._waiters:
         assert time.monotonic() < deadline, "the thread never started waiting"
         time.sleep(0.001)
 
@@ -162,7 +162,7 @@ def test_close_wakes_every_waiter_and_releases_the_wakeup_fd(
         server.timeout = None
         threads = [in_thread(server.receive) for _ in range(4)]
         deadline = time.monotonic() + LIMIT
-        while impl(server)._waiters < 4:
+        while len(impl(server)._waiters) < 4:
             assert time.monotonic() < deadline
             time.sleep(0.001)
         inner = impl(server)
@@ -172,7 +172,7 @@ def test_close_wakes_every_waiter_and_releases_the_wakeup_fd(
             assert not thread.is_alive()
             assert isinstance(out[0], sockspec.SocketClosed)
         assert inner._wakeup is None
-        assert inner._waiters == 0
+        assert not inner._waiters
 
 
 def test_wakeup_fd_is_made_only_when_a_thread_waits() -> None:

@@ -83,6 +83,9 @@ _COPY_CHUNK = 1 << 18
 _UNIX_RETRY_FIRST = 0.001
 _UNIX_RETRY_MAX = 0.05
 _HAVE_EVENTFD = hasattr(os, "eventfd")
+# Serialises the rare steps of the wakeup fd's life (creation, signal on
+# close, release) across all sockets; the wait itself takes no lock.
+_LOCK = threading.Lock()
 
 
 class _Wakeup:
@@ -134,7 +137,7 @@ def _closed_while_waiting() -> SocketClosed:
 class SelectorsSocket(_os.OSSocket):
     """One OS socket in non-blocking mode; waits happen in ``poll(2)``."""
 
-    __slots__ = ("_lock", "_waiters", "_wakeup")
+    __slots__ = ("_fd", "_pollers", "_waiters", "_wakeup")
 
     def __init__(
         self,
@@ -147,9 +150,11 @@ class SelectorsSocket(_os.OSSocket):
             sock = socket.socket(_os.FAMILIES[family], _os.TYPES[type])
         sock.setblocking(False)
         super().__init__(family, type, sock, state)
-        # Guards _closed, _waiters and _wakeup between waiters and close().
-        self._lock = threading.Lock()
-        self._waiters = 0
+        self._fd = sock.fileno()
+        # One entry per thread inside _wait; list.append/pop are atomic.
+        self._waiters: list[None] = []
+        # Idle poll objects with the socket and the wakeup fd registered.
+        self._pollers: list[select.poll] = []
         self._wakeup: _Wakeup | None = None
 
     # -- waiting ---------------------------------------------------------------
@@ -173,30 +178,49 @@ class SelectorsSocket(_os.OSSocket):
                 return False
             # Round up: rounding down would wake early and spin.
             ms = math.ceil(remaining * 1000)
-        with self._lock:
+        waiters = self._waiters
+        # Announce first, then look at _closed; close() sets _closed, then
+        # looks at _waiters.  Either close() sees us and signals, or we see
+        # the mark and never sleep.  No lock is needed for that.
+        waiters.append(None)
+        try:
             if self._closed:
                 raise _closed_while_waiting()
-            wakeup = self._wakeup
-            if wakeup is None:
-                wakeup = self._wakeup = _Wakeup()
-            self._waiters += 1
-            # Read under the lock: close() cannot have released it yet.
-            fd = self.os_socket.fileno()
-        try:
-            poller = select.poll()
-            if events:
-                poller.register(fd, events)
-            poller.register(wakeup.fd, _POLLIN)
+            if self._wakeup is None:
+                self._make_wakeup()
+            pollers = self._pollers
+            poller = pollers.pop() if pollers else self._new_poller()
+            poller.register(self._fd, events)  # only updates the mask
             ready = poller.poll(ms)
+            pollers.append(poller)
         finally:
-            with self._lock:
-                self._waiters -= 1
-                if self._closed and not self._waiters:
-                    self._wakeup = None
-                    wakeup.close()
+            waiters.pop()
+            if self._closed:
+                self._leave_closed()
         if self._closed:
             raise _closed_while_waiting()
         return bool(ready)
+
+    def _make_wakeup(self) -> None:
+        with _LOCK:
+            if self._closed:
+                raise _closed_while_waiting()
+            if self._wakeup is None:
+                self._wakeup = _Wakeup()
+
+    def _new_poller(self) -> select.poll:
+        assert self._wakeup is not None
+        poller = select.poll()
+        poller.register(self._wakeup.fd, _POLLIN)
+        return poller
+
+    def _leave_closed(self) -> None:
+        """A waiter leaves a closed socket: the last one out frees the wakeup."""
+        with _LOCK:
+            if not self._waiters and self._wakeup is not None:
+                self._wakeup.close()
+                self._wakeup = None
+                self._pollers.clear()
 
     def _retry(self, events: int, call: Callable[[], _T], what: str) -> _T:
         """Wait for *events* and repeat *call* until it stops blocking."""
@@ -283,16 +307,19 @@ class SelectorsSocket(_os.OSSocket):
         return SelectorsSocket(self._family, self._type, conn, CONNECTED)
 
     def close(self) -> None:
-        with self._lock:
+        with _LOCK:
             if self._closed:
                 return
             self._closed = True
             wakeup = self._wakeup
             if wakeup is not None:
                 if self._waiters:
-                    wakeup.signal()  # the last waiter to leave closes it
+                    # Signalled under the lock, so the last waiter cannot
+                    # have closed it yet; that waiter closes it on its way out.
+                    wakeup.signal()
                 else:
                     self._wakeup = None
+                    self._pollers.clear()
                     wakeup.close()
         # A waiter's poll holds its own reference to the open file, so this
         # close cannot pull the socket out from under it; it wakes on the
@@ -307,8 +334,21 @@ class SelectorsSocket(_os.OSSocket):
         except BlockingIOError:
             if self._timeout == 0:
                 raise
+        return self._receive_waiting(maxlen)
+
+    def _receive_waiting(self, maxlen: int) -> bytes:
+        # _retry specialised: this is the path of every blocking receive
+        # that finds no data, so it skips the closure and the extra frame.
         recv = self.os_socket.recv
-        return self._retry(_POLLIN, lambda: recv(maxlen), "receive")
+        timeout = self._timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if not self._wait(_POLLIN, deadline):
+                raise _timed_out("receive")
+            try:
+                return recv(maxlen)
+            except BlockingIOError:
+                continue
 
     def send(self, data: bytes | memoryview) -> int:
         try:
