@@ -23,10 +23,10 @@ from typing import BinaryIO
 
 from ..api.backend import Backend, BackendSpec, Capabilities, SelectorImpl
 from ..api.constants import SOCK_STREAM, Family, SocketType
-from ..api.errors import SocketClosed, SocketError
+from ..api.errors import AlreadyConnected, NotConnected, SocketClosed, SocketError
 from ..hookspecs import hookimpl
 from . import _os
-from ._os import CONNECTED, CONNECTING, LISTENING, NEW
+from ._os import BOUND, CONNECTED, CONNECTING, LISTENING, NEW
 
 __all__ = ["StdlibBackend", "StdlibSocket"]
 
@@ -60,6 +60,10 @@ class StdlibSocket(_os.OSSocket):
     # -- connections -----------------------------------------------------------
 
     def connect(self, host: str, port: int | None, timeout: float | None) -> None:
+        if self._state == CONNECTED and self._type is SOCK_STREAM:
+            # With a timeout set, CPython's connect() reports success on a
+            # connected socket (it reads EISCONN as "the connect finished").
+            raise AlreadyConnected("the socket is already connected")
         sock = self.os_socket
         address = _os.os_address(self._family, host, port)
         if timeout != self._timeout:
@@ -123,18 +127,25 @@ class StdlibSocket(_os.OSSocket):
 
     def send(self, data: bytes | memoryview) -> int:
         timeout = self._timeout
-        if timeout == 0:
-            return self.os_socket.send(data)
-        if timeout is not None:
-            return self._send_before(data, time.monotonic() + timeout)
-        self._waiters += 1
         try:
-            self.os_socket.sendall(data)
-        except OSError:
-            self._raise_if_closed()
+            if timeout == 0:
+                return self.os_socket.send(data)
+            if timeout is not None:
+                return self._send_before(data, time.monotonic() + timeout)
+            self._waiters += 1
+            try:
+                self.os_socket.sendall(data)
+            except OSError:
+                self._raise_if_closed()
+                raise
+            finally:
+                self._waiters -= 1
+        except BrokenPipeError:
+            # Linux answers a send on a never-connected stream socket with
+            # EPIPE; the contract says NotConnected, like receive().
+            if self._type is SOCK_STREAM and self._state in (NEW, BOUND, LISTENING):
+                raise NotConnected("the socket is not connected") from None
             raise
-        finally:
-            self._waiters -= 1
         return len(data)
 
     def _send_before(self, data: bytes | memoryview, deadline: float) -> int:
