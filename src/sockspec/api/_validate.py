@@ -22,6 +22,7 @@ from .constants import (
     SO_BROADCAST,
     SO_KEEPALIVE,
     SO_LINGER,
+    SO_REUSEPORT,
     SOCK_DGRAM,
     SOCK_STREAM,
     TCP_NODELAY,
@@ -206,6 +207,9 @@ def option_applies(option: Option, family: Family, type: SocketType) -> bool:
         return type is SOCK_DGRAM and family is not AF_UNIX
     if option is IPV6_V6ONLY:
         return family is AF_INET6
+    if option is SO_REUSEPORT:
+        # Paths have no ports to share; Linux answers EOPNOTSUPP.
+        return family is not AF_UNIX
     return True
 
 

@@ -182,6 +182,8 @@ _BY_ERRNO: dict[int, type[SocketError]] = {
     _errno.EHOSTUNREACH: HostUnreachable,
     _errno.ENETUNREACH: NetworkUnreachable,
     _errno.ENOTCONN: NotConnected,
+    # send() on a datagram socket without connect() or a destination.
+    _errno.EDESTADDRREQ: NotConnected,
     _errno.EISCONN: AlreadyConnected,
     _errno.EBADF: SocketClosed,
     _errno.EOPNOTSUPP: UnsupportedOperation,
