@@ -66,7 +66,7 @@ from ..api.constants import AF_UNIX, SOCK_STREAM, Family, SocketType
 from ..api.errors import SocketClosed, SocketError, Timeout, WouldBlock
 from ..hookspecs import hookimpl
 from . import _os
-from ._os import CONNECTED, CONNECTING, LISTENING, NEW
+from ._os import BOUND, CONNECTED, CONNECTING, LISTENING, NEW
 
 __all__ = ["SelectorsBackend", "SelectorsSocket"]
 
@@ -124,6 +124,11 @@ class _Wakeup:
     def __del__(self) -> None:
         # A socket dropped without close() must not leak its wakeup fd.
         self.close()
+
+
+def _os_error(code: int) -> OSError:
+    # A native error: the facade maps it (from_os_error), like the kernel's.
+    return OSError(code, os.strerror(code))
 
 
 def _timed_out(what: str) -> Timeout:
@@ -236,6 +241,11 @@ class SelectorsSocket(_os.OSSocket):
     # -- connections -----------------------------------------------------------
 
     def connect(self, host: str, port: int | None, timeout: float | None) -> None:
+        if self._state == CONNECTED and self._type is SOCK_STREAM:
+            # Linux answers the first connect() after a non-blocking one
+            # completed with success (that is how the completion is
+            # collected), so the kernel alone would not refuse this one.
+            raise _os_error(errno.EISCONN)
         sock = self.os_socket
         address = _os.os_address(self._family, host, port)
         try:
@@ -357,10 +367,22 @@ class SelectorsSocket(_os.OSSocket):
             if self._timeout == 0:
                 raise
             sent = 0
+        except BrokenPipeError:
+            self._check_connected()
+            raise
         else:
             if sent == len(data) or self._timeout == 0:
                 return sent
         return self._send_rest(data, sent, self._deadline(self._timeout))
+
+    def _check_connected(self) -> None:
+        """Turn a stream's ``EPIPE`` before any connect into ``ENOTCONN``.
+
+        Linux answers a send on a never-connected stream socket with
+        ``EPIPE``; the contract says NotConnected, as ``recv`` does.
+        """
+        if self._type is SOCK_STREAM and self._state in (NEW, BOUND, LISTENING):
+            raise _os_error(errno.ENOTCONN) from None
 
     def _send_rest(
         self, data: bytes | memoryview, sent: int, deadline: float | None
@@ -444,6 +466,8 @@ class SelectorsSocket(_os.OSSocket):
                 except OSError as exc:
                     if sent == 0 and exc.errno in (errno.EINVAL, errno.ENOSYS):
                         return self._send_file_copy(file)  # not sendfile-able
+                    if exc.errno == errno.EPIPE:
+                        self._check_connected()
                     raise
                 if n == 0:
                     break  # the file shrank under us
