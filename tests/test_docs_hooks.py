@@ -131,3 +131,20 @@ def test_the_guides_backend_is_chosen_by_name(monkeypatch: pytest.MonkeyPatch) -
     assert [i.summary for i in sockspec.backend_info() if i.name == "foo"] == [
         "blocking OS sockets, the short way"
     ]
+
+
+def test_the_guides_backend_passes_the_conformance_suite(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conformance = pytest.importorskip("sockspec.conformance")
+    registry = _fresh_registry(monkeypatch)
+    registry.register_plugin(guide_plugin(), name="foo")
+    results = conformance.run(
+        on=[conformance.Target("foo", "foo"), conformance.Target("foo", "stdlib")]
+    )
+    failures = [f"{r.target} {r.check}: {r.message}" for r in results if r.failed]
+    assert not failures, "\n".join(failures)
+    assert sum(r.passed for r in results) > sum(r.skipped for r in results)
+    unix = [r for r in results if r.check.endswith("_unix")]
+    assert unix
+    assert all(r.skipped and "AF_UNIX" in r.message for r in unix)

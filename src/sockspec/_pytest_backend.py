@@ -63,7 +63,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _configured_name(config: pytest.Config) -> str | None:
     value = config.getoption(_OPTION, default=None)
     if not value:
-        value = str(config.getini(_INI) or "").strip() or None
+        try:
+            value = str(config.getini(_INI) or "").strip() or None
+        except ValueError:  # this module's options were never added
+            value = None
     return value if isinstance(value, str) else None
 
 
@@ -73,7 +76,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if name is None:
         return
     try:
-        choice = use_backend(name)
+        # "client->server" names a cross-backend conformance target; the
+        # session's default is the client side.
+        choice = use_backend(name.partition("->")[0].strip())
     except (UnknownBackend, ValueError) as exc:
         raise pytest.UsageError(f"--sockspec-backend {name}: {exc}") from None
     config.stash[_STASH] = choice
@@ -96,7 +101,8 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 def chosen_backend(config: pytest.Config) -> str:
     """Return the backend a run is about, for suites like the conformance one.
 
-    ``--sockspec-backend`` (or the ini setting) if given, else
+    ``--sockspec-backend`` (or the ini setting; ``client->server`` names a
+    cross-backend target) if given, else
     ``$SOCKSPEC_BACKEND``, else ``stdlib``.
     """
     env = os.environ.get(BACKEND_ENV, "").strip()
