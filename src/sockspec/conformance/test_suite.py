@@ -1,0 +1,48 @@
+"""The conformance suite as pytest tests, collected from the installed package.
+
+One command checks any installed backend, from any directory::
+
+    pytest --pyargs sockspec.conformance --sockspec-backend NAME
+
+``NAME`` is a backend choice (``name`` or ``name:options``) or a
+cross-backend target ``client->server``; without the option the suite checks
+``$SOCKSPEC_BACKEND``, else ``stdlib``.  There is one test per check, named
+after it, so ``-k timeouts`` or ``-k basic_io`` select as usual.  Each test is
+:func:`~sockspec.conformance.run_check` (``sockspec check`` runs the very
+same): a check needing a capability the backend does not declare is skipped
+with that reason, and a failure shows the check's message, traceback and
+seed.  The ``--sockspec-backend`` option comes from sockspec's pytest plugin.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .._pytest_backend import chosen_backend
+from .core import Check, select_checks
+from .runner import Target, run_check
+
+__all__ = ["pytest_generate_tests", "test_conformance"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One test per check, on the backend the run is about."""
+    if "conformance_check" not in metafunc.fixturenames:
+        return
+    target = Target.parse(chosen_backend(metafunc.config))
+    checks = [c for c in select_checks() if c.cross or not target.cross]
+    metafunc.parametrize(
+        ("conformance_target", "conformance_check"),
+        [(target, c) for c in checks],
+        ids=[c.name for c in checks],
+    )
+
+
+def test_conformance(conformance_target: Target, conformance_check: Check) -> None:
+    """Run one conformance check; a capability it lacks makes it a skip."""
+    result = run_check(conformance_check, conformance_target)
+    if result.skipped:
+        pytest.skip(f"{conformance_target}: {result.message}")
+    if result.failed:
+        details = f"\n\n{result.details}" if result.details else ""
+        pytest.fail(f"{conformance_target}: {result.message}{details}", pytrace=False)
