@@ -82,4 +82,16 @@ def mapping_markdown() -> str:
         out.append(
             f"| `{entry.name}` | {entry.group} | {nettest} | {_cell(entry.summary)} |"
         )
+    from .checks.timeouts import NETTEST_NOTES
+
+    out += [
+        "",
+        "## Go nettest, adapted to timeouts in seconds",
+        "",
+        "Go's `net.Conn` has absolute read and write deadlines; sockspec has",
+        "one per-socket `timeout` in seconds that each blocking call starts",
+        "afresh. What that changes:",
+        "",
+    ]
+    out += [f"- **{case}**: {note}" for case, note in NETTEST_NOTES.items()]
     return "\n".join(out) + "\n"

@@ -252,7 +252,7 @@ def accept_inherits_timeout(h: Harness) -> None:
     server = h.accept(listener)
     assert server.timeout == 0.3, f"accepted timeout {server.timeout}"
     started = h.monotonic()
-    with h.raises(TimeoutError, "receive on the accepted socket did not time out"):
+    with h.raises(TimeoutError, "receive on the accepted socket"):
         server.receive()
     h.assert_timed_out_in(started, 0.3)
 
@@ -405,11 +405,11 @@ def bind_defaults(h: Harness) -> None:
 def listen_rules(h: Harness) -> None:
     """listen() needs a stream socket; accept() needs a listening one."""
     datagram = h.socket(type=SOCK_DGRAM)
-    with h.raises(UnsupportedOperation, "listen() on a datagram socket succeeded"):
+    with h.raises(UnsupportedOperation, "listen() on a datagram socket"):
         datagram.listen()
     idle = h.socket()
     idle.bind(h.host())
-    with h.raises(SocketError, "accept() on a non-listening socket succeeded"):
+    with h.raises(SocketError, "accept() on a non-listening socket"):
         idle.accept()
     small = h.listener(backlog=0)
     h.connect(small)
