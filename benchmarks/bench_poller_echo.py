@@ -258,18 +258,18 @@ def generate_load(port: int, connections: int, rounds: int, size: int) -> float:
         if time.monotonic() > deadline:
             raise TimeoutError("the load run took too long; is the server stuck?")
         for key, events in sel.select(1.0):
-            s = key.fileobj
-            assert isinstance(s, socket.socket)
-            left = state[s]
+            conn = key.fileobj
+            assert isinstance(conn, socket.socket)
+            left = state[conn]
             if events & selectors.EVENT_WRITE:  # connected: send the first one
-                err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                err = conn.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 if err:
                     raise OSError(err, "connect failed")
-                s.send(message)
+                conn.send(message)
                 left[1] = size
-                sel.modify(s, selectors.EVENT_READ)
+                sel.modify(conn, selectors.EVENT_READ)
                 continue
-            data = s.recv(65536)
+            data = conn.recv(65536)
             if not data:
                 raise ConnectionError("the server closed a connection early")
             left[1] -= len(data)
@@ -277,11 +277,11 @@ def generate_load(port: int, connections: int, rounds: int, size: int) -> float:
                 continue
             left[0] -= 1
             if left[0] == 0:
-                sel.unregister(s)
-                s.close()
+                sel.unregister(conn)
+                conn.close()
                 active -= 1
             else:
-                s.send(message)
+                conn.send(message)
                 left[1] = size
     sel.close()
     return time.perf_counter() - started
