@@ -395,13 +395,12 @@ def test_factory_returning_a_non_backend_is_a_clear_error() -> None:
 
 
 def test_sockspec_backends_reports_broken_plugins(install: Install) -> None:
-    pytest.importorskip("sockspec.cli")
     install("fake-broken", "broken", source="raise ImportError('missing_dep')")
     install("fake-good", "good", backends=("good",))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     env.pop(_registry.DISABLE_ENV, None)
     result = subprocess.run(
-        [sys.executable, "-m", "sockspec.cli", "backends"],
+        [sys.executable, "-m", "sockspec", "backends"],
         capture_output=True,
         text=True,
         timeout=60,
