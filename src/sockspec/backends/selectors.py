@@ -20,7 +20,9 @@ operation first makes its system call.  Only when the kernel answers
 
 When the data is already there, ``receive`` is one ``recv(2)`` and ``send``
 one ``send(2)``: nothing is allocated and no selector is created.  A wait
-builds a throw-away ``select.poll`` object, which holds no descriptor.
+reuses an idle ``select.poll`` object of the socket (made on the first
+wait; it holds no descriptor, only the numbers to poll), so a blocking
+``receive`` that has to wait costs ``recv`` + ``poll`` + ``recv``.
 
 A non-blocking ``connect`` is finished by waiting for the socket to become
 writable and then reading ``SO_ERROR``, the only way the kernel reports why
@@ -34,14 +36,19 @@ Waking waiters on close
 descriptor.  So each socket gets, the first time a thread actually waits on
 it, a wakeup descriptor (an ``eventfd`` on Linux, a pipe elsewhere) that
 every wait polls beside the socket.  :meth:`SelectorsSocket.close` marks the
-socket closed under its lock, signals the wakeup descriptor if anyone waits,
-then closes the socket at once; the waiters see the mark and raise
-:class:`~sockspec.SocketClosed`.  The wakeup descriptor itself is closed by
-whoever leaves last (``close`` when nobody waits, else the last waiter), so
-a waiter can never poll a descriptor number that was closed and reused.
-The cost is one extra descriptor, made once, for sockets that ever wait;
-sockets driven only through a :class:`~sockspec.Poller` with ``timeout=0``
-never get one.
+socket closed, signals the wakeup descriptor if anyone waits, then closes
+the socket at once; the waiters see the mark and raise
+:class:`~sockspec.SocketClosed`.  The wait itself takes no lock: a waiter
+appends itself to ``_waiters`` and then looks at the mark, ``close`` sets
+the mark and then looks at ``_waiters`` (both atomic under the GIL), so
+either the waiter never sleeps or ``close`` signals it.  The wakeup
+descriptor is closed by whoever leaves last (``close`` when nobody waits,
+else the last waiter out), under one module lock that also covers the
+signal, so a descriptor is never signalled or polled after it was closed
+and its number reused.  The cost is one extra descriptor, made once, for
+sockets that ever wait (a UDP or TCP socket that waited holds two); sockets
+driven only through a :class:`~sockspec.Poller` with ``timeout=0`` never
+get one.
 
 Multiplexing uses :class:`sockspec.backends._os.OSSelector` (epoll on Linux,
 registrations kept in the kernel), shared with the ``stdlib`` backend.
@@ -193,11 +200,16 @@ class SelectorsSocket(_os.OSSocket):
                 raise _closed_while_waiting()
             if self._wakeup is None:
                 self._make_wakeup()
-            pollers = self._pollers
-            poller = pollers.pop() if pollers else self._new_poller()
-            poller.register(self._fd, events)  # only updates the mask
-            ready = poller.poll(ms)
-            pollers.append(poller)
+            if events:
+                pollers = self._pollers
+                poller = pollers.pop() if pollers else self._new_poller()
+                poller.register(self._fd, events)  # only updates the mask
+                ready = poller.poll(ms)
+                pollers.append(poller)
+            else:
+                # The socket must stay out: poll reports POLLHUP even for
+                # an empty mask, and an unconnected socket has it set.
+                ready = self._new_poller().poll(ms)
         finally:
             waiters.pop()
             if self._closed:
