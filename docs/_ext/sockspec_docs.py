@@ -48,6 +48,16 @@ def _list_table(header: list[str], rows: list[list[str]], widths: str = "auto") 
     return "\n".join(lines) + "\n"
 
 
+def _public_name(kind: type) -> str:
+    """The name a reader imports *kind* by: ``sockspec.Family``, not its module."""
+    if getattr(sockspec, kind.__name__, None) is kind:
+        return f"sockspec.{kind.__name__}"
+    top = kind.__module__.split(".")[0]
+    if getattr(__import__(top), kind.__name__, None) is kind:
+        return f"{top}.{kind.__name__}"
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
 class _GeneratedRST(SphinxDirective):
     """A directive whose body is reStructuredText computed at build time."""
 
@@ -74,10 +84,9 @@ class DataDirective(_GeneratedRST):
                     f"sockspec.{name} has no '#:' doc comment in "
                     f"{intro.defining_module(name)}"
                 )
-            kind = type(value)
             parts.append(
                 f".. py:data:: {name}\n"
-                f"   :type: {kind.__module__}.{kind.__qualname__}\n\n"
+                f"   :type: {_public_name(type(value))}\n\n"
                 f"{_indent(doc)}\n"
             )
         return "\n".join(parts)

@@ -92,6 +92,27 @@ def _cell(result: Result | None) -> str:
     return f"{_SYMBOL[outcome]}: {_escape(message)}"
 
 
+_FAMILY = {"AF_INET": "IPv4", "AF_INET6": "IPv6", "AF_UNIX": "UNIX"}
+
+
+def _base_name(check: Check) -> str:
+    """``basic_io_unix`` -> ``basic_io``: the name without its family suffix."""
+    for suffix in ("_inet6", "_unix"):
+        if check.name.endswith(suffix):
+            return check.name[: -len(suffix)]
+    return check.name
+
+
+def _row_cell(m: Matrix, checks: list[Check], backend: str) -> str:
+    cells = [_cell(m.results.get((c.name, backend))) for c in checks]
+    if len(set(cells)) == 1:
+        return cells[0]
+    return "; ".join(
+        f"{_FAMILY[c.family.name]}: {cell}"
+        for c, cell in zip(checks, cells, strict=True)
+    )
+
+
 def _list_table(header: list[str], rows: list[list[str]], widths: str) -> list[str]:
     lines = [".. list-table::", "   :header-rows: 1", f"   :widths: {widths}", ""]
     for row in [header, *rows]:
@@ -130,22 +151,28 @@ def matrix_rst(matrix: Matrix | None = None) -> str:
     out.append("")
     out += _list_table(["run", "passed", "skipped", "failed"], totals, "40 20 20 20")
 
-    groups: dict[str, list[Check]] = {}
+    # One row per check; its per-family variants (basic_io, basic_io_inet6,
+    # basic_io_unix) share the row, and a cell splits by family only when the
+    # outcomes differ.
+    groups: dict[str, dict[str, list[Check]]] = {}
     for check in m.checks:
-        groups.setdefault(check.group, []).append(check)
+        base = _base_name(check)
+        groups.setdefault(check.group, {}).setdefault(base, []).append(check)
     width = max(10, 50 // max(1, len(m.backends)))
     widths = " ".join(["20", "30", *[str(width)] * len(m.backends)])
-    for group, checks in groups.items():
+    for group, variants in groups.items():
         # A rubric, not a section: generated text cannot open sections.
         out += [f".. rubric:: {group.replace('_', ' ').capitalize()}", ""]
         rows = []
-        for check in checks:
-            name = check.name
+        for base, checks in variants.items():
+            label = f"``{base}``"
+            if len(checks) > 1:
+                label += " (" + ", ".join(_FAMILY[c.family.name] for c in checks) + ")"
             rows.append(
                 [
-                    f"``{name}``",
-                    check.summary or " ",
-                    *(_cell(m.results.get((name, b))) for b in m.backends),
+                    label,
+                    checks[0].summary or " ",
+                    *(_row_cell(m, checks, b) for b in m.backends),
                 ]
             )
         out += _list_table(
