@@ -1,0 +1,201 @@
+"""The ``sockspec`` command: run the conformance suite, list backends.
+
+``sockspec check [NAMES...] [-k PATTERN] [-v] [--cross]`` runs every check
+against each installed backend (or the ones named, ``name:options``
+included) and prints a matrix of check x backend; it exits 1 if any check
+failed, 0 otherwise, 2 on a usage error.  ``sockspec backends`` lists each
+backend with the plugin and distribution it comes from, its summary and
+capabilities, and the plugins that failed to load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from typing import TextIO
+
+from . import _registry, conformance
+from .conformance import Outcome, Result, Target
+
+__all__ = ["main"]
+
+_CELL = {Outcome.PASS: "pass", Outcome.FAIL: "FAIL", Outcome.SKIP: "skip"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sockspec",
+        description="The CommonJS Sockets/A API for Python: tools.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check = sub.add_parser(
+        "check",
+        help="run the conformance suite against backends",
+        description="Run the conformance suite and print a check x backend "
+        "matrix; exit 1 if any check fails.",
+    )
+    check.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="backends to check (name or name:options); default: all installed",
+    )
+    check.add_argument(
+        "-k",
+        dest="patterns",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="only checks whose name contains PATTERN, or whose group is "
+        "PATTERN, or that match it as a glob; repeat to add more",
+    )
+    check.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print each result as it comes and full tracebacks",
+    )
+    check.add_argument(
+        "--cross",
+        action="store_true",
+        help="also run OS-socket backends against each other (client->server)",
+    )
+    sub.add_parser(
+        "backends",
+        help="list backends, their origin and capabilities",
+        description="List every available backend and plugin load problems.",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``sockspec`` command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    if args.command == "backends":
+        return _backends(sys.stdout)
+    return _check(args.names, args.patterns, args.verbose, args.cross, sys.stdout)
+
+
+# -- sockspec backends ----------------------------------------------------------
+
+
+def _backends(out: TextIO) -> int:
+    infos = _registry.backend_info()
+    width = max([len(info.name) for info in infos] + [8])
+    for info in infos:
+        origin = f"plugin {info.plugin} ({info.distribution or 'unknown'})"
+        print(f"{info.name:{width}}  {origin}  {info.summary}".rstrip(), file=out)
+        try:
+            caps = _registry.get_backend(info.name).capabilities.describe()
+        except Exception as exc:  # a backend whose factory fails is still listed
+            caps = f"unavailable: {type(exc).__name__}: {exc}"
+        print(f"{'':{width}}  capabilities: {caps}", file=out)
+    if not infos:
+        print("no backends are installed", file=out)
+    problems = _registry.plugin_problems()
+    if problems:
+        print("\nplugin problems:", file=out)
+        for problem in problems:
+            origin = problem.distribution or "unknown distribution"
+            print(f"  {problem.plugin} ({origin}): {problem.error}", file=out)
+    return 0
+
+
+# -- sockspec check -------------------------------------------------------------
+
+
+def _check(
+    names: Sequence[str],
+    patterns: Sequence[str],
+    verbose: bool,
+    cross: bool,
+    out: TextIO,
+) -> int:
+    for name in names:
+        if "->" in name:
+            continue
+        try:
+            _registry.get_backend(name)
+        except Exception as exc:
+            print(f"sockspec check: {exc}", file=sys.stderr)
+            return 2
+    checks = conformance.select_checks(patterns)
+    if not checks:
+        print(f"sockspec check: no check matches {list(patterns)}", file=sys.stderr)
+        return 2
+    targets = [Target.parse(name) for name in names] if names else None
+    if targets is None or cross:
+        targets = _with_cross(targets, cross)
+
+    def progress(result: Result) -> None:
+        if verbose:
+            note = f"  {result.message}" if result.message else ""
+            print(
+                f"{result.target} {result.check}: {_CELL[result.outcome]}"
+                f" ({result.duration:.2f} s){note}",
+                file=out,
+                flush=True,
+            )
+
+    started = time.perf_counter()
+    results = conformance.run(checks, targets, progress=progress)
+    elapsed = time.perf_counter() - started
+    _print_matrix(results, [c.name for c in checks], [t.name for t in targets], out)
+    _print_failures(results, verbose, out)
+    counts = {o: sum(r.outcome is o for r in results) for o in Outcome}
+    print(
+        f"\n{len(checks)} checks x {len(targets)} backends: "
+        f"{counts[Outcome.PASS]} passed, {counts[Outcome.FAIL]} failed, "
+        f"{counts[Outcome.SKIP]} skipped in {elapsed:.1f} s",
+        file=out,
+    )
+    return 1 if counts[Outcome.FAIL] else 0
+
+
+def _with_cross(targets: list[Target] | None, cross: bool) -> list[Target]:
+    names = [t.client for t in targets if not t.cross] if targets else None
+    chosen = conformance.targets(names, cross=cross)
+    extra = [t for t in targets or [] if t.cross and t not in chosen]
+    return chosen + extra
+
+
+def _print_matrix(
+    results: Sequence[Result], checks: list[str], targets: list[str], out: TextIO
+) -> None:
+    by_cell = {(r.check, r.target): r for r in results}
+    reasons: dict[str, int] = {}
+    first = max(len(name) for name in [*checks, "check"])
+    widths = [max(len(t), 9) for t in targets]
+    header = "  ".join(f"{t:{w}}" for t, w in zip(targets, widths, strict=True))
+    print(f"{'check':{first}}  {header}".rstrip(), file=out)
+    for name in checks:
+        cells = []
+        for target, width in zip(targets, widths, strict=True):
+            result = by_cell.get((name, target))
+            if result is None:
+                cell = "-"  # one-backend checks are not run across backends
+            elif result.skipped:
+                number = reasons.setdefault(result.message, len(reasons) + 1)
+                cell = f"skip[{number}]"
+            else:
+                cell = _CELL[result.outcome]
+            cells.append(f"{cell:{width}}")
+        print(f"{name:{first}}  {'  '.join(cells)}".rstrip(), file=out)
+    if reasons:
+        print("\nskipped because:", file=out)
+        for reason, number in reasons.items():
+            print(f"  [{number}] {reason}", file=out)
+
+
+def _print_failures(results: Sequence[Result], verbose: bool, out: TextIO) -> None:
+    failed = [r for r in results if r.failed]
+    if not failed:
+        return
+    print("\nfailures:", file=out)
+    for result in failed:
+        print(f"  {result.target} {result.check}: {result.message}", file=out)
+        if verbose and result.details:
+            for line in result.details.rstrip().splitlines():
+                print(f"      {line}", file=out)
