@@ -7,6 +7,7 @@ the facade calls them only when a quick class check fails.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
@@ -36,6 +37,12 @@ from .errors import HostNotFound
 
 #: ``receive`` and ``receive_from`` read at most this many bytes by default.
 DEFAULT_MAXLEN = 65536
+#: A larger ``maxlen`` reads at most this much: buffers are allocated at
+#: full size, so ``receive(2**62)`` would otherwise fail with MemoryError.
+#: No datagram is larger, so truncation never differs.
+MAX_MAXLEN = 1 << 24
+#: The longest finite timeout (seconds): the OS waits take int milliseconds.
+MAX_TIMEOUT = 2_147_483.0
 #: ``listen()`` without an argument uses this backlog.
 DEFAULT_BACKLOG = 128
 
@@ -88,7 +95,7 @@ def maxlen_arg(value: object) -> int:
     """Validate ``maxlen`` (``None`` gives the default)."""
     if value is None:
         return DEFAULT_MAXLEN
-    return int_arg(value, "maxlen", 1)
+    return min(int_arg(value, "maxlen", 1), MAX_MAXLEN)
 
 
 def backlog_arg(value: object) -> int:
@@ -111,6 +118,11 @@ def timeout_arg(value: object, name: str = "timeout") -> float | None:
         raise ValueError(f"{name} must be None or >= 0 seconds, got {value!r}")
     if math.isinf(seconds):
         return None
+    if seconds > MAX_TIMEOUT:
+        raise ValueError(
+            f"{name} must be at most {MAX_TIMEOUT:.0f} seconds (about 24 days), "
+            f"got {value!r}; use None to wait forever"
+        )
     return seconds
 
 
@@ -141,7 +153,23 @@ def host_arg(value: object, family: Family, name: str = "host") -> str:
         raise ValueError(f"{name} must not be empty")
     if "\x00" in value and not (family is AF_UNIX and value.startswith("\x00")):
         raise ValueError(f"{name} must not contain NUL characters")
+    if family is not AF_UNIX:
+        problem = _host_name_problem(value)
+        if problem:
+            raise ValueError(f"{name} {value!r} is not a valid host name: {problem}")
     return value
+
+
+@functools.lru_cache(maxsize=512)
+def _host_name_problem(host: str) -> str:
+    """Why *host* cannot be looked up (the socket module would raise a bare
+    UnicodeError from its IDNA encoding), or ``""``; cached, since
+    ``send_to`` validates its host on every datagram."""
+    try:
+        host.encode("idna")
+    except UnicodeError as exc:
+        return str(exc.__cause__ or exc)
+    return ""
 
 
 def port_arg(

@@ -39,6 +39,7 @@ __all__ = ["Socket"]
 _T = TypeVar("_T")
 _bytes = bytes
 _int = int
+_MAX_MAXLEN = v.MAX_MAXLEN
 
 
 class _ClosedImpl(SocketImpl):
@@ -254,7 +255,7 @@ class Socket:
         """
         if maxlen is None:
             maxlen = 65536
-        elif maxlen.__class__ is not _int or maxlen < 1:
+        elif maxlen.__class__ is not _int or not 0 < maxlen <= _MAX_MAXLEN:
             maxlen = v.maxlen_arg(maxlen)
         try:
             return self._impl.receive(maxlen)
