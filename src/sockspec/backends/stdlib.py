@@ -141,12 +141,15 @@ class StdlibSocket(_os.OSSocket):
             finally:
                 self._waiters -= 1
         except BrokenPipeError:
-            # Linux answers a send on a never-connected stream socket with
-            # EPIPE; the contract says NotConnected, like receive().
-            if self._type is SOCK_STREAM and self._state in (NEW, BOUND, LISTENING):
-                raise NotConnected("the socket is not connected") from None
+            self._raise_if_never_connected()
             raise
         return len(data)
+
+    def _raise_if_never_connected(self) -> None:
+        # Linux answers a send on a never-connected stream socket with
+        # EPIPE; the contract says NotConnected, like receive().
+        if self._type is SOCK_STREAM and self._state in (NEW, BOUND, LISTENING):
+            raise NotConnected("the socket is not connected") from None
 
     def _send_before(self, data: bytes | memoryview, deadline: float) -> int:
         """Send all of *data* by *deadline*, or raise Timeout with the count."""
@@ -203,6 +206,7 @@ class StdlibSocket(_os.OSSocket):
             self._waiters -= 1
 
     def send_file(self, file: BinaryIO) -> int:
+        self._raise_if_never_connected()
         try:
             offset = file.tell()
         except (AttributeError, OSError):
