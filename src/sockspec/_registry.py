@@ -316,7 +316,16 @@ class Registry:
         return sorted(self._entries)
 
     def get(self, choice: str) -> Backend:
-        """Return the backend for ``name`` or ``name:options``, made once."""
+        """Return the backend for ``name`` or ``name:options``, made once.
+
+        A backend object with a ``current_backend()`` method stands for
+        another chosen at run time (``"memory"`` means the current network);
+        the result of that call is returned.
+        """
+        return _current(self._made(choice))
+
+    def _made(self, choice: str) -> Backend:
+        """The (cached) object the factory made for *choice*."""
         backend = self._backends.get(choice)
         if backend is not None:
             return backend
@@ -361,16 +370,16 @@ class Registry:
         env = os.environ.get(BACKEND_ENV, "").strip() or None
         cache = self._env_cache
         if cache is not None and cache[0] == env:
-            return cache[1]
+            return _current(cache[1])
         if env is None:
-            backend = self.get(DEFAULT_BACKEND)
+            backend = self._made(DEFAULT_BACKEND)
         else:
             try:
-                backend = self.get(env)
+                backend = self._made(env)
             except UnknownBackend as exc:
                 raise UnknownBackend(f"${BACKEND_ENV}={env!r}: {exc}") from None
         self._env_cache = (env, backend)
-        return backend
+        return _current(backend)
 
     def resolve(self, backend: str | Backend | None) -> Backend:
         """Turn a ``backend=`` argument into a backend object."""
@@ -417,6 +426,15 @@ class Registry:
             BackendInfo(name, e.plugin, e.distribution, e.spec.summary)
             for name, e in sorted(self._entries.items())
         ]
+
+
+def _current(backend: Backend) -> Backend:
+    """Follow a backend that stands for another chosen at run time."""
+    current = getattr(backend, "current_backend", None)
+    if current is None:
+        return backend
+    chosen: Backend = current()
+    return chosen
 
 
 def _discover() -> tuple[list[_Found], list[PluginProblem]]:

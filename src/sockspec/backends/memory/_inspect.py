@@ -1,0 +1,92 @@
+"""What a test can look at: the event log and the netstat-style snapshot."""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["Event", "SocketInfo", "format_netstat"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """One thing that happened on the network, at a virtual time.
+
+    Kinds: ``"bind"``, ``"listen"``, ``"connect"`` (a connection was made),
+    ``"accept"``, ``"refuse"``, ``"send"`` and ``"deliver"`` (stream data or
+    datagrams; recorded only with :attr:`Network.record_data`), ``"drop"`` (a
+    datagram lost, filtered or overflowing a buffer), ``"duplicate"``,
+    ``"fin"``, ``"reset"``, ``"close"``, ``"timeout"``.
+    """
+
+    #: Virtual time in seconds.
+    time: float
+    #: What happened (see the class docstring).
+    kind: str
+    #: Where it came from, ``"host addr:port"`` or ``"host path"``.
+    src: str
+    #: Where it went (``""`` when there is no other end).
+    dst: str = ""
+    #: Bytes involved, for data events.
+    nbytes: int = 0
+    #: Free-form detail (why a datagram was dropped...).
+    detail: str = ""
+
+    def __str__(self) -> str:
+        parts = [f"{self.time:12.6f}", f"{self.kind:<9}", self.src]
+        if self.dst:
+            parts.append(f"-> {self.dst}")
+        if self.nbytes:
+            parts.append(f"{self.nbytes}B")
+        if self.detail:
+            parts.append(f"({self.detail})")
+        return " ".join(parts)
+
+
+@dataclasses.dataclass(frozen=True)
+class SocketInfo:
+    """One row of :meth:`Network.netstat`."""
+
+    #: Socket number, unique in the network, in creation order.
+    id: int
+    #: ``"tcp"``, ``"tcp6"``, ``"udp"``, ``"udp6"``, ``"unix"`` or ``"unix-dgram"``.
+    proto: str
+    #: Name of the host the socket lives on.
+    host: str
+    #: Local ``addr:port`` (or path), ``"*"`` when unbound.
+    local: str
+    #: Remote ``addr:port`` (or path), ``"*"`` when unconnected.
+    remote: str
+    #: ``NEW``, ``LISTEN``, ``SYN_SENT``, ``ESTABLISHED``, ``FIN_WAIT``,
+    #: ``CLOSE_WAIT``, ``CLOSED``, ``RESET``, ``BOUND`` or ``TIME_WAIT``.
+    state: str
+    #: Bytes (or datagrams' bytes) waiting to be read.
+    recv_q: int
+    #: Bytes sent but not yet delivered to the peer (in flight).
+    send_q: int
+    #: Total bytes this socket sent.
+    bytes_sent: int
+    #: Total bytes this socket received (handed to the application).
+    bytes_received: int
+
+
+def format_netstat(rows: list[SocketInfo]) -> str:
+    """Render rows like ``netstat -an`` does."""
+    header = ("Id", "Proto", "Host", "Local", "Remote", "State", "Recv-Q", "Send-Q")
+    table = [header] + [
+        (
+            str(r.id),
+            r.proto,
+            r.host,
+            r.local,
+            r.remote,
+            r.state,
+            str(r.recv_q),
+            str(r.send_q),
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+        for row in table
+    )

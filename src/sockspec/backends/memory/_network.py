@@ -1,0 +1,750 @@
+"""The network: hosts, addresses, names, port tables, rules, log and clock.
+
+See :mod:`sockspec.backends.memory` for the theory of operation.  The
+socket-level protocol logic lives in :mod:`._socket`; this module holds what
+is shared by every socket of a network and the public configuration API.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import socket as _socket
+import types
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ...api.backend import Backend, Capabilities
+from ...api.constants import AF_INET, AF_INET6, AF_UNIX, Family, Option, SocketType
+from ...api.errors import HostNotFound, SocketClosed
+from ._faults import (
+    BlackHole,
+    Distribution,
+    Latency,
+    Partition,
+    Refuse,
+    Reset,
+    Rule,
+    RuleHandle,
+    SlowReader,
+)
+from ._inspect import Event, SocketInfo, format_netstat
+from ._sched import Scheduler, Waiter
+from ._socket import MemorySelector, MemorySocket
+
+if TYPE_CHECKING:
+    from ...api.socket import Socket
+
+__all__ = ["CAPABILITIES", "Host", "Network"]
+
+#: What the memory backend supports: everything the API names.
+CAPABILITIES = Capabilities(
+    options=frozenset(Option),
+    virtual_time=True,
+    features=frozenset({"fault-injection", "multiple-hosts", "event-log"}),
+)
+
+#: The port range Linux hands out ephemeral ports from.
+EPHEMERAL = (32768, 60999)
+
+WireAddr = tuple[int, str]  # (4 or 6, canonical text)
+
+
+def parse_ip(text: str) -> WireAddr | None:
+    """Return ``(version, canonical text)`` for an IP literal, else ``None``.
+
+    An IPv4-mapped IPv6 address is returned as version 4: on the wire it is
+    IPv4 traffic, whatever family the socket has.
+    """
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if ip.version == 6:
+        mapped = ip.ipv4_mapped  # type: ignore[union-attr]
+        if mapped is not None:
+            return 4, str(mapped)
+        return 6, str(ip)
+    return 4, str(ip)
+
+
+class Host(Backend):
+    """A machine on the network: addresses, ports, UNIX paths.
+
+    A host is a :class:`~sockspec.Backend`: ``Socket(backend=host)`` makes a
+    socket that lives on it, and ``sockspec.use_backend(host)`` makes it the
+    default.  Every host has loopback (``127.0.0.0/8``, ``::1``).
+    """
+
+    name = "memory"
+    capabilities = CAPABILITIES
+
+    def __init__(
+        self, network: Network, hostname: str, ipv4: list[str], ipv6: list[str]
+    ) -> None:
+        #: The network the host is on.
+        self.network = network
+        #: The host's name (resolvable through the network's name table).
+        self.hostname = hostname
+        #: IPv4 addresses besides loopback.
+        self.ipv4 = ipv4
+        #: IPv6 addresses besides loopback.
+        self.ipv6 = ipv6
+        # (proto, port) -> sockets bound there, in binding order.
+        self._ports: dict[tuple[str, int], list[MemorySocket]] = {}
+        # (proto, port) -> [(address, expiry)] left by actively closed connections.
+        self._timewait: dict[tuple[str, int], list[tuple[str, float]]] = {}
+        # UNIX path -> its socket, or None for a file whose socket is closed.
+        self._paths: dict[str, MemorySocket | None] = {}
+
+    def socket(self, family: Family, type: SocketType) -> MemorySocket:
+        """Create a socket on this host."""
+        return MemorySocket(self, family, type)
+
+    def selector(self) -> MemorySelector:
+        """Create the engine of a :class:`~sockspec.Poller` on this host."""
+        return MemorySelector(self.network)
+
+    def monotonic(self) -> float:
+        """The network's virtual clock."""
+        return self.network._sched.now
+
+    def is_local(self, v: int, addr: str) -> bool:
+        """Whether *addr* (IP version *v*) belongs to this host."""
+        if v == 4:
+            return addr.startswith("127.") or addr in self.ipv4
+        return addr == "::1" or addr in self.ipv6
+
+    def source_for(self, v: int, dst: str) -> str | None:
+        """The address this host sends from to reach *dst*."""
+        if v == 4:
+            if dst.startswith("127.") or dst == "0.0.0.0":
+                return "127.0.0.1"
+            if dst in self.ipv4:
+                return dst
+            return self.ipv4[0] if self.ipv4 else None
+        if dst in ("::1", "::"):
+            return "::1"
+        if dst in self.ipv6:
+            return dst
+        return self.ipv6[0] if self.ipv6 else None
+
+    def _listener(self, v: int, addr: str, port: int | None) -> MemorySocket | None:
+        """The socket listening for TCP connections to *addr*:*port*."""
+        best = None
+        for sock in self._ports.get(("tcp", port or 0), ()):
+            if sock._state != 1 or sock._closed:  # 1: listening
+                continue
+            cover = sock._cov4 if v == 4 else sock._cov6
+            if cover == addr:
+                return sock
+            if cover == "*" and best is None:
+                best = sock
+        return best
+
+    def _receivers(
+        self,
+        dst: WireAddr,
+        port: int | None,
+        source: tuple[int, str, int | None],
+        broadcast: bool,
+    ) -> list[MemorySocket]:
+        """The UDP sockets a datagram to *dst*:*port* from *source* reaches."""
+        v, addr = dst
+        best: list[MemorySocket] = []
+        best_score = 0
+        for sock in self._ports.get(("udp", port or 0), ()):
+            if sock._closed:
+                continue
+            cover = sock._cov4 if v == 4 else sock._cov6
+            if cover is None or (cover != "*" and cover != addr):
+                continue
+            score = 1 if cover == "*" else 2
+            if sock._remote is not None:  # connected: only its peer gets in
+                if sock._remote != source[:2] or sock._rport != source[2]:
+                    continue
+                score += 2
+            if broadcast:
+                best.append(sock)
+            elif score > best_score:
+                best, best_score = [sock], score
+            elif score == best_score:
+                best = [sock]  # Linux: the most recently bound one wins
+        return best
+
+    def unlink(self, path: str) -> None:
+        """Remove a UNIX socket path, as ``os.unlink`` removes the file."""
+        with self.network._sched.lock:
+            sock = self._paths.get(path)
+            if sock is None:
+                self._paths.pop(path, None)
+            # A live socket keeps working; only the name goes (as on Linux).
+            elif not path.startswith("\0"):
+                del self._paths[path]
+                sock._unix_linked = False
+
+    def __repr__(self) -> str:
+        addrs = ", ".join(self.ipv4 + self.ipv6)
+        return f"<memory Host {self.hostname!r} {addrs}>"
+
+
+class Network(Backend):
+    """A simulated network: the ``memory`` backend.
+
+    :param seed: seeds every random choice (ephemeral ports, fault rules);
+        ``None`` picks one, readable afterwards from :attr:`seed`.
+    :param record_data: also log every stream send and delivery (slower).
+    :param realtime_after: wall seconds without any thread starting or ending
+        a wait after which virtual time follows wall time, when some thread
+        is busy outside the network (see :mod:`._sched`).
+    :param stall_timeout: wall seconds after which a wait nothing on the
+        network can end raises :class:`Deadlock` although some thread is
+        still busy elsewhere.
+
+    The network is a :class:`~sockspec.Backend` whose sockets live on its
+    default host (:attr:`local`, name ``"local"``, ``10.0.0.1`` and
+    ``fd00::1``); :meth:`add_host` adds more.
+    """
+
+    name = "memory"
+    capabilities = CAPABILITIES
+
+    def __init__(
+        self,
+        seed: int | None = None,
+        *,
+        record_data: bool = False,
+        realtime_after: float = 0.1,
+        stall_timeout: float = 5.0,
+    ) -> None:
+        if seed is None:
+            seed = int.from_bytes(os.urandom(4), "big")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        for field, value in (
+            ("realtime_after", realtime_after),
+            ("stall_timeout", stall_timeout),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{field} must be a number of seconds")
+            if not value > 0:
+                raise ValueError(f"{field} must be > 0 seconds, got {value!r}")
+        #: The seed every random choice derives from.
+        self.seed = seed
+        # One stream for faults, one for port numbers, both from the seed,
+        # so opening one more socket does not change which datagram is lost.
+        self._rng = random.Random(f"{seed}:faults")
+        self._port_rng = random.Random(f"{seed}:ports")
+        self._sched = Scheduler(
+            realtime_after=float(realtime_after), stall_timeout=float(stall_timeout)
+        )
+        self._record_data = bool(record_data)
+        self._hosts: dict[str, Host] = {}
+        self._by_addr: dict[WireAddr, Host] = {}
+        self._names: dict[str, list[WireAddr]] = {}
+        self._events: list[Event] = []
+        self._rules: list[RuleHandle] = []
+        self._matchers: dict[RuleHandle, tuple[Any, Any, Any]] = {}
+        self._reset_budget: dict[tuple[RuleHandle, int], int] = {}
+        self._sockets: dict[int, MemorySocket] = {}
+        self._held: list[Any] = []  # callbacks to retry when a rule goes
+        self._next_id = 0
+        self._next_addr = 1
+        self._closed = False
+        #: The host sockets of this backend live on.
+        self.local = self.add_host("local")
+
+    # -- Backend -------------------------------------------------------------------
+
+    def socket(self, family: Family, type: SocketType) -> MemorySocket:
+        """Create a socket on the default host :attr:`local`."""
+        return MemorySocket(self.local, family, type)
+
+    def selector(self) -> MemorySelector:
+        """Create the engine of a :class:`~sockspec.Poller`."""
+        return MemorySelector(self)
+
+    def monotonic(self) -> float:
+        """The virtual clock in seconds (starts at 0.0)."""
+        return self._sched.now
+
+    @property
+    def now(self) -> float:
+        """The virtual clock in seconds (starts at 0.0)."""
+        return self._sched.now
+
+    # -- hosts and names -------------------------------------------------------------
+
+    def add_host(self, name: str, *addresses: str) -> Host:
+        """Add a host named *name* with *addresses* (IPv4 and/or IPv6 literals).
+
+        Without addresses it gets the next free ``10.0.0.N`` and ``fd00::N``.
+        The name resolves to the addresses.  A name or address already taken
+        is a :class:`ValueError`.
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"name must be a non-empty str, got {name!r}")
+        with self._sched.lock:
+            if name in self._hosts or name == "localhost" or name in self._names:
+                raise ValueError(f"name {name!r} is already taken")
+            wires: list[WireAddr] = []
+            for text in addresses:
+                wire = parse_ip(text) if isinstance(text, str) else None
+                if wire is None or ":" in text and wire[0] == 4:
+                    raise ValueError(f"addresses: {text!r} is not an IP address")
+                if (
+                    wire in self._by_addr
+                    or text.startswith("127.")
+                    or wire == (6, "::1")
+                ):
+                    raise ValueError(f"addresses: {text!r} is already in use")
+                wires.append(wire)
+            if not wires:
+                while (4, f"10.0.0.{self._next_addr}") in self._by_addr:
+                    self._next_addr += 1
+                n = self._next_addr
+                self._next_addr += 1
+                wires = [(4, f"10.0.{n // 256}.{n % 256}"), (6, f"fd00::{n:x}")]
+            host = Host(
+                self,
+                name,
+                [a for v, a in wires if v == 4],
+                [a for v, a in wires if v == 6],
+            )
+            self._hosts[name] = host
+            for wire in wires:
+                self._by_addr[wire] = host
+            self._names[name] = wires
+            return host
+
+    def host(self, name: str) -> Host:
+        """Return the host called *name* (``KeyError`` if there is none)."""
+        try:
+            return self._hosts[name]
+        except KeyError:
+            raise KeyError(f"no host named {name!r}") from None
+
+    @property
+    def hosts(self) -> list[Host]:
+        """Every host, in the order they were added."""
+        return list(self._hosts.values())
+
+    def add_name(self, name: str, *addresses: str) -> None:
+        """Make *name* resolve to *addresses* (replacing what it meant)."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"name must be a non-empty str, got {name!r}")
+        if name == "localhost" or parse_ip(name) is not None:
+            raise ValueError(f"name {name!r} cannot be redefined")
+        wires = []
+        for text in addresses:
+            wire = parse_ip(text) if isinstance(text, str) else None
+            if wire is None:
+                raise ValueError(f"addresses: {text!r} is not an IP address")
+            wires.append(wire)
+        if not wires:
+            raise ValueError("addresses: give at least one address")
+        with self._sched.lock:
+            self._names[name] = wires
+
+    def remove_name(self, name: str) -> None:
+        """Forget *name*; resolving it then raises ``HostNotFound``."""
+        with self._sched.lock:
+            self._names.pop(name, None)
+
+    def resolve(self, name: str, family: Family = AF_INET) -> str:
+        """Resolve a name or literal to an address of *family*, like getaddrinfo."""
+        v, addr = self._resolve(name, family)
+        return addr if family is AF_INET or v == 6 else "::ffff:" + addr
+
+    def _resolve(self, host: str, family: Family) -> WireAddr:
+        """Return the wire address for *host* on a socket of *family*."""
+        want = 4 if family is AF_INET else 6
+        wire = parse_ip(host)
+        if wire is not None:
+            mapped = wire[0] == 4 and ":" in host
+            if (want == 4 and (wire[0] == 6 or mapped)) or (
+                want == 6 and wire[0] == 4 and not mapped
+            ):
+                raise HostNotFound(
+                    _socket.EAI_ADDRFAMILY, "Address family for hostname not supported"
+                )
+            return wire
+        if host == "localhost":
+            return (4, "127.0.0.1") if want == 4 else (6, "::1")
+        wires = self._names.get(host)
+        if wires is None:
+            raise HostNotFound(_socket.EAI_NONAME, "Name or service not known")
+        for wire in wires:
+            if wire[0] == want:
+                return wire
+        raise HostNotFound(
+            _socket.EAI_ADDRFAMILY, "Address family for hostname not supported"
+        )
+
+    def _route(self, src: Host, v: int, addr: str) -> Host | None:
+        """The host that *addr* reaches from *src*, or ``None``."""
+        if src.is_local(v, addr) or addr in ("0.0.0.0", "::"):
+            return src
+        return self._by_addr.get((v, addr))
+
+    # -- fault rules -------------------------------------------------------------------
+
+    def add_rule(self, rule: Rule) -> RuleHandle:
+        """Install a fault rule; return a handle that removes it.
+
+        Hosts named in ``src``/``dst`` must exist and ``socket`` must be a
+        memory socket, or :class:`ValueError` names the field.
+        """
+        if not isinstance(rule, Rule):
+            raise TypeError(f"rule must be a fault Rule, got {type(rule).__name__}")
+        src = self._matcher(rule.src, "src")
+        dst = self._matcher(rule.dst, "dst")
+        sock = rule.socket
+        if sock is not None:
+            impl = getattr(sock, "_impl", sock)
+            if not isinstance(impl, MemorySocket):
+                raise ValueError(
+                    f"socket must be an open socket of the memory backend, got {sock!r}"
+                )
+            sock = impl
+        handle = RuleHandle(self, rule)
+        with self._sched.lock:
+            self._rules.append(handle)
+            self._matchers[handle] = (src, dst, sock)
+            self._refresh_fast()
+        return handle
+
+    def remove_rule(self, handle: RuleHandle) -> None:
+        """Uninstall a rule (what :meth:`RuleHandle.remove` does); idempotent."""
+        with self._sched.lock:
+            if handle not in self._matchers:
+                return
+            self._rules.remove(handle)
+            del self._matchers[handle]
+            for key in [k for k in self._reset_budget if k[0] is handle]:
+                del self._reset_budget[key]
+            self._refresh_fast()
+            self._retry_held()
+
+    def clear_rules(self) -> None:
+        """Uninstall every rule (healing every partition)."""
+        for handle in list(self._rules):
+            self.remove_rule(handle)
+
+    @property
+    def rules(self) -> list[RuleHandle]:
+        """The installed rules, oldest first."""
+        return list(self._rules)
+
+    def _has_rule(self, handle: RuleHandle) -> bool:
+        return handle in self._matchers
+
+    def partition(self, a: Any, b: Any = None, *, one_way: bool = False) -> RuleHandle:
+        """Cut traffic between *a* and *b* (hosts, names or addresses).
+
+        ``b=None`` cuts *a* off from everyone.  Remove the handle to heal.
+        """
+        return self.add_rule(Partition(src=a, dst=b, one_way=one_way))
+
+    def latency(
+        self, delay: float | Distribution, *, src: Any = None, dst: Any = None
+    ) -> RuleHandle:
+        """Delay packets from *src* to *dst* by *delay* (seconds or a distribution)."""
+        return self.add_rule(Latency(delay, src=src, dst=dst))
+
+    def _matcher(self, value: Any, field: str) -> Any:
+        """Turn a rule's ``src``/``dst`` into a Host or a wire address."""
+        if value is None:
+            return None
+        if isinstance(value, Host):
+            if value.network is not self:
+                raise ValueError(
+                    f"{field}: host {value.hostname!r} is on another network"
+                )
+            return value
+        if isinstance(value, str):
+            wire = parse_ip(value)
+            if wire is not None:
+                return wire
+            if value in self._hosts:
+                return self._hosts[value]
+            if value in self._names:
+                return self._names[value][0]
+            raise ValueError(f"{field}: unknown host {value!r}")
+        raise ValueError(
+            f"{field} must be a host, a host name or an address, got {value!r}"
+        )
+
+    def _refresh_fast(self) -> None:
+        fast = not self._rules and not self._record_data
+        for sock in self._sockets.values():
+            sock._fast = fast
+
+    @staticmethod
+    def _end(m: Any, host: Host | None, addr: WireAddr | None) -> bool:
+        if m is None:
+            return True
+        if isinstance(m, Host):
+            return host is m
+        return bool(addr == m)
+
+    def _match(
+        self,
+        handle: RuleHandle,
+        src: MemorySocket,
+        dst_host: Host,
+        dst: WireAddr | None,
+        dport: int | None,
+        dst_sock: MemorySocket | None,
+    ) -> bool:
+        """Whether *handle*'s rule covers a packet from *src* to *dst*."""
+        rule = handle.rule
+        msrc, mdst, msock = self._matchers[handle]
+        if msock is not None and msock is not src and msock is not dst_sock:
+            return False
+        if rule.port is not None and rule.port != dport and rule.port != src._port:
+            return False
+        src_host = src._host
+        src_addr = src._wire_local()
+        if self._end(msrc, src_host, src_addr) and self._end(mdst, dst_host, dst):
+            return True
+        if isinstance(rule, Partition) and not rule.one_way:
+            return self._end(msrc, dst_host, dst) and self._end(
+                mdst, src_host, src_addr
+            )
+        return False
+
+    def _matching(
+        self,
+        kind: type[Rule],
+        src: MemorySocket,
+        dst_host: Host,
+        dst: WireAddr | None,
+        dport: int | None,
+        dst_sock: MemorySocket | None,
+        dgram: bool,
+    ) -> Iterator[RuleHandle]:
+        """Yield the installed rules of *kind* that cover this packet."""
+        for handle in self._rules:
+            rule = handle.rule
+            if (
+                isinstance(rule, kind)
+                and (rule.datagrams if dgram else rule.streams)
+                and self._match(handle, src, dst_host, dst, dport, dst_sock)
+            ):
+                yield handle
+
+    def _path(
+        self,
+        src: MemorySocket,
+        dst_host: Host,
+        dst: WireAddr | None,
+        dport: int | None,
+        dst_sock: MemorySocket | None,
+        dgram: bool,
+    ) -> tuple[str, float]:
+        """Decide a packet's fate: ``("ok" | "held" | "refused", delay)``."""
+        if not self._rules:
+            return "ok", 0.0
+        verdict = "ok"
+        delay = 0.0
+        for handle in self._rules:
+            rule = handle.rule
+            if not isinstance(rule, (Partition, BlackHole, Refuse, Latency)):
+                continue
+            if not (rule.datagrams if dgram else rule.streams):
+                continue
+            if not self._match(handle, src, dst_host, dst, dport, dst_sock):
+                continue
+            if isinstance(rule, Partition):
+                if src._host is not dst_host:  # a host is never cut from itself
+                    verdict = "held"
+            elif isinstance(rule, BlackHole):
+                verdict = "held"
+            elif isinstance(rule, Refuse):
+                if verdict == "ok":
+                    verdict = "refused"
+            else:
+                assert isinstance(rule.delay, Distribution)
+                delay += rule.delay.sample(self._rng)
+        return verdict, delay
+
+    def _any(self, kind: type[Rule], src: MemorySocket, dst: MemorySocket) -> bool:
+        """Whether a rule of *kind* covers the stream from *src* to *dst*."""
+        for _ in self._matching(
+            kind, src, dst._host, dst._wire_local(), dst._port, dst, False
+        ):
+            return True
+        return False
+
+    def _reset_cut(self, src: MemorySocket, dst: MemorySocket, n: int) -> int:
+        """Bytes of *n* that pass before a Reset rule fires, or -1."""
+        cut = -1
+        for handle in self._matching(
+            Reset, src, dst._host, dst._wire_local(), dst._port, dst, False
+        ):
+            key = (handle, min(src._id, dst._id))
+            rule: Any = handle.rule
+            budget = self._reset_budget.setdefault(key, rule.after_bytes)
+            if budget < 0:
+                continue  # this rule already reset this connection
+            if n > budget:
+                self._reset_budget[key] = -1
+                cut = budget if cut < 0 else min(cut, budget)
+            else:
+                self._reset_budget[key] = budget - n
+        return cut
+
+    def _slow_reader(self, sock: MemorySocket) -> float:
+        """Seconds a receive on *sock* takes because of SlowReader rules."""
+        src = sock._peer or sock
+        delay = 0.0
+        for handle in self._matching(
+            SlowReader, src, sock._host, sock._wire_local(), sock._port, sock, True
+        ):
+            rule: Any = handle.rule
+            delay += rule.delay.sample(self._rng)
+        return delay
+
+    def _retry_held(self) -> None:
+        held, self._held = self._held, []
+        for retry in held:
+            retry()
+
+    # -- time ------------------------------------------------------------------------
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep *seconds* of virtual time in the calling thread.
+
+        Use it instead of :func:`time.sleep` in tests: other threads keep
+        running, and the clock jumps when every thread waits.
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise TypeError("seconds must be a number")
+        if not seconds >= 0:
+            raise ValueError(f"seconds must be >= 0, got {seconds!r}")
+        sched = self._sched
+        with sched.lock:
+            deadline = sched.now + seconds
+            while sched.now < deadline:
+                waiter = Waiter(
+                    sched.lock, "Network.sleep()", deadline, lambda: "(no socket)"
+                )
+                sched.block(waiter)
+
+    def advance(self, seconds: float) -> None:
+        """Move the virtual clock forward by *seconds* now, running due deliveries."""
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise TypeError("seconds must be a number")
+        if not seconds >= 0:
+            raise ValueError(f"seconds must be >= 0, got {seconds!r}")
+        with self._sched.lock:
+            self._sched.advance(float(seconds))
+
+    # -- inspection ------------------------------------------------------------------
+
+    @property
+    def record_data(self) -> bool:
+        """Whether every stream send and delivery is logged."""
+        return self._record_data
+
+    @record_data.setter
+    def record_data(self, value: bool) -> None:
+        with self._sched.lock:
+            self._record_data = bool(value)
+            self._refresh_fast()
+
+    def _log(
+        self, kind: str, src: str, dst: str = "", nbytes: int = 0, detail: str = ""
+    ) -> None:
+        self._events.append(Event(self._sched.now, kind, src, dst, nbytes, detail))
+
+    def events(self, kind: str | None = None) -> list[Event]:
+        """The event log (a copy), optionally only events of *kind*."""
+        with self._sched.lock:
+            if kind is None:
+                return list(self._events)
+            return [e for e in self._events if e.kind == kind]
+
+    def clear_events(self) -> None:
+        """Empty the event log."""
+        with self._sched.lock:
+            self._events.clear()
+
+    def format_events(self) -> str:
+        """The event log as text, one event per line."""
+        return "\n".join(map(str, self.events()))
+
+    def netstat(self) -> list[SocketInfo]:
+        """A snapshot of every open socket (and TIME_WAIT entry), by id."""
+        with self._sched.lock:
+            rows = [s._info() for s in self._sockets.values()]
+            now = self._sched.now
+            for host in self._hosts.values():
+                for (proto, port), entries in host._timewait.items():
+                    for addr, expiry in entries:
+                        if expiry > now:
+                            rows.append(
+                                SocketInfo(
+                                    0,
+                                    proto,
+                                    host.hostname,
+                                    _fmt(addr, port),
+                                    "*",
+                                    "TIME_WAIT",
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                )
+                            )
+            return rows
+
+    def format_netstat(self) -> str:
+        """:meth:`netstat` as a ``netstat -an``-style table."""
+        return format_netstat(self.netstat())
+
+    def socket_info(self, sock: Socket) -> SocketInfo:
+        """The netstat row of one :class:`sockspec.Socket`."""
+        impl = getattr(sock, "_impl", None)
+        if not isinstance(impl, MemorySocket):
+            raise ValueError(f"sock must be an open memory socket, got {sock!r}")
+        with self._sched.lock:
+            return impl._info()
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Wake every thread still waiting on the network with ``SocketClosed``.
+
+        The pytest fixture calls this after each test so no helper thread is
+        left blocked.  Sockets stay usable; the network is not reset.
+        """
+        with self._sched.lock:
+            self._sched.fail_all(lambda: SocketClosed("the memory network was closed"))
+
+    def __enter__(self) -> Network:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"<memory Network seed={self.seed} t={self._sched.now:.6f}s "
+            f"hosts={len(self._hosts)} sockets={len(self._sockets)}>"
+        )
+
+
+def _fmt(addr: str | None, port: int | None) -> str:
+    if addr is None:
+        return "*"
+    if port is None:
+        return addr
+    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"

@@ -1,0 +1,347 @@
+"""The virtual clock and the rule that decides when it moves.
+
+Theory of operation
+-------------------
+One :class:`Scheduler` per network owns the network's lock, its virtual
+clock (``now``, seconds from 0.0) and a heap of timers (deliveries that
+latency postponed).  A thread that must wait -- for data, space, a
+connection, a deadline -- registers a :class:`Waiter` and calls
+:meth:`Scheduler.block`; whatever changes the state it waits for calls
+:meth:`Scheduler.wake`.
+
+The clock moves only inside :meth:`Scheduler._progress`, which every waiting
+thread runs when it starts to wait and again every few milliseconds of wall
+time.  It sorts the threads that use the network into four groups:
+
+* **waiting** on this network (registered waiters);
+* **idle**: blocked in a :mod:`threading` primitive with no timeout
+  (``Thread.join()``, ``Event.wait()``, ``Queue.get()``, a ``Lock`` taken
+  through a ``Condition``); only another thread can wake them;
+* **sleeping**: blocked in such a primitive *with* a wall-clock timeout;
+* **busy**: everything else (running Python code, ``time.sleep``, real I/O).
+
+Threads that existed when the network was made and never touched it are not
+counted at all.  Then:
+
+1. No thread is busy or sleeping: the clock jumps at once to the next timer
+   or waiter deadline.  If there is none, nothing can ever happen and every
+   waiter gets :class:`Deadlock`, which names the threads, the operations and
+   the sockets.
+2. Otherwise the network cannot know when the others will act, so it lets
+   virtual time follow wall time, but only after :attr:`realtime_after`
+   seconds in which no thread started or finished a wait (so short bursts of
+   computation never move the clock and single-threaded runs stay exactly
+   reproducible).  A wait that no timer or deadline can end becomes a
+   :class:`Deadlock` after :attr:`stall_timeout` such seconds.
+
+So nothing can hang: the exact rule handles the usual shapes (a fake server in
+a thread, the test thread in ``join()`` or ``queue.get()``), and the wall-time
+fallback keeps faithfulness when a thread is busy elsewhere.  A thread that
+spins on non-blocking calls drives the same fallback through
+:meth:`Scheduler.spin`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from types import CodeType, FrameType
+from typing import Any
+
+__all__ = ["Deadlock", "Scheduler", "Waiter"]
+
+
+class Deadlock(RuntimeError):
+    """Every thread using the network waits, and nothing can ever wake them.
+
+    Raised in each waiting thread instead of hanging; the message names the
+    threads, what each was doing and on which sockets.  It is deliberately not
+    an :class:`OSError`, so application code that handles socket errors does
+    not swallow it.
+    """
+
+
+#: Wall-clock seconds between re-evaluations by a waiting thread, at most.
+_MAX_POLL = 0.05
+_MIN_POLL = 0.002
+
+
+def _idle_codes() -> dict[CodeType, str]:
+    """Code objects of the :mod:`threading` functions that block a thread.
+
+    The value names the frame local that holds the wall-clock timeout.
+    """
+    codes: dict[CodeType, str] = {threading.Condition.wait.__code__: "timeout"}
+    tstate = getattr(threading.Thread, "_wait_for_tstate_lock", None)
+    if tstate is not None:  # Python <= 3.12: join() blocks in here
+        codes[tstate.__code__] = "timeout"
+    else:  # Python 3.13+: join() blocks in C directly under Thread.join
+        codes[threading.Thread.join.__code__] = "timeout"
+    return codes
+
+
+_IDLE_CODES = _idle_codes()
+
+
+def _frame_timeout(frame: FrameType, local: str) -> float | None:
+    """Return the wall timeout a blocked threading frame waits with."""
+    try:
+        f_locals: Any = frame.f_locals
+        if f_locals.get("block", True) is False:
+            return 0.0
+        value = f_locals.get(local)
+    except Exception:  # a frame torn down under us: treat as a short sleep
+        return 0.0
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return None if seconds < 0 else seconds
+
+
+class Waiter:
+    """One thread blocked on the network."""
+
+    __slots__ = ("cond", "deadline", "error", "ident", "name", "sockets", "what")
+
+    def __init__(
+        self,
+        lock: threading.Lock,
+        what: str,
+        deadline: float | None,
+        sockets: Callable[[], str],
+    ) -> None:
+        self.cond = threading.Condition(lock)
+        #: Virtual time at which the wait ends by itself, or ``None``.
+        self.deadline = deadline
+        #: An error to raise in the waiting thread (deadlock, shutdown).
+        self.error: BaseException | None = None
+        thread = threading.current_thread()
+        self.ident = thread.ident
+        self.name = thread.name
+        #: The operation, for error messages (``"receive()"``).
+        self.what = what
+        #: Describes the sockets involved, evaluated only for messages.
+        self.sockets = sockets
+
+    def describe(self) -> str:
+        """One line: thread, operation, sockets."""
+        return f"thread {self.name!r} in {self.what} on {self.sockets()}"
+
+
+class Scheduler:
+    """Lock, virtual clock, timers and waiting threads of one network."""
+
+    __slots__ = (
+        "__weakref__",
+        "_credited",
+        "_mark",
+        "_outsiders",
+        "_seq",
+        "_timers",
+        "_waiting",
+        "_woken",
+        "lock",
+        "now",
+        "realtime_after",
+        "stall_timeout",
+    )
+
+    def __init__(self, *, realtime_after: float, stall_timeout: float) -> None:
+        #: The one lock that guards all state of the network.
+        self.lock = threading.Lock()
+        #: The virtual clock, in seconds.
+        self.now = 0.0
+        #: Wall seconds without wait activity before time follows wall time.
+        self.realtime_after = realtime_after
+        #: Wall seconds after which a wait nothing can end is a deadlock.
+        self.stall_timeout = stall_timeout
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = 0
+        self._waiting: dict[int | None, Waiter] = {}
+        self._woken: set[int | None] = set()
+        # Threads alive before the network existed are not its users until
+        # they touch it: pytest's own threads, pools of earlier tests.
+        self._outsiders: weakref.WeakSet[threading.Thread] = weakref.WeakSet(
+            threading.enumerate()
+        )
+        self._mark = self._credited = time.monotonic()
+
+    # -- participation -----------------------------------------------------------
+
+    def join(self) -> None:
+        """Count the calling thread as a user of the network."""
+        if self._outsiders:
+            self._outsiders.discard(threading.current_thread())
+
+    # -- timers ------------------------------------------------------------------
+
+    def call_at(self, when: float, fn: Callable[[], None]) -> None:
+        """Run *fn* (under the lock) when the clock reaches *when*."""
+        self._seq += 1
+        heapq.heappush(self._timers, (when, self._seq, fn))
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward by *seconds*, running due timers (locked)."""
+        self._advance(self.now + seconds)
+        self._touch()
+
+    def _advance(self, target: float) -> None:
+        timers = self._timers
+        while timers and timers[0][0] <= target:
+            when, _, fn = heapq.heappop(timers)
+            if when > self.now:
+                self.now = when
+            fn()
+        if target > self.now:
+            self.now = target
+        for w in list(self._waiting.values()):
+            if w.deadline is not None and w.deadline <= self.now:
+                self.wake(w)
+
+    def _next_time(self) -> float | None:
+        nxt = self._timers[0][0] if self._timers else None
+        for w in self._waiting.values():
+            d = w.deadline
+            if d is not None and (nxt is None or d < nxt):
+                nxt = d
+        return nxt
+
+    # -- waiting -----------------------------------------------------------------
+
+    def wake(self, w: Waiter) -> None:
+        """Wake *w* (lock held); it re-checks what it waits for."""
+        if self._waiting.pop(w.ident, None) is not None:
+            self._woken.add(w.ident)
+            w.cond.notify()
+
+    def block(self, w: Waiter) -> None:
+        """Wait until woken, a deadline passes or a deadlock is found.
+
+        Called with the lock held, returns with it held; raises
+        :attr:`Waiter.error` if one was set.
+        """
+        self.join()
+        self._waiting[w.ident] = w
+        self._touch()
+        interval = _MIN_POLL
+        try:
+            while w.ident in self._waiting:
+                self._progress()
+                if w.ident not in self._waiting:
+                    break
+                w.cond.wait(interval)
+                # Back off: re-evaluating is only needed to notice threads
+                # that went idle or died, which nobody announces.
+                interval = min(interval * 2, _MAX_POLL)
+        finally:
+            self._waiting.pop(w.ident, None)
+            self._woken.discard(w.ident)
+            self._touch()
+        if w.error is not None:
+            raise w.error
+
+    def _touch(self) -> None:
+        self._mark = self._credited = time.monotonic()
+
+    def spin(self) -> None:
+        """A non-blocking call found nothing: let wall time flow if quiet.
+
+        A thread polling with ``timeout=0`` never waits, so without this a
+        single-threaded busy loop would freeze the clock forever.
+        """
+        if self._waiting:
+            return  # the waiting threads drive the clock
+        wall = time.monotonic()
+        if wall - self._mark >= self.realtime_after:
+            self._flow(wall, self._next_time())
+
+    def _flow(self, wall: float, nxt: float | None) -> None:
+        target = self.now + (wall - self._credited)
+        self._credited = wall
+        if nxt is not None and nxt < target:
+            target = nxt
+        self._advance(target)
+
+    def _progress(self) -> None:
+        """Move the clock if the rule allows, or report a deadlock (locked)."""
+        while self._waiting:
+            busy, sleep_limit = self._classify()
+            nxt = self._next_time()
+            if not busy and sleep_limit is None:
+                if nxt is None:
+                    self._deadlock([])
+                    return
+                self._advance(nxt)
+                if self._woken:
+                    return
+                continue
+            wall = time.monotonic()
+            quiet = wall - self._mark
+            if nxt is None:
+                limit = self.stall_timeout
+                if sleep_limit is not None:
+                    limit = max(limit, sleep_limit + self.realtime_after)
+                if quiet >= limit:
+                    self._deadlock(busy)
+                return
+            if quiet >= self.realtime_after:
+                self._flow(wall, nxt)
+            return
+
+    def _classify(self) -> tuple[list[str], float | None]:
+        """Return busy thread names and the longest sleep of sleeping ones."""
+        waiting = self._waiting
+        woken = self._woken
+        outsiders = self._outsiders
+        busy: list[str] = []
+        sleep_limit: float | None = None
+        frames: dict[int, FrameType] | None = None
+        for thread in threading.enumerate():
+            ident = thread.ident
+            if ident in waiting or (outsiders and thread in outsiders):
+                continue
+            if ident in woken or ident is None:
+                busy.append(thread.name)
+                continue
+            if frames is None:
+                frames = sys._current_frames()
+            frame = frames.get(ident)
+            local = _IDLE_CODES.get(frame.f_code) if frame is not None else None
+            if frame is None or local is None:
+                busy.append(thread.name)
+                continue
+            timeout = _frame_timeout(frame, local)
+            if timeout is not None:
+                sleep_limit = max(sleep_limit or 0.0, timeout)
+        return busy, sleep_limit
+
+    def _deadlock(self, busy: list[str]) -> None:
+        waiters = list(self._waiting.values())
+        lines = [w.describe() for w in waiters]
+        message = (
+            f"memory network deadlock at t={self.now:.6f}s: every thread using "
+            "the network is waiting and nothing can wake it (no timeout, no "
+            "data in flight):\n  " + "\n  ".join(lines)
+        )
+        if busy:
+            message += (
+                f"\nthreads {', '.join(map(repr, busy))} did not touch the "
+                f"network for {self.stall_timeout:g}s of wall time and are "
+                "presumed blocked elsewhere"
+            )
+        for w in waiters:
+            w.error = Deadlock(message)
+            self.wake(w)
+
+    def fail_all(self, error_factory: Callable[[], BaseException]) -> None:
+        """Wake every waiter with an error (the network is shutting down)."""
+        for w in list(self._waiting.values()):
+            w.error = error_factory()
+            self.wake(w)

@@ -1,0 +1,1616 @@
+"""Sockets and the Poller engine of the memory network.
+
+Each :class:`MemorySocket` is one endpoint.  A stream connection is two
+endpoints pointing at each other (``_peer``); data sent by one is appended to
+the other's receive queue (``_rx``), directly when no fault rule is installed
+(the fast path: one lock, one append, one wake-up check), or through the
+receiver's ordered in-flight queue (``_inflight``) when latency or a
+partition holds it back.  Flow control: a sender may have at most
+``_cap = receiver SO_RCVBUF + sender SO_SNDBUF`` bytes queued or in flight
+towards its peer, so a slow reader blocks the writer as on a real network.
+
+Error and readiness semantics copy Linux loopback sockets (``tcp_poll``,
+``udp_poll``, ``unix_poll``, ``tcp_reset``): the readiness mask is computed
+from the same flags the kernel keeps (receive and send shutdown, pending
+error, reset, state), and the facade-visible properties are derived from it
+the way the ``stdlib`` backend derives them from ``poll(2)``.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections import deque
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from ...api.backend import SelectorImpl, SocketImpl
+from ...api.constants import (
+    AF_INET,
+    AF_INET6,
+    AF_UNIX,
+    EVENT_READ,
+    EVENT_WRITE,
+    IPV6_V6ONLY,
+    SHUT_RD,
+    SHUT_WR,
+    SO_BROADCAST,
+    SO_LINGER,
+    SO_RCVBUF,
+    SO_REUSEADDR,
+    SO_REUSEPORT,
+    SO_SNDBUF,
+    SOCK_STREAM,
+    Event,
+    Family,
+    Option,
+    Shutdown,
+    SocketType,
+)
+from ...api.errors import (
+    AddressInUse,
+    AddressNotAvailable,
+    AlreadyConnected,
+    BrokenPipe,
+    ConnectionRefused,
+    MessageTooLong,
+    NotConnected,
+    PermissionDenied,
+    SocketClosed,
+    SocketError,
+    Timeout,
+    WouldBlock,
+    from_os_error,
+)
+from ._faults import (
+    BlackHole,
+    Duplicate,
+    Latency,
+    Loss,
+    Partition,
+    Refuse,
+    Reorder,
+    Reset,
+    ShortReads,
+    ShortWrites,
+    SlowReader,
+)
+from ._inspect import SocketInfo
+from ._sched import Waiter
+
+if TYPE_CHECKING:
+    from ._network import Host, Network
+
+__all__ = ["MemorySelector", "MemorySocket"]
+
+# Readiness bits, as poll(2) has them.
+_IN, _OUT, _ERR, _HUP = 1, 4, 8, 16
+_READ_BITS = _IN | _ERR | _HUP
+_WRITE_BITS = _OUT | _ERR | _HUP
+_EVENTS = {
+    0: Event(0),
+    1: EVENT_READ,
+    2: EVENT_WRITE,
+    3: EVENT_READ | EVENT_WRITE,
+}
+
+# States; plain ints keep comparisons cheap.
+_NEW, _LISTEN, _CONNECTING, _CONNECTED = range(4)
+
+# Segment kinds in an in-flight queue.
+_DATA, _FIN, _RST = range(3)
+
+#: Linux's net.core.somaxconn: listen() backlogs are capped at it.
+SOMAXCONN = 4096
+#: Linux gives up a connect() nobody answers after this long (6 SYN retries).
+SYN_GIVE_UP = 127.0
+#: How long an actively closed TCP port stays in TIME_WAIT (2 MSL on Linux).
+TIME_WAIT = 60.0
+#: Largest UDP payload over IPv4 / IPv6.
+_MAX_UDP = {4: 65507, 6: 65527}
+#: What one queued datagram costs in the receive buffer besides its bytes.
+_DGRAM_OVERHEAD = 768
+#: Linux's net.unix.max_dgram_qlen: queued datagrams before senders wait.
+UNIX_DGRAM_QLEN = 10
+# Linux limits and defaults for SO_RCVBUF / SO_SNDBUF (values are doubled).
+_BUF_MAX = 4194304
+_MIN_RCVBUF = 2304
+_MIN_SNDBUF = 4608
+_TCP_RCVBUF = 131072
+_TCP_SNDBUF = 16384
+_OTHER_BUF = 212992
+
+
+def _error(code: int) -> SocketError:
+    import os
+
+    return from_os_error(OSError(code, os.strerror(code)))
+
+
+def _notify(sock: MemorySocket) -> None:
+    """Wake threads and Pollers watching *sock* (lock held)."""
+    wake = sock._sched.wake
+    for w in sock._waiters:
+        wake(w)
+    for sel in sock._sels:
+        sel._dirty[sock] = None
+        if sel._waiter is not None:
+            wake(sel._waiter)
+
+
+def _fmt(addr: str | None, port: int | None) -> str:
+    if addr is None:
+        return "*"
+    if port is None:
+        return addr if not addr.startswith("\0") else "@" + addr[1:]
+    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+
+
+class MemorySocket(SocketImpl):
+    """One socket on a memory :class:`~sockspec.backends.memory.Host`."""
+
+    __slots__ = (
+        "_accept_q",
+        "_backlog",
+        "_cap",
+        "_connected",
+        "_cov4",
+        "_cov6",
+        "_dead",
+        "_error",
+        "_family",
+        "_fast",
+        "_fin_first",
+        "_fin_rcvd",
+        "_fin_sent",
+        "_host",
+        "_id",
+        "_inflight",
+        "_inflight_size",
+        "_last_ready",
+        "_local",
+        "_lock",
+        "_nb_connect",
+        "_net",
+        "_opts",
+        "_peer",
+        "_port",
+        "_proto",
+        "_rcvbuf",
+        "_rd_shut",
+        "_received",
+        "_remote",
+        "_rport",
+        "_rx",
+        "_rx_size",
+        "_sched",
+        "_sels",
+        "_sent",
+        "_sndbuf",
+        "_state",
+        "_stream",
+        "_syn_token",
+        "_syn_wait",
+        "_timeout",
+        "_tx",
+        "_type",
+        "_unix",
+        "_unix_linked",
+        "_user_shut_wr",
+        "_v",
+        "_waiters",
+        "_wr_shut",
+        "_closed",
+    )
+
+    def __init__(
+        self, host: Host, family: Family, type: SocketType, *, locked: bool = False
+    ) -> None:
+        net = host.network
+        self._net = net
+        self._host = host
+        self._sched = net._sched
+        self._lock = net._sched.lock
+        self._family = family
+        self._type = type
+        self._stream = type is SOCK_STREAM
+        self._unix = family is AF_UNIX
+        self._proto = "unix" if self._unix else ("tcp" if self._stream else "udp")
+        self._v = 4 if family is AF_INET else 6
+        self._timeout: float | None = None
+        self._state = _NEW
+        self._connected = False  # what is_connected() reports (sticky, like stdlib)
+        self._nb_connect = False  # a non-blocking connect is not yet confirmed
+        self._local: str | None = None  # wire address text, or UNIX path
+        self._port: int | None = None
+        self._cov4: str | None = None  # IPv4 addresses the binding covers ("*": all)
+        self._cov6: str | None = None
+        self._remote: tuple[int, str] | str | None = None  # wire addr, or path
+        self._rport: int | None = None
+        self._peer: MemorySocket | None = None
+        self._tx: MemorySocket | None = None  # peer, while the fast send path may run
+        self._cap = 0
+        self._rx: deque[Any] = deque()
+        self._rx_size = 0
+        self._inflight: deque[list[Any]] = deque()
+        self._inflight_size = 0
+        self._last_ready = 0.0
+        self._rd_shut = False  # Linux RCV_SHUTDOWN: FIN received or SHUT_RD
+        self._wr_shut = False  # Linux SEND_SHUTDOWN
+        self._user_shut_wr = False  # shutdown(SHUT_WR) was called here
+        self._fin_rcvd = False
+        self._fin_sent = False
+        self._fin_first = False
+        self._dead = False  # reset or refused: the connection is gone
+        self._error = 0  # pending error (Linux sk_err)
+        self._closed = False
+        self._accept_q: deque[MemorySocket] | None = None
+        self._backlog = 0
+        self._syn_wait: list[tuple[MemorySocket, int]] = []
+        self._syn_token = 0
+        self._waiters: list[Waiter] = []
+        self._sels: list[MemorySelector] = []
+        self._opts: dict[Option, object] = {}
+        if self._stream and not self._unix:
+            self._rcvbuf, self._sndbuf = _TCP_RCVBUF, _TCP_SNDBUF
+        else:
+            self._rcvbuf = self._sndbuf = _OTHER_BUF
+        self._sent = 0
+        self._received = 0
+        self._unix_linked = False
+        if locked:  # made by the network itself, under its lock
+            self._register()
+        else:
+            with self._lock:
+                self._register()
+                self._sched.join()
+
+    def _register(self) -> None:
+        net = self._net
+        net._next_id += 1
+        self._id = net._next_id
+        net._sockets[self._id] = self
+        self._fast = not net._rules and not net._record_data
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _wait(
+        self, what: str, deadline: float | None, also: MemorySocket | None = None
+    ) -> None:
+        """Block until notified or *deadline* (lock held); raise if closed."""
+        w = Waiter(self._lock, what, deadline, self._describe)
+        self._waiters.append(w)
+        if also is not None:
+            also._waiters.append(w)
+        try:
+            self._sched.block(w)
+        finally:
+            self._waiters.remove(w)
+            if also is not None and w in also._waiters:
+                also._waiters.remove(w)
+        if self._closed:
+            raise SocketClosed("the socket was closed while waiting")
+
+    def _deadline(self, timeout: float | None) -> float | None:
+        return None if timeout is None else self._sched.now + timeout
+
+    def _describe(self) -> str:
+        local = _fmt(*self._present_local()) if self._local or self._port else "*"
+        remote = self._present_remote()
+        out = f"<{self._proto_name()} #{self._id} {self._host.hostname}:{local}"
+        if remote[0] is not None:
+            out += f" -> {_fmt(*remote)}"
+        return out + f" {self._state_name()}>"
+
+    def _wire_local(self) -> tuple[int, str] | None:
+        if self._unix or self._local is None:
+            return None
+        return (4 if ":" not in self._local else 6, self._local)
+
+    def _present(self, addr: str) -> str:
+        """Show a wire address as this socket's family shows it."""
+        if self._family is AF_INET6 and ":" not in addr:
+            return "::ffff:" + addr
+        return addr
+
+    def _present_local(self) -> tuple[str | None, int | None]:
+        if self._unix:
+            return (self._local, None)
+        if self._port is None:
+            return (None, None)
+        return (self._present(self._local or ""), self._port)
+
+    def _present_remote(self) -> tuple[str | None, int | None]:
+        remote = self._remote
+        if remote is None:
+            return (None, None)
+        if isinstance(remote, str):
+            return (remote, None)
+        return (self._present(remote[1]), self._rport)
+
+    def _opt(self, option: Option) -> bool:
+        return bool(self._opts.get(option, False))
+
+    def _log(
+        self, kind: str, other: str = "", nbytes: int = 0, detail: str = ""
+    ) -> None:
+        here = self._host.hostname + " " + _fmt(*self._present_local())
+        self._net._log(kind, here, other, nbytes, detail)
+
+    def _peer_name(self) -> str:
+        peer = self._peer
+        if peer is not None:
+            return peer._host.hostname + " " + _fmt(*peer._present_local())
+        return _fmt(*self._present_remote())
+
+    # -- readiness -------------------------------------------------------------------
+
+    def _mask(self) -> int:
+        """The poll(2) mask Linux would report for this socket."""
+        m = 0
+        if self._stream:
+            if self._state == _LISTEN:
+                return _IN if self._accept_q else 0
+            if self._unix:
+                if self._rd_shut and self._wr_shut:
+                    m |= _HUP
+                if self._rx or self._rd_shut:
+                    m |= _IN
+                if self._state == _NEW:
+                    m |= _HUP
+                if self._state != _CONNECTING and self._writable_room():
+                    m |= _OUT
+            else:
+                if (
+                    (self._rd_shut and self._wr_shut)
+                    or self._state == _NEW
+                    or self._dead
+                ):
+                    m |= _HUP
+                if self._rd_shut:
+                    m |= _IN
+                if self._state != _CONNECTING:
+                    if self._rx:
+                        m |= _IN
+                    if self._wr_shut or self._dead or self._writable_room():
+                        m |= _OUT
+        else:
+            if self._rd_shut:
+                m |= _IN
+                if self._wr_shut:
+                    m |= _HUP
+            if self._rx:
+                m |= _IN
+            m |= _OUT
+        if self._error:
+            m |= _ERR
+        return m
+
+    def _writable_room(self) -> bool:
+        peer = self._peer
+        if peer is None or self._state != _CONNECTED:
+            return True  # Linux reports an idle socket's empty send buffer
+        return peer._rx_size + peer._inflight_size < self._cap
+
+    def _selector_events(self) -> int:
+        m = self._mask()
+        return (1 if m & _READ_BITS else 0) | (2 if m & _WRITE_BITS else 0)
+
+    # -- connections -------------------------------------------------------------------
+
+    def bind(self, host: str | None, port: int | None) -> None:
+        with self._lock:
+            self._sched.join()
+            if self._local is not None or self._port is not None or self._state != _NEW:
+                raise SocketError(errno.EINVAL, "Invalid argument")
+            if self._unix:
+                self._bind_path(host or "")
+            else:
+                self._bind_inet(host, port or 0)
+            self._log("bind")
+
+    def _bind_path(self, path: str) -> None:
+        paths = self._host._paths
+        if not path:
+            raise SocketError(errno.EINVAL, "Invalid argument")
+        if path in paths:
+            raise AddressInUse("Address already in use")
+        paths[path] = self
+        self._local = path
+        self._unix_linked = True
+
+    def _bind_inet(self, host: str | None, port: int) -> None:
+        net = self._net
+        if host is None:
+            wire = (4, "0.0.0.0") if self._v == 4 else (6, "::")
+        else:
+            wire = net._resolve(host, self._family)
+        v, addr = wire
+        if addr not in ("0.0.0.0", "::") and not self._host.is_local(v, addr):
+            raise AddressNotAvailable("Cannot assign requested address")
+        self._set_cover(v, addr)
+        self._claim_port(port)
+        self._local = addr
+
+    def _set_cover(self, v: int, addr: str) -> None:
+        if v == 4:
+            self._cov4 = "*" if addr == "0.0.0.0" else addr
+            self._cov6 = None
+        elif addr == "::":
+            self._cov6 = "*"
+            self._cov4 = None if self._opt(IPV6_V6ONLY) else "*"
+        else:
+            self._cov6, self._cov4 = addr, None
+
+    def _overlaps(self, other: MemorySocket) -> bool:
+        a4, b4, a6, b6 = self._cov4, other._cov4, self._cov6, other._cov6
+        return bool(
+            (a4 and b4 and (a4 == "*" or b4 == "*" or a4 == b4))
+            or (a6 and b6 and (a6 == "*" or b6 == "*" or a6 == b6))
+        )
+
+    def _conflicts(self, port: int, listening_only: bool = False) -> bool:
+        host = self._host
+        for other in host._ports.get((self._proto, port), ()):
+            if other is self or not self._overlaps(other):
+                continue
+            if listening_only and other._state != _LISTEN:
+                continue
+            if self._opt(SO_REUSEPORT) and other._opt(SO_REUSEPORT):
+                continue
+            if (
+                not listening_only
+                and self._opt(SO_REUSEADDR)
+                and other._opt(SO_REUSEADDR)
+                and (self._proto == "udp" or other._state != _LISTEN)
+            ):
+                continue
+            return True
+        if listening_only or self._opt(SO_REUSEADDR):
+            return False
+        entries = host._timewait.get((self._proto, port))
+        if entries:
+            now = self._sched.now
+            entries[:] = [e for e in entries if e[1] > now]
+            for addr, _ in entries:
+                if (":" in addr and self._cov6 in ("*", addr)) or (
+                    ":" not in addr and self._cov4 in ("*", addr)
+                ):
+                    return True
+        return False
+
+    def _claim_port(self, port: int) -> None:
+        host = self._host
+        if port == 0:
+            port = self._ephemeral()
+        elif self._conflicts(port):
+            raise AddressInUse("Address already in use")
+        host._ports.setdefault((self._proto, port), []).append(self)
+        self._port = port
+
+    def _ephemeral(self) -> int:
+        rng = self._net._port_rng
+        low, high = 32768, 60999
+        ports = self._host._ports
+        for _ in range(64):
+            port = rng.randint(low, high)
+            if (self._proto, port) not in ports and not self._conflicts(port):
+                return port
+        for port in range(low, high + 1):
+            if (self._proto, port) not in ports and not self._conflicts(port):
+                return port
+        raise AddressNotAvailable("Cannot assign requested address (no free port)")
+
+    def _autobind(self, dst: tuple[int, str] | None) -> None:
+        """Give an unbound socket an address, as connect/sendto do."""
+        if self._unix:
+            return
+        if self._port is None:
+            any_addr = "0.0.0.0" if self._v == 4 else "::"
+            self._set_cover(4 if self._v == 4 else 6, any_addr)
+            self._claim_port(0)
+            self._local = any_addr
+        if dst is not None and self._local in ("0.0.0.0", "::"):
+            src = self._host.source_for(dst[0], dst[1])
+            if src is None:
+                raise _error(errno.ENETUNREACH)
+            self._local = src
+
+    def _unbind(self) -> None:
+        if self._port is not None:
+            key = (self._proto, self._port)
+            bound = self._host._ports.get(key)
+            if bound is not None and self in bound:
+                bound.remove(self)
+                if not bound:
+                    del self._host._ports[key]
+        if self._unix and self._local is not None:
+            paths = self._host._paths
+            if self._local.startswith("\0"):
+                paths.pop(self._local, None)  # abstract names vanish with the socket
+            elif self._unix_linked and paths.get(self._local) is self:
+                paths[self._local] = None  # the file stays, like on disk
+
+    def listen(self, backlog: int) -> None:
+        with self._lock:
+            self._sched.join()
+            if self._state in (_CONNECTED, _CONNECTING):
+                raise SocketError(errno.EINVAL, "Invalid argument")
+            if self._state != _LISTEN:
+                if self._unix:
+                    if self._local is None:
+                        raise SocketError(errno.EINVAL, "Invalid argument")
+                else:
+                    if self._port is None:
+                        self._autobind(None)
+                    elif self._conflicts(self._port, listening_only=True):
+                        raise AddressInUse("Address already in use")
+                self._state = _LISTEN
+                self._accept_q = deque()
+                self._log("listen")
+            self._backlog = min(backlog, SOMAXCONN)
+            self._admit_waiting()
+
+    def accept(self) -> MemorySocket:
+        with self._lock:
+            self._sched.join()
+            if self._state != _LISTEN:
+                raise SocketError(errno.EINVAL, "accept() needs a listening socket")
+            timeout = self._timeout
+            deadline = self._deadline(timeout)
+            queue = self._accept_q
+            assert queue is not None
+            while not queue:
+                if timeout == 0:
+                    self._sched.spin()
+                    if queue:
+                        break
+                    raise WouldBlock("Resource temporarily unavailable")
+                if deadline is not None and self._sched.now >= deadline:
+                    raise Timeout("timed out")
+                self._wait("accept()", deadline)
+            conn = queue.popleft()
+            conn._connected = True
+            self._admit_waiting()
+            conn._log("accept", conn._peer_name())
+            return conn
+
+    def _admit_waiting(self) -> None:
+        """Let connections that waited for room in the accept queue in."""
+        queue = self._accept_q
+        while self._syn_wait and queue is not None and len(queue) <= self._backlog:
+            client, token = self._syn_wait.pop(0)
+            if client._state == _CONNECTING and client._syn_token == token:
+                self._establish(client)
+
+    def connect(self, host: str, port: int | None, timeout: float | None) -> None:
+        with self._lock:
+            self._sched.join()
+            if self._unix:
+                target: Any = host
+            else:
+                target = self._net._resolve(host, self._family)
+            if not self._stream:
+                self._connect_dgram(target, port)
+                return
+            state = self._state
+            if state == _LISTEN:
+                raise AlreadyConnected("Transport endpoint is already connected")
+            if state == _CONNECTED:
+                if self._nb_connect and not self._dead:
+                    self._nb_connect = False
+                    self._connected = True
+                    return
+                if not self._dead:
+                    raise AlreadyConnected("Transport endpoint is already connected")
+            if state == _CONNECTING:
+                if timeout == 0:
+                    raise SocketError(errno.EALREADY, "Operation already in progress")
+            elif self._error and self._nb_connect:
+                code, self._error = self._error, 0
+                self._nb_connect = False
+                raise _error(code)
+            else:
+                self._start_connect(target, port)
+            if timeout == 0:
+                if self._unix:
+                    if self._state == _CONNECTED:
+                        self._connected = True
+                        return
+                    self._abort_connect()
+                    raise WouldBlock("Resource temporarily unavailable")
+                self._nb_connect = True
+                raise WouldBlock(errno.EINPROGRESS, "Operation now in progress")
+            self._finish_connect(timeout)
+
+    def _finish_connect(self, timeout: float | None) -> None:
+        give_up = timeout is None
+        deadline = self._sched.now + (SYN_GIVE_UP if timeout is None else timeout)
+        while self._state == _CONNECTING:
+            if self._sched.now >= deadline:
+                self._abort_connect()
+                self._log("timeout", detail="connect")
+                if give_up:
+                    raise Timeout("Connection timed out")
+                raise Timeout("timed out")
+            self._wait("connect()", deadline)
+        if self._error:
+            code, self._error = self._error, 0
+            raise _error(code)
+        self._connected = True
+
+    def _abort_connect(self) -> None:
+        # SYNs still travelling, and places in accept-queue waiting lists,
+        # carry the old token and are ignored from now on.
+        self._syn_token += 1
+        self._state = _NEW
+
+    def _start_connect(self, target: Any, port: int | None) -> None:
+        # A socket whose earlier attempt failed (Linux: TCP_CLOSE) may try again.
+        self._dead = self._rd_shut = self._wr_shut = False
+        self._error = 0
+        self._nb_connect = False
+        if self._unix:
+            paths = self._host._paths
+            if target not in paths:
+                raise _error(errno.ENOENT)
+            listener = paths[target]
+            if listener is None or listener._state != _LISTEN or not listener._stream:
+                raise ConnectionRefused("Connection refused")
+            self._remote = target
+            self._state = _CONNECTING
+            self._syn_token += 1
+            if len(listener._accept_q or ()) <= listener._backlog:
+                listener._establish(self)
+            else:
+                listener._syn_wait.append((self, self._syn_token))
+            return
+        v, addr = target
+        self._autobind(target)
+        self._remote = target
+        self._rport = port
+        self._state = _CONNECTING
+        self._syn_token += 1
+        self._send_syn(self._syn_token)
+
+    def _send_syn(self, token: int) -> None:
+        """Send (or re-send, after a heal) the connection request."""
+        if self._state != _CONNECTING or self._syn_token != token:
+            return
+        net = self._net
+        remote = self._remote
+        assert isinstance(remote, tuple)
+        v, addr = remote
+        dst_host = net._route(self._host, v, addr)
+        if dst_host is None:
+            return  # nobody has the address: the SYN is lost, connect times out
+        verdict, delay = net._path(self, dst_host, remote, self._rport, None, False)
+        if verdict == "held":
+            net._held.append(lambda: self._send_syn(token))
+            return
+
+        def arrive() -> None:
+            if self._state != _CONNECTING or self._syn_token != token:
+                return
+            if verdict == "refused":
+                listener = None
+            else:
+                listener = dst_host._listener(v, addr, self._rport)
+            if listener is None:
+                self._net._log(
+                    "refuse",
+                    self._host.hostname + " " + _fmt(*self._present_local()),
+                    dst_host.hostname + " " + _fmt(addr, self._rport),
+                )
+                back = self._net._path(
+                    self, self._host, self._wire_local(), None, None, False
+                )[1]
+                self._later(back, lambda: self._refused(token))
+            elif len(listener._accept_q or ()) > listener._backlog:
+                # The SYN is dropped; a retransmission gets in once there is room.
+                listener._syn_wait.append((self, token))
+            else:
+                listener._establish(self)
+
+        self._later(delay, arrive)
+
+    def _later(self, delay: float, fn: Callable[[], None]) -> None:
+        if delay <= 0:
+            fn()
+        else:
+            self._sched.call_at(self._sched.now + delay, fn)
+
+    def _refused(self, token: int) -> None:
+        if self._state != _CONNECTING or self._syn_token != token:
+            return
+        self._state = _NEW
+        self._dead = True
+        self._error = errno.ECONNREFUSED
+        _notify(self)
+
+    def _establish(self, client: MemorySocket) -> None:
+        """Create the server end of a connection from *client* (lock held)."""
+        conn = MemorySocket(self._host, self._family, SOCK_STREAM, locked=True)
+        conn._opts = dict(self._opts)
+        conn._rcvbuf, conn._sndbuf = self._rcvbuf, self._sndbuf
+        conn._state = _CONNECTED
+        if self._unix:
+            conn._local = self._local
+            conn._remote = client._local
+            conn._unix_linked = False
+        else:
+            remote = client._remote
+            assert isinstance(remote, tuple)
+            conn._local = remote[1]
+            conn._port = self._port
+            conn._cov4, conn._cov6 = self._cov4, self._cov6
+            self._host._ports.setdefault(("tcp", self._port or 0), []).append(conn)
+            conn._remote = client._wire_local()
+            conn._rport = client._port
+        conn._peer, client._peer = client, conn
+        conn._cap = client._rcvbuf + conn._sndbuf
+        client._cap = conn._rcvbuf + client._sndbuf
+        conn._tx = client
+        assert self._accept_q is not None
+        self._accept_q.append(conn)
+        _notify(self)
+
+        def complete() -> None:
+            if client._state != _CONNECTING or client._peer is not conn:
+                return
+            client._state = _CONNECTED
+            if not client._dead:
+                client._tx = conn
+            client._log(
+                "connect", conn._host.hostname + " " + _fmt(*conn._present_local())
+            )
+            _notify(client)
+
+        if self._unix:
+            complete()
+            return
+        verdict, back = self._net._path(
+            conn, client._host, client._wire_local(), client._port, client, False
+        )
+        if verdict == "held":
+            self._net._held.append(complete)
+        else:
+            self._later(back, complete)
+
+    def _connect_dgram(self, target: Any, port: int | None) -> None:
+        if self._unix:
+            paths = self._host._paths
+            if target not in paths:
+                raise _error(errno.ENOENT)
+            if paths[target] is None:
+                raise ConnectionRefused("Connection refused")
+            self._remote = target
+        else:
+            self._autobind(target)
+            self._remote = target
+            self._rport = port
+        self._state = _CONNECTED
+        self._connected = True
+
+    def shutdown(self, how: Shutdown) -> None:
+        with self._lock:
+            if self._stream:
+                if self._state != _CONNECTED or (self._dead and not self._unix):
+                    raise NotConnected("Transport endpoint is not connected")
+            elif self._remote is None:
+                raise NotConnected("Transport endpoint is not connected")
+            if how is not SHUT_WR:
+                self._rd_shut = True
+                _notify(self)
+            if how is not SHUT_RD:
+                self._user_shut_wr = True
+                if not self._wr_shut:
+                    self._wr_shut = True
+                    self._tx = None
+                    if self._stream:
+                        self._send_fin()
+                    _notify(self)
+
+    def _send_fin(self) -> None:
+        if self._fin_sent or self._peer is None:
+            return
+        self._fin_sent = True
+        self._fin_first = not self._fin_rcvd
+        self._transmit(_FIN, b"")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._tx = None
+            net = self._net
+            net._sockets.pop(self._id, None)
+            if self._peer is not None:
+                self._peer._tx = None  # its sends now take the path that resets
+            if self._state == _LISTEN:
+                self._close_listener()
+            elif self._stream and self._peer is not None and self._state == _CONNECTED:
+                self._close_connection()
+            elif self._state == _CONNECTING:
+                self._abort_connect()
+            self._unbind()
+            self._log("close")
+            self._rx.clear()
+            self._rx_size = 0
+            _notify(self)
+
+    def _close_listener(self) -> None:
+        queue = self._accept_q or deque()
+        while queue:
+            conn = queue.popleft()
+            conn._closed = True  # never accepted: it goes with the listener
+            self._net._sockets.pop(conn._id, None)
+            conn._abort(errno.ECONNRESET)
+            conn._unbind()
+        for client, token in self._syn_wait:
+            client._refused(token)
+        self._syn_wait.clear()
+
+    def _close_connection(self) -> None:
+        peer = self._peer
+        assert peer is not None
+        if self._unix:
+            peer._rd_shut = peer._wr_shut = True
+            peer._tx = None
+            if self._rx_size:
+                peer._error = errno.ECONNRESET
+            _notify(peer)
+            return
+        if self._dead:
+            return
+        linger = self._opts.get(SO_LINGER)
+        if self._rx_size or linger == 0:
+            self._log(
+                "reset",
+                self._peer_name(),
+                detail="closed with unread data" if self._rx_size else "SO_LINGER 0",
+            )
+            self._transmit(_RST, b"")
+            return
+        if not self._fin_sent:
+            self._send_fin()
+        if self._fin_first and self._port is not None:
+            entries = self._host._timewait.setdefault(("tcp", self._port), [])
+            entries.append((self._local or "", self._sched.now + TIME_WAIT))
+
+    def _abort(self, code: int) -> None:
+        """Tell the peer the connection is reset (we vanish without a FIN)."""
+        peer = self._peer
+        if peer is not None and not peer._dead:
+            self._transmit(_RST, b"")
+        self._dead = True
+
+    # -- segments ---------------------------------------------------------------------
+
+    def _transmit(self, kind: int, data: bytes) -> None:
+        """Send one segment to the peer, through the rules (lock held)."""
+        peer = self._peer
+        if peer is None:
+            return
+        net = self._net
+        if self._unix or (not net._rules):
+            if not peer._inflight:
+                _arrive(peer, kind, data)
+                return
+            verdict, delay = "ok", 0.0
+        else:
+            verdict, delay = net._path(
+                self, peer._host, peer._wire_local(), peer._port, peer, False
+            )
+        n = len(data)
+        if verdict == "held":
+            ready: float | None = None
+        else:
+            ready = max(self._sched.now + delay, peer._last_ready)
+            peer._last_ready = ready
+        peer._inflight.append([ready, kind, data])
+        peer._inflight_size += n
+        if ready is None:
+            net._held.append(lambda: _release(peer))
+        else:
+            self._sched.call_at(ready, lambda: _pump(peer))
+            if ready <= self._sched.now:
+                _pump(peer)
+
+    def _reset(self, code: int) -> None:
+        """A reset arrived (lock held)."""
+        if self._dead:
+            return
+        if code == errno.ECONNRESET and self._fin_rcvd and not self._unix:
+            code = errno.EPIPE  # Linux: a reset in CLOSE_WAIT reads as EPIPE
+        self._dead = True
+        self._rd_shut = self._wr_shut = True
+        self._tx = None
+        self._error = code
+        self._inflight.clear()
+        self._inflight_size = 0
+        self._log("reset", self._peer_name())
+        _notify(self)
+        peer = self._peer
+        if peer is not None:
+            _notify(peer)  # its send room changed
+
+    # -- data ---------------------------------------------------------------------------
+
+    def send(self, data: bytes | memoryview) -> int:
+        peer = self._tx
+        if peer is not None and self._fast:
+            n = len(data)
+            with self._lock:
+                if (
+                    peer is self._tx
+                    and n
+                    and peer._rx_size + n <= self._cap
+                    and not peer._inflight
+                ):
+                    peer._rx.append(data if data.__class__ is bytes else bytes(data))
+                    peer._rx_size += n
+                    self._sent += n
+                    if peer._waiters or peer._sels:
+                        _notify(peer)
+                    return n
+        return self._send_slow(data)
+
+    def _send_slow(self, data: bytes | memoryview) -> int:
+        if not self._stream:
+            with self._lock:
+                if self._remote is None:
+                    raise SocketError(
+                        errno.EDESTADDRREQ, "Destination address required"
+                    )
+                return self._send_dgram(data, self._remote, self._rport)
+        view = memoryview(data)
+        total = len(view)
+        timeout = self._timeout
+        with self._lock:
+            deadline = None if not timeout else self._sched.now + timeout
+            sent = 0
+            net = self._net
+            while True:
+                if self._error:
+                    code, self._error = self._error, 0
+                    raise _error(code)
+                if self._wr_shut or self._dead:
+                    raise BrokenPipe("Broken pipe")
+                if self._state != _CONNECTED:
+                    if self._state != _CONNECTING:
+                        raise BrokenPipe("Broken pipe")
+                    if timeout == 0:
+                        raise WouldBlock("Resource temporarily unavailable")
+                    self._wait("send()", deadline)
+                    continue
+                if total == 0:
+                    return 0
+                peer = self._peer
+                assert peer is not None
+                room = self._cap - peer._rx_size - peer._inflight_size
+                if room > 0:
+                    n = min(room, total - sent)
+                    if net._rules and net._any(ShortWrites, self, peer):
+                        n = net._rng.randint(1, n)
+                    n = self._push(bytes(view[sent : sent + n]))
+                    sent += n
+                    if sent == total or (timeout == 0 and n):
+                        return sent
+                    continue  # a reset rule may have fired: the loop reports it
+                if timeout == 0:
+                    if sent:
+                        return sent
+                    self._sched.spin()
+                    raise WouldBlock("Resource temporarily unavailable")
+                if deadline is not None and self._sched.now >= deadline:
+                    raise _timeout(sent)
+                self._wait("send()", deadline, also=peer)
+
+    def _push(self, chunk: bytes) -> int:
+        """Hand *chunk* to the connection, applying reset rules (lock held)."""
+        net = self._net
+        peer = self._peer
+        assert peer is not None
+        cut = -1
+        if net._rules:
+            cut = net._reset_cut(self, peer, len(chunk))
+            if cut >= 0:
+                chunk = chunk[:cut]
+        self._sent += len(chunk)
+        if net._record_data and chunk:
+            self._log("send", self._peer_name(), len(chunk))
+        if chunk:
+            self._transmit(_DATA, chunk)
+        if cut >= 0:
+            self._log("reset", self._peer_name(), detail="Reset rule")
+            peer._reset(errno.ECONNRESET)
+            self._reset(errno.ECONNRESET)
+        return len(chunk)
+
+    def receive(self, maxlen: int) -> bytes:
+        if self._fast:
+            with self._lock:
+                rx = self._rx
+                if len(rx) == 1 and self._stream:
+                    data: bytes = rx[0]
+                    n = len(data)
+                    if n <= maxlen:
+                        rx.clear()
+                        self._rx_size = 0
+                        self._received += n
+                        peer = self._peer
+                        if peer is not None and (peer._waiters or peer._sels):
+                            _notify(peer)
+                        return data
+        return self._receive_slow(maxlen)[0]
+
+    def _receive_slow(self, maxlen: int) -> tuple[bytes, Any]:
+        timeout = self._timeout
+        with self._lock:
+            deadline = None if not timeout else self._sched.now + timeout
+            net = self._net
+            slow_done = False
+            while True:
+                if self._rx:
+                    if net._rules and not slow_done:
+                        delay = net._slow_reader(self)
+                        slow_done = True
+                        if delay > 0:
+                            until = self._sched.now + delay
+                            while self._sched.now < until:
+                                self._wait("receive() (SlowReader)", until)
+                            continue
+                    if self._stream:
+                        return self._take_stream(maxlen), None
+                    return self._take_dgram(maxlen)
+                if self._error:
+                    code, self._error = self._error, 0
+                    raise _error(code)
+                if self._stream:
+                    if self._rd_shut or self._dead:
+                        return b"", None
+                    if self._state in (_NEW, _LISTEN):
+                        raise NotConnected("Transport endpoint is not connected")
+                elif self._rd_shut and timeout != 0:
+                    return b"", None
+                if timeout == 0:
+                    self._sched.spin()
+                    if self._rx or self._error:
+                        continue
+                    raise WouldBlock("Resource temporarily unavailable")
+                if deadline is not None and self._sched.now >= deadline:
+                    raise Timeout("timed out")
+                self._wait("receive()", deadline)
+
+    def _take_stream(self, maxlen: int) -> bytes:
+        rx = self._rx
+        net = self._net
+        if net._rules and net._any(ShortReads, self._peer or self, self):
+            maxlen = net._rng.randint(1, min(maxlen, self._rx_size))
+        parts = []
+        want = maxlen
+        while rx and want:
+            chunk = rx[0]
+            if len(chunk) <= want:
+                rx.popleft()
+                parts.append(chunk)
+                want -= len(chunk)
+            else:
+                parts.append(chunk[:want])
+                rx[0] = chunk[want:]
+                want = 0
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        self._rx_size -= len(data)
+        self._received += len(data)
+        peer = self._peer
+        if peer is not None:
+            _notify(peer)
+        return data
+
+    def _take_dgram(self, maxlen: int) -> tuple[bytes, Any]:
+        data, source = self._rx.popleft()
+        self._rx_size -= len(data) + _DGRAM_OVERHEAD
+        self._received += min(len(data), maxlen)
+        if self._unix and self._waiters:
+            _notify(self)  # a sender may wait for queue room
+        return data[:maxlen], source
+
+    def receive_from(self, maxlen: int) -> tuple[bytes, str | None, int | None]:
+        if self._stream:
+            data = self.receive(maxlen)
+            with self._lock:
+                host, port = self.remote_address()
+            return data, host, port
+        data, source = self._receive_slow(maxlen)
+        if source is None:
+            return data, None, None
+        if isinstance(source, str) or self._unix:
+            return data, source, None
+        v, addr, port = source
+        return data, self._present(addr), port
+
+    def send_to(self, data: bytes | memoryview, host: str, port: int | None) -> int:
+        if self._stream:
+            return self.send(data)
+        with self._lock:
+            self._sched.join()
+            if self._unix:
+                target: Any = host
+            else:
+                target = self._net._resolve(host, self._family)
+            return self._send_dgram(data, target, port)
+
+    def _send_dgram(
+        self, data: bytes | memoryview, target: Any, port: int | None
+    ) -> int:
+        """Send one datagram (lock held)."""
+        if self._error:
+            code, self._error = self._error, 0
+            raise _error(code)
+        if self._wr_shut:
+            raise BrokenPipe("Broken pipe")
+        payload = bytes(data)
+        n = len(payload)
+        if self._unix:
+            return self._send_unix_dgram(payload, target)
+        v, addr = target
+        if n > _MAX_UDP[v]:
+            raise MessageTooLong("Message too long")
+        if v == 4 and (addr == "255.255.255.255" or self._is_broadcast(addr)):
+            if not self._opt(SO_BROADCAST):
+                raise PermissionDenied("Permission denied")
+            self._autobind(None)
+            self._sent += n
+            for host in self._net._hosts.values():
+                self._route_dgram(payload, host, (4, addr), port, broadcast=True)
+            return n
+        self._autobind(target)
+        self._sent += n
+        dst_host = self._net._route(self._host, v, addr)
+        if dst_host is None:
+            self._log("drop", _fmt(addr, port), n, "no host has the address")
+            return n
+        self._route_dgram(payload, dst_host, target, port, broadcast=False)
+        return n
+
+    def _is_broadcast(self, addr: str) -> bool:
+        return addr.endswith(".255") and any(
+            a.rsplit(".", 1)[0] == addr.rsplit(".", 1)[0] for a in self._host.ipv4
+        )
+
+    def _source(self, dst: tuple[int, str]) -> tuple[int, str, int | None]:
+        local = self._local or ""
+        if local in ("0.0.0.0", "::", ""):
+            local = self._host.source_for(dst[0], dst[1]) or local
+        v = 4 if ":" not in local else 6
+        return (v, local, self._port)
+
+    def _route_dgram(
+        self,
+        payload: bytes,
+        dst_host: Host,
+        dst: tuple[int, str],
+        port: int | None,
+        *,
+        broadcast: bool,
+    ) -> None:
+        net = self._net
+        n = len(payload)
+        source = self._source(dst)
+        where = dst_host.hostname + " " + _fmt(dst[1], port)
+        copies = 1
+        delays = [0.0]
+        if net._rules:
+            verdict, delay = net._path(self, dst_host, dst, port, None, True)
+            if verdict == "held":
+                self._log("drop", where, n, "partitioned or black-holed")
+                return
+            if verdict == "refused":
+                self._icmp_refused(dst, port, delay)
+                return
+            rng = net._rng
+            for h in net._matching(Loss, self, dst_host, dst, port, None, True):
+                if rng.random() < h.rule.rate:  # type: ignore[attr-defined]
+                    self._log("drop", where, n, "Loss rule")
+                    return
+            for h in net._matching(Duplicate, self, dst_host, dst, port, None, True):
+                if rng.random() < h.rule.rate:  # type: ignore[attr-defined]
+                    copies = 2
+            extra = 0.0
+            for h in net._matching(Reorder, self, dst_host, dst, port, None, True):
+                rule: Any = h.rule
+                if rng.random() < rule.rate:
+                    extra += rule.delay.sample(rng)
+            delays = [delay + extra]
+            if copies == 2:
+                again = 0.0
+                for h in net._matching(Latency, self, dst_host, dst, port, None, True):
+                    again += h.rule.delay.sample(rng)  # type: ignore[attr-defined]
+                delays.append(again + extra)
+                self._log("duplicate", where, n)
+        if net._record_data:
+            self._log("send", where, n)
+        for i, delay in enumerate(delays):
+            deliver = lambda: _deliver_dgram(
+                self, payload, dst_host, dst, port, source, broadcast
+            )
+            self._later(delay, deliver)
+
+    def _icmp_refused(
+        self, dst: tuple[int, str], port: int | None, delay: float
+    ) -> None:
+        """An ICMP port-unreachable comes back: only connected sockets hear it."""
+        if self._remote == dst and self._rport == port and not self._closed:
+
+            def arrive() -> None:
+                if not self._closed:
+                    self._error = errno.ECONNREFUSED
+                    _notify(self)
+
+            self._later(delay * 2, arrive)
+
+    def _send_unix_dgram(self, payload: bytes, path: str) -> int:
+        n = len(payload)
+        if n > self._sndbuf - 32:
+            raise MessageTooLong("Message too long")
+        paths = self._host._paths
+        timeout = self._timeout
+        deadline = self._deadline(timeout if timeout else None)
+        while True:
+            if path not in paths:
+                raise _error(errno.ENOENT)
+            dst = paths[path]
+            if dst is None or dst._stream:
+                raise ConnectionRefused("Connection refused")
+            if dst._remote is not None and dst._remote != self._local:
+                raise PermissionDenied(errno.EPERM, "Operation not permitted")
+            if len(dst._rx) <= UNIX_DGRAM_QLEN:
+                break
+            if timeout == 0:
+                self._sched.spin()
+                raise WouldBlock("Resource temporarily unavailable")
+            if deadline is not None and self._sched.now >= deadline:
+                raise Timeout("timed out")
+            self._wait("send_to()", deadline, also=dst)
+        dst._rx.append((payload, self._local))
+        dst._rx_size += n + _DGRAM_OVERHEAD
+        self._sent += n
+        if self._net._record_data:
+            self._log("send", path, n)
+        _notify(dst)
+        return n
+
+    def send_file(self, file: BinaryIO) -> int:
+        total = 0
+        while True:
+            chunk = file.read(65536)
+            if not chunk:
+                return total
+            try:
+                n = self.send(chunk)
+            except WouldBlock:
+                file.seek(-len(chunk), 1)
+                if total:
+                    return total
+                raise
+            total += n
+            if n < len(chunk):
+                file.seek(n - len(chunk), 1)
+                return total
+
+    # -- options and state ------------------------------------------------------------
+
+    def set_option(self, option: Option, value: object) -> None:
+        with self._lock:
+            if option is SO_RCVBUF:
+                assert isinstance(value, int)
+                self._rcvbuf = max(2 * min(value, _BUF_MAX), _MIN_RCVBUF)
+                peer = self._peer
+                if peer is not None:
+                    peer._cap = self._rcvbuf + peer._sndbuf
+                    _notify(peer)
+            elif option is SO_SNDBUF:
+                assert isinstance(value, int)
+                self._sndbuf = max(2 * min(value, _BUF_MAX), _MIN_SNDBUF)
+                peer = self._peer
+                if peer is not None:
+                    self._cap = peer._rcvbuf + self._sndbuf
+                    _notify(self)
+            elif option is IPV6_V6ONLY and self._port is not None:
+                raise SocketError(errno.EINVAL, "Invalid argument")
+            else:
+                self._opts[option] = value
+
+    def get_option(self, option: Option) -> object:
+        if option is SO_RCVBUF:
+            return self._rcvbuf
+        if option is SO_SNDBUF:
+            return self._sndbuf
+        if option is SO_LINGER:
+            return self._opts.get(option)
+        return bool(self._opts.get(option, False))
+
+    def set_timeout(self, timeout: float | None) -> None:
+        self._timeout = timeout
+
+    def is_connected(self) -> bool:
+        if self._closed:
+            return False
+        if self._nb_connect and self._state == _CONNECTED and not self._dead:
+            self._nb_connect = False
+            self._connected = True
+        return self._connected
+
+    def is_readable(self) -> bool:
+        with self._lock:
+            # Like stdlib: a pending non-blocking connect is not upgraded here.
+            if self._stream and self._state != _LISTEN and not self._connected:
+                return False
+            ready = bool(self._mask() & _READ_BITS)
+            if not ready:
+                self._sched.spin()
+                ready = bool(self._mask() & _READ_BITS)
+            return ready
+
+    def is_writable(self) -> bool:
+        with self._lock:
+            if self._user_shut_wr or (self._stream and not self.is_connected()):
+                return False
+            m = self._mask()
+            return bool(m & _OUT) and not m & (_ERR | _HUP)
+
+    def local_address(self) -> tuple[str | None, int | None]:
+        return self._present_local()
+
+    def remote_address(self) -> tuple[str | None, int | None]:
+        if not self.is_connected() or (self._dead and not self._unix):
+            return (None, None)
+        return self._present_remote()
+
+    # -- inspection ---------------------------------------------------------------------
+
+    def _proto_name(self) -> str:
+        if self._unix:
+            return "unix" if self._stream else "unix-dgram"
+        return self._proto + ("6" if self._family is AF_INET6 else "")
+
+    def _state_name(self) -> str:
+        if self._closed:
+            return "CLOSED"
+        if self._state == _LISTEN:
+            return "LISTEN"
+        if self._state == _CONNECTING:
+            return "SYN_SENT"
+        if self._state == _CONNECTED:
+            if not self._stream:
+                return "CONNECTED"
+            if self._dead:
+                return "RESET"
+            if self._fin_rcvd and self._fin_sent:
+                return "CLOSING"
+            if self._fin_rcvd:
+                return "CLOSE_WAIT"
+            if self._fin_sent:
+                return "FIN_WAIT"
+            return "ESTABLISHED"
+        if self._dead:
+            return "CLOSED"
+        return "BOUND" if self._port is not None or self._local else "NEW"
+
+    def _info(self) -> SocketInfo:
+        local = _fmt(*self._present_local()) if self._local or self._port else "*"
+        remote = _fmt(*self._present_remote())
+        peer = self._peer
+        return SocketInfo(
+            self._id,
+            self._proto_name(),
+            self._host.hostname,
+            local,
+            remote,
+            self._state_name(),
+            self._rx_size if self._stream else sum(len(d) for d, _ in self._rx),
+            peer._inflight_size if peer is not None else 0,
+            self._sent,
+            self._received,
+        )
+
+    def __repr__(self) -> str:
+        return self._describe()
+
+
+def _timeout(sent: int) -> Timeout:
+    exc = Timeout(errno.ETIMEDOUT, f"timed out after sending {sent} bytes")
+    exc.bytes_sent = sent
+    return exc
+
+
+def _arrive(sock: MemorySocket, kind: int, data: bytes) -> None:
+    """A segment reaches *sock* (lock held)."""
+    sender = sock._peer
+    if kind == _DATA:
+        if sock._closed or sock._dead:
+            # Data for a socket that is gone: it answers with a reset.
+            if sender is not None and not sock._unix:
+                sender._reset(errno.ECONNRESET)
+            return
+        sock._rx.append(data)
+        sock._rx_size += len(data)
+        if sock._net._record_data:
+            sock._log("deliver", sock._peer_name(), len(data))
+    elif kind == _FIN:
+        if sock._closed or sock._dead:
+            return
+        sock._fin_rcvd = True
+        sock._rd_shut = True
+    else:
+        if sock._closed:
+            return
+        if sock._state == _CONNECTING:
+            sock._refused(sock._syn_token)
+            return
+        sock._reset(errno.ECONNRESET)
+        return
+    if sock._waiters or sock._sels:
+        _notify(sock)
+
+
+def _pump(sock: MemorySocket) -> None:
+    """Deliver the due head of *sock*'s in-flight queue (lock held)."""
+    queue = sock._inflight
+    now = sock._sched.now
+    while queue:
+        ready, kind, data = queue[0]
+        if ready is None or ready > now:
+            return
+        queue.popleft()
+        sock._inflight_size -= len(data)
+        _arrive(sock, kind, data)
+    if sock._peer is not None:
+        _notify(sock._peer)  # in-flight bytes no longer count against the sender
+
+
+def _release(sock: MemorySocket) -> None:
+    """A partition healed: schedule what it held for *sock* (lock held)."""
+    sender = sock._peer
+    net = sock._net
+    if sender is None:
+        return
+    verdict, delay = net._path(
+        sender, sock._host, sock._wire_local(), sock._port, sock, False
+    )
+    if verdict == "held":
+        net._held.append(lambda: _release(sock))
+        return
+    now = sock._sched.now
+    ready = max(now + delay, sock._last_ready)
+    for segment in sock._inflight:
+        if segment[0] is None:
+            segment[0] = ready
+    sock._last_ready = ready
+    sock._sched.call_at(ready, lambda: _pump(sock))
+    if ready <= now:
+        _pump(sock)
+
+
+def _deliver_dgram(
+    sender: MemorySocket,
+    payload: bytes,
+    host: Host,
+    dst: tuple[int, str],
+    port: int | None,
+    source: tuple[int, str, int | None],
+    broadcast: bool,
+) -> None:
+    """A datagram reaches *host* (lock held)."""
+    where = host.hostname + " " + _fmt(dst[1], port)
+    n = len(payload)
+    targets = host._receivers(dst, port, source, broadcast)
+    if not targets:
+        if not broadcast:
+            sender._log("drop", where, n, "nothing bound there")
+            sender._icmp_refused(dst, port, 0.0)
+        return
+    for sock in targets:
+        if sock._rx_size > sock._rcvbuf:
+            sock._log("drop", where, n, "receive buffer full")
+            continue
+        sock._rx.append((payload, source))
+        sock._rx_size += n + _DGRAM_OVERHEAD
+        if sock._net._record_data:
+            sock._log("deliver", _fmt(source[1], source[2]), n)
+        if sock._waiters or sock._sels:
+            _notify(sock)
+
+
+class MemorySelector(SelectorImpl):
+    """Readiness over memory sockets, level-triggered like epoll.
+
+    Sockets tell their selectors when their state changes (``_dirty``);
+    :meth:`select` evaluates only those, plus the ones found ready last time,
+    so a poll costs in proportion to the activity, not to the registrations.
+    """
+
+    __slots__ = ("_dirty", "_net", "_regs", "_waiter")
+
+    def __init__(self, network: Network) -> None:
+        self._net = network
+        self._regs: dict[MemorySocket, tuple[int, Hashable]] = {}
+        self._dirty: dict[MemorySocket, None] = {}
+        self._waiter: Waiter | None = None
+
+    def _check(self, sock: SocketImpl) -> MemorySocket:
+        if not isinstance(sock, MemorySocket) or sock._net is not self._net:
+            raise ValueError("sock belongs to another memory network")
+        return sock
+
+    def register(self, sock: SocketImpl, events: Event, token: Hashable) -> None:
+        msock = self._check(sock)
+        with self._net._sched.lock:
+            self._regs[msock] = (int(events), token)
+            msock._sels.append(self)
+            self._dirty[msock] = None
+
+    def modify(self, sock: SocketImpl, events: Event, token: Hashable) -> None:
+        msock = self._check(sock)
+        with self._net._sched.lock:
+            self._regs[msock] = (int(events), token)
+            self._dirty[msock] = None
+
+    def unregister(self, sock: SocketImpl) -> None:
+        if not isinstance(sock, MemorySocket):
+            return
+        with self._net._sched.lock:
+            if self._regs.pop(sock, None) is not None:
+                sock._sels.remove(self)
+            self._dirty.pop(sock, None)
+
+    def _scan(self) -> list[tuple[Hashable, Event]]:
+        dirty = self._dirty
+        if not dirty:
+            return []
+        self._dirty = keep = {}
+        regs = self._regs
+        out = []
+        for sock in dirty:
+            reg = regs.get(sock)
+            if reg is None:
+                continue
+            ready = sock._selector_events() & reg[0]
+            if ready:
+                out.append((reg[1], _EVENTS[ready]))
+                keep[sock] = None  # level-triggered: look again next time
+        return out
+
+    def select(self, timeout: float | None) -> list[tuple[Hashable, Event]]:
+        sched = self._net._sched
+        with sched.lock:
+            sched.join()
+            deadline = None if timeout is None else sched.now + timeout
+            while True:
+                ready = self._scan()
+                if ready:
+                    return ready
+                if timeout == 0:
+                    sched.spin()
+                    return self._scan()
+                if deadline is not None and sched.now >= deadline:
+                    return []
+                w = Waiter(sched.lock, "Poller.poll()", deadline, self._describe)
+                self._waiter = w
+                try:
+                    sched.block(w)
+                finally:
+                    self._waiter = None
+
+    def _describe(self) -> str:
+        socks = ", ".join(s._describe() for s in self._regs) or "no sockets"
+        return f"a Poller watching {socks}"
+
+    def close(self) -> None:
+        with self._net._sched.lock:
+            for sock in self._regs:
+                if self in sock._sels:
+                    sock._sels.remove(self)
+            self._regs.clear()
+            self._dirty.clear()
