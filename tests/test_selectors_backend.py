@@ -294,6 +294,24 @@ def test_send_file_falls_back_for_objects_without_a_descriptor() -> None:
         assert out == [len(payload)]
 
 
+@pytest.mark.parametrize("kind", ["regular file", "BytesIO"])
+def test_send_before_connect_is_not_connected(
+    kind: str, tmp_path: os.PathLike[str]
+) -> None:
+    path = os.path.join(os.fspath(tmp_path), "f")
+    with open(path, "wb") as f:
+        f.write(b"abc")
+    with (
+        sockspec.Socket(backend=BACKEND, timeout=LIMIT) as s,
+        open(path, "rb") as regular,
+    ):
+        file = regular if kind == "regular file" else io.BytesIO(b"abc")
+        with pytest.raises(sockspec.NotConnected):
+            s.send_file(file)
+        with pytest.raises(sockspec.NotConnected):
+            s.send(b"abc")
+
+
 # -- connect -------------------------------------------------------------------
 
 

@@ -507,6 +507,9 @@ class SelectorsSocket(_os.OSSocket):
                         return total
                     raise
                 n = 0
+            except BrokenPipeError:
+                self._check_connected()
+                raise
             if n < len(chunk):
                 if timeout == 0:
                     file.seek(n - len(chunk), io.SEEK_CUR)
