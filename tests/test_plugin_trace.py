@@ -294,3 +294,15 @@ def test_installed_trace_is_listed_and_chosen_by_environment() -> None:
         check=True,
     )
     assert out.stdout.strip() == "trace:selectors"
+
+
+def test_trace_memory_follows_the_current_network(
+    log: Any, memory_network: sockspec.Backend
+) -> None:
+    traced = sockspec.get_backend("trace:memory")
+    assert traced.inner is memory_network  # type: ignore[attr-defined]
+    assert traced.capabilities.virtual_time
+    with sockspec.Socket(backend="trace:memory") as sock:
+        sock.bind("127.0.0.1")
+    assert log.ops() == ["socket", "bind", "close"]
+    assert {r.backend for r in log.records()} == {traced.name}
