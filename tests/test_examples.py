@@ -121,13 +121,22 @@ def test_echo_server_applies_backpressure_and_loses_nothing() -> None:
         try:
             host, port = server.address
             with sockspec.Socket(backend="selectors", timeout=10) as sock:
+                # A small receive buffer (it also stops autotuning), so the
+                # kernel cannot absorb the whole payload on our side.
+                sock.set_option(sockspec.SO_RCVBUF, 65536)
                 sock.connect(host, port)
-                payload = os.urandom(4 << 20)
+                payload = os.urandom(16 << 20)
                 # Send everything before reading anything: the server must
-                # stop reading rather than buffer 4 MiB, and lose nothing.
+                # stop reading rather than buffer megabytes, and lose nothing.
                 writer = threading.Thread(target=sock.send, args=(payload,))
                 writer.start()
-                time.sleep(0.5)  # the send stalls once every buffer is full
+                buffered = 0
+                for _ in range(500):  # bounded: up to 5 s for the stall
+                    time.sleep(0.01)
+                    buffered = sum(len(b) for b in list(server.pending.values()))
+                    if buffered:
+                        break
+                time.sleep(0.3)  # had it kept reading, the buffer would grow
                 buffered = sum(len(b) for b in list(server.pending.values()))
                 assert 0 < buffered <= (64 << 10) + 65536, buffered
                 received = bytearray()
