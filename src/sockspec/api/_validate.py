@@ -12,6 +12,7 @@ import io
 import math
 import os
 import socket as _socket
+import sys
 from typing import BinaryIO
 
 from .constants import (
@@ -41,6 +42,9 @@ DEFAULT_MAXLEN = 65536
 #: full size, so ``receive(2**62)`` would otherwise fail with MemoryError.
 #: No datagram is larger, so truncation never differs.
 MAX_MAXLEN = 1 << 24
+#: The longest AF_UNIX path in bytes (``sizeof(sun_path)``); the in-memory
+#: backend keeps the same limit, so code that works there works on the OS.
+UNIX_PATH_MAX = 104 if sys.platform == "darwin" or "bsd" in sys.platform else 108
 #: The longest finite timeout (seconds): the OS waits take int milliseconds.
 MAX_TIMEOUT = 2_147_483.0
 #: ``listen()`` without an argument uses this backlog.
@@ -153,7 +157,16 @@ def host_arg(value: object, family: Family, name: str = "host") -> str:
         raise ValueError(f"{name} must not be empty")
     if "\x00" in value and not (family is AF_UNIX and value.startswith("\x00")):
         raise ValueError(f"{name} must not contain NUL characters")
-    if family is not AF_UNIX:
+    if family is AF_UNIX:
+        # A filesystem path needs room for its terminating NUL; a Linux
+        # abstract name (leading NUL) may fill the whole field.
+        limit = UNIX_PATH_MAX - (not value.startswith("\x00"))
+        if len(os.fsencode(value)) > limit:
+            raise ValueError(
+                f"{name} is too long for an AF_UNIX path "
+                f"(at most {limit} bytes): {value!r}"
+            )
+    else:
         problem = _host_name_problem(value)
         if problem:
             raise ValueError(f"{name} {value!r} is not a valid host name: {problem}")
@@ -193,12 +206,14 @@ def service_port(name: str, type: SocketType) -> int:
     """Resolve a service name such as ``"http"`` to its port number."""
     if not name:
         raise ValueError("port must not be an empty service name")
-    if name.isdigit():
+    if name.isascii() and name.isdigit():  # not "²": int() refuses it
         return int_arg(int(name), "port", 0, 65535)
+    if "\x00" in name or not name.isprintable():
+        raise ValueError(f"port {name!r} is not a service name")
     proto = "tcp" if type is SOCK_STREAM else "udp"
     try:
         return _socket.getservbyname(name, proto)
-    except OSError:
+    except (OSError, UnicodeError):
         raise HostNotFound(
             _socket.EAI_SERVICE, f"unknown service name {name!r} for {proto}"
         ) from None
