@@ -19,7 +19,7 @@ import dataclasses
 import math
 import random
 import types
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._network import Network
@@ -145,7 +145,7 @@ class Normal(Distribution):
         return max(0.0, rng.gauss(self.mean, self.stddev))
 
 
-DelaySpec = Union[float, int, Distribution]
+DelaySpec = float | int | Distribution
 
 
 def _delay(value: object, field: str) -> Distribution:

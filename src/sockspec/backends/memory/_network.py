@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ...api.backend import Backend, Capabilities
-from ...api.constants import AF_INET, AF_INET6, AF_UNIX, Family, Option, SocketType
+from ...api.constants import AF_INET, Family, Option, SocketType
 from ...api.errors import HostNotFound, SocketClosed
 from ._faults import (
     BlackHole,
@@ -62,7 +62,7 @@ def parse_ip(text: str) -> WireAddr | None:
     except ValueError:
         return None
     if ip.version == 6:
-        mapped = ip.ipv4_mapped  # type: ignore[union-attr]
+        mapped = ip.ipv4_mapped
         if mapped is not None:
             return 4, str(mapped)
         return 6, str(ip)
@@ -291,7 +291,7 @@ class Network(Backend):
             wires: list[WireAddr] = []
             for text in addresses:
                 wire = parse_ip(text) if isinstance(text, str) else None
-                if wire is None or ":" in text and wire[0] == 4:
+                if wire is None or (":" in text and wire[0] == 4):
                     raise ValueError(f"addresses: {text!r} is not an IP address")
                 if (
                     wire in self._by_addr

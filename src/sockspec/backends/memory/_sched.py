@@ -73,35 +73,52 @@ _MIN_POLL = 0.002
 def _idle_codes() -> dict[CodeType, str]:
     """Code objects of the :mod:`threading` functions that block a thread.
 
-    The value names the frame local that holds the wall-clock timeout.
+    The value says how to tell whether the thread is still blocked there:
+    ``"cond"`` (``Condition.wait``) or ``"join"`` (``Thread.join``).
     """
-    codes: dict[CodeType, str] = {threading.Condition.wait.__code__: "timeout"}
+    codes: dict[CodeType, str] = {threading.Condition.wait.__code__: "cond"}
     tstate = getattr(threading.Thread, "_wait_for_tstate_lock", None)
     if tstate is not None:  # Python <= 3.12: join() blocks in here
-        codes[tstate.__code__] = "timeout"
+        codes[tstate.__code__] = "join"
     else:  # Python 3.13+: join() blocks in C directly under Thread.join
-        codes[threading.Thread.join.__code__] = "timeout"
+        codes[threading.Thread.join.__code__] = "join"
     return codes
 
 
 _IDLE_CODES = _idle_codes()
+_BUSY = -1.0  # _blocked_for(): the thread is runnable
 
 
-def _frame_timeout(frame: FrameType, local: str) -> float | None:
-    """Return the wall timeout a blocked threading frame waits with."""
+def _blocked_for(frame: FrameType, kind: str, alive: set[int | None]) -> float | None:
+    """How a thread stopped in a threading primitive waits.
+
+    Returns ``None`` (blocked until another thread acts), a wall timeout in
+    seconds, or :data:`_BUSY` when it is in fact runnable: a notified
+    ``Condition.wait`` still shows its frame until the thread gets the CPU,
+    and so does ``join()`` on a thread that has ended.
+    """
     try:
         f_locals: Any = frame.f_locals
-        if f_locals.get("block", True) is False:
-            return 0.0
-        value = f_locals.get(local)
-    except Exception:  # a frame torn down under us: treat as a short sleep
-        return 0.0
+        owner = f_locals.get("self")
+        if kind == "cond":
+            waiter = f_locals.get("waiter")
+            # notify() removes the waiter from the condition's queue.
+            if waiter is None or waiter not in owner._waiters:
+                return _BUSY
+        else:
+            if f_locals.get("block", True) is False or owner is None:
+                return _BUSY
+            if owner.ident not in alive:
+                return _BUSY
+        value = f_locals.get("timeout")
+    except Exception:  # a frame changing under us: assume it runs
+        return _BUSY
     if value is None:
         return None
     try:
         seconds = float(value)
     except (TypeError, ValueError):
-        return 0.0
+        return _BUSY
     return None if seconds < 0 else seconds
 
 
@@ -303,7 +320,9 @@ class Scheduler:
         busy: list[str] = []
         sleep_limit: float | None = None
         frames: dict[int, FrameType] | None = None
-        for thread in threading.enumerate():
+        threads = threading.enumerate()
+        alive: set[int | None] = {t.ident for t in threads}
+        for thread in threads:
             ident = thread.ident
             if ident in waiting or (outsiders and thread in outsiders):
                 continue
@@ -313,12 +332,14 @@ class Scheduler:
             if frames is None:
                 frames = sys._current_frames()
             frame = frames.get(ident)
-            local = _IDLE_CODES.get(frame.f_code) if frame is not None else None
-            if frame is None or local is None:
+            kind = _IDLE_CODES.get(frame.f_code) if frame is not None else None
+            if frame is None or kind is None:
                 busy.append(thread.name)
                 continue
-            timeout = _frame_timeout(frame, local)
-            if timeout is not None:
+            timeout = _blocked_for(frame, kind, alive)
+            if timeout == _BUSY:
+                busy.append(thread.name)
+            elif timeout is not None:
                 sleep_limit = max(sleep_limit or 0.0, timeout)
         return busy, sleep_limit
 

@@ -62,17 +62,12 @@ from ...api.errors import (
     from_os_error,
 )
 from ._faults import (
-    BlackHole,
     Duplicate,
     Latency,
     Loss,
-    Partition,
-    Refuse,
     Reorder,
-    Reset,
     ShortReads,
     ShortWrites,
-    SlowReader,
 )
 from ._inspect import SocketInfo
 from ._sched import Waiter
@@ -152,6 +147,7 @@ class MemorySocket(SocketImpl):
         "_accept_q",
         "_backlog",
         "_cap",
+        "_closed",
         "_connected",
         "_cov4",
         "_cov6",
@@ -199,7 +195,6 @@ class MemorySocket(SocketImpl):
         "_v",
         "_waiters",
         "_wr_shut",
-        "_closed",
     )
 
     def __init__(
@@ -664,7 +659,6 @@ class MemorySocket(SocketImpl):
             else:
                 listener._syn_wait.append((self, self._syn_token))
             return
-        v, addr = target
         self._autobind(target)
         self._remote = target
         self._rport = port
@@ -935,7 +929,7 @@ class MemorySocket(SocketImpl):
         if peer is not None:
             _notify(peer)  # its send room changed
 
-    # -- data ---------------------------------------------------------------------------
+    # -- data -------------------------------------------------------------------
 
     def send(self, data: bytes | memoryview) -> int:
         peer = self._tx
@@ -960,9 +954,7 @@ class MemorySocket(SocketImpl):
         if not self._stream:
             with self._lock:
                 if self._remote is None:
-                    raise SocketError(
-                        errno.EDESTADDRREQ, "Destination address required"
-                    )
+                    raise _error(errno.EDESTADDRREQ)
                 return self._send_dgram(data, self._remote, self._rport)
         view = memoryview(data)
         total = len(view)
@@ -975,11 +967,12 @@ class MemorySocket(SocketImpl):
                 if self._error:
                     code, self._error = self._error, 0
                     raise _error(code)
+                if self._state in (_NEW, _LISTEN):
+                    # Linux says EPIPE; the contract (and stdlib) NotConnected.
+                    raise NotConnected("Transport endpoint is not connected")
                 if self._wr_shut or self._dead:
                     raise BrokenPipe("Broken pipe")
                 if self._state != _CONNECTED:
-                    if self._state != _CONNECTING:
-                        raise BrokenPipe("Broken pipe")
                     if timeout == 0:
                         raise WouldBlock("Resource temporarily unavailable")
                     self._wait("send()", deadline)
@@ -1127,7 +1120,7 @@ class MemorySocket(SocketImpl):
             return data, None, None
         if isinstance(source, str) or self._unix:
             return data, source, None
-        v, addr, port = source
+        _, addr, port = source
         return data, self._present(addr), port
 
     def send_to(self, data: bytes | memoryview, host: str, port: int | None) -> int:
@@ -1231,10 +1224,11 @@ class MemorySocket(SocketImpl):
                 self._log("duplicate", where, n)
         if net._record_data:
             self._log("send", where, n)
-        for i, delay in enumerate(delays):
-            deliver = lambda: _deliver_dgram(
-                self, payload, dst_host, dst, port, source, broadcast
-            )
+
+        def deliver() -> None:
+            _deliver_dgram(self, payload, dst_host, dst, port, source, broadcast)
+
+        for delay in delays:
             self._later(delay, deliver)
 
     def _icmp_refused(
@@ -1368,7 +1362,7 @@ class MemorySocket(SocketImpl):
             return (None, None)
         return self._present_remote()
 
-    # -- inspection ---------------------------------------------------------------------
+    # -- inspection -------------------------------------------------------------
 
     def _proto_name(self) -> str:
         if self._unix:
@@ -1569,7 +1563,8 @@ class MemorySelector(SelectorImpl):
         dirty = self._dirty
         if not dirty:
             return []
-        self._dirty = keep = {}
+        keep: dict[MemorySocket, None] = {}
+        self._dirty = keep
         regs = self._regs
         out = []
         for sock in dirty:
