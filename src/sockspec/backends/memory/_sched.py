@@ -17,18 +17,21 @@ time.  It sorts the threads that use the network into four groups:
 * **idle**: blocked in a :mod:`threading` primitive with no timeout
   (``Thread.join()``, ``Event.wait()``, ``Queue.get()``, a ``Lock`` taken
   through a ``Condition``); only another thread can wake them;
-* **sleeping**: blocked in such a primitive *with* a wall-clock timeout;
+* **sleeping**: blocked in such a primitive *with* a wall-clock timeout
+  (``thread.join(5)``, ``Timer``);
 * **busy**: everything else (running Python code, ``time.sleep``, real I/O).
 
 Threads that existed when the network was made and never touched it are not
 counted at all.  Then:
 
-1. No thread is busy or sleeping: the clock jumps at once to the next timer
-   or waiter deadline.  If there is none, nothing can ever happen and every
-   waiter gets :class:`Deadlock`, which names the threads, the operations and
-   the sockets.
-2. Otherwise the network cannot know when the others will act, so it lets
-   virtual time follow wall time, but only after :attr:`realtime_after`
+1. No thread is busy: the clock jumps at once to the next timer or waiter
+   deadline (a thread in ``join(5)`` waits for the others, whose deadlines
+   are virtual).  If there is none, nothing on the network can ever happen:
+   every waiter gets :class:`Deadlock`, which names the threads, the
+   operations and the sockets -- at once, or, while some thread sleeps with
+   a wall timeout and might still act, once that timeout has passed.
+2. Some thread is busy: the network cannot know when it will act, so
+   virtual time follows wall time, but only after :attr:`realtime_after`
    seconds in which no thread started or finished a wait (so short bursts of
    computation never move the clock and single-threaded runs stay exactly
    reproducible).  A wait that no timer or deadline can end becomes a
@@ -291,7 +294,7 @@ class Scheduler:
         while self._waiting:
             busy, sleep_limit = self._classify()
             nxt = self._next_time()
-            if not busy and sleep_limit is None:
+            if not busy and (sleep_limit is None or nxt is not None):
                 if nxt is None:
                     self._deadlock([])
                     return

@@ -1,0 +1,184 @@
+"""Threads and virtual time on the memory network.
+
+The rule under test: the clock moves only when every thread using the network
+waits on it (or is blocked in a threading primitive such as ``join``); a wait
+nothing can end raises Deadlock naming the sockets; a thread busy elsewhere
+makes virtual time follow wall time instead of jumping.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+import pytest
+
+import sockspec
+from sockspec import Socket
+from sockspec.backends.memory import Deadlock, Network
+
+
+def connected(network: Network) -> tuple[Socket, Socket]:
+    lst = Socket(backend=network, timeout=5)
+    lst.bind("127.0.0.1")
+    lst.listen()
+    client = Socket(backend=network, timeout=5)
+    client.connect("127.0.0.1", lst.local_port)
+    server = lst.accept()
+    lst.close()
+    return client, server
+
+
+def test_a_30_second_timeout_costs_no_wall_time(memory_network: Network) -> None:
+    client, _ = connected(memory_network)
+    client.timeout = 30
+    wall = time.monotonic()
+    with pytest.raises(sockspec.Timeout):
+        client.receive()
+    assert memory_network.now == pytest.approx(30)
+    assert memory_network.monotonic() == memory_network.now
+    assert time.monotonic() - wall < 1.0
+
+
+def test_a_wait_that_can_never_end_raises_deadlock(memory_network: Network) -> None:
+    lst = Socket()
+    lst.bind("127.0.0.1", 8080)
+    lst.listen()
+    wall = time.monotonic()
+    with pytest.raises(Deadlock, match=r"accept\(\).*127\.0\.0\.1:8080"):
+        lst.accept()
+    assert time.monotonic() - wall < 1.0
+
+
+def test_deadlock_names_every_waiting_thread(memory_network: Network) -> None:
+    client, server = connected(memory_network)
+    client.timeout = server.timeout = None
+    errors: queue.Queue[BaseException] = queue.Queue()
+
+    def serve() -> None:
+        try:
+            server.receive()
+        except BaseException as exc:
+            errors.put(exc)
+
+    thread = threading.Thread(target=serve, name="fake-server")
+    thread.start()
+    with pytest.raises(Deadlock) as info:
+        client.receive()
+    thread.join(5)
+    message = str(info.value)
+    assert "fake-server" in message
+    assert "MainThread" in message
+    assert isinstance(errors.get(timeout=5), Deadlock)
+
+
+def test_server_thread_timeout_while_main_thread_joins(memory_network: Network) -> None:
+    """Main in Thread.join() counts as waiting: the clock jumps at once."""
+    _, server = connected(memory_network)
+    server.timeout = 30
+    result: list[str] = []
+
+    def serve() -> None:
+        try:
+            server.receive()
+        except sockspec.Timeout:
+            result.append(f"timeout at {memory_network.now:g}")
+
+    thread = threading.Thread(target=serve)
+    wall = time.monotonic()
+    thread.start()
+    thread.join(10)
+    assert result == ["timeout at 30"]
+    assert time.monotonic() - wall < 2.0
+
+
+def test_close_from_another_thread_wakes_the_waiter(memory_network: Network) -> None:
+    client, _ = connected(memory_network)
+    client.timeout = None
+    closer = threading.Timer(0.05, client.close)
+    closer.start()
+    with pytest.raises(sockspec.SocketClosed):
+        client.receive()
+    closer.join(5)
+
+
+def test_busy_thread_keeps_virtual_time_near_wall_time(
+    memory_network: Network,
+) -> None:
+    """A thread in time.sleep is busy elsewhere: no jump, time follows."""
+    client, server = connected(memory_network)
+    client.timeout = 10
+
+    def late_reply() -> None:
+        server.receive(1)  # registers the thread as a user of the network
+        time.sleep(0.3)
+        server.send(b"late")
+
+    thread = threading.Thread(target=late_reply)
+    thread.start()
+    client.send(b"?")
+    assert client.receive() == b"late"  # the 10 s timeout did not jump ahead
+    thread.join(5)
+    assert memory_network.now < 2.0
+
+
+def test_network_sleep_is_virtual(memory_network: Network) -> None:
+    wall = time.monotonic()
+    memory_network.sleep(3600)
+    assert memory_network.now == pytest.approx(3600)
+    assert time.monotonic() - wall < 1.0
+
+
+def test_timeouts_of_two_threads_fire_in_order(memory_network: Network) -> None:
+    client, server = connected(memory_network)
+    seen: list[tuple[str, float]] = []
+    lock = threading.Lock()
+
+    def wait(sock: Socket, name: str, seconds: float) -> None:
+        sock.timeout = seconds
+        try:
+            sock.receive()
+        except sockspec.Timeout:
+            with lock:
+                seen.append((name, memory_network.now))
+
+    threads = [
+        threading.Thread(target=wait, args=(client, "short", 2.0)),
+        threading.Thread(target=wait, args=(server, "long", 7.0)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == [("short", 2.0), ("long", 7.0)]
+
+
+def test_fixture_closes_the_network_after_the_test() -> None:
+    network = Network(seed=1, stall_timeout=60)
+    client, _ = connected(network)
+    client.timeout = None
+    errors: list[BaseException] = []
+
+    def stuck() -> None:
+        try:
+            client.receive()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=stuck)
+    thread.start()
+    time.sleep(0.05)  # the main thread is busy: no deadlock is declared
+    network.close()
+    thread.join(5)
+    assert len(errors) == 1
+    assert isinstance(errors[0], sockspec.SocketClosed)
+
+
+def test_scheduler_options_are_validated() -> None:
+    with pytest.raises(ValueError, match="stall_timeout"):
+        Network(stall_timeout=0)
+    with pytest.raises(ValueError, match="realtime_after"):
+        Network(realtime_after=-1)
+    with pytest.raises(TypeError, match="seed"):
+        Network(seed="x")  # type: ignore[arg-type]
