@@ -52,6 +52,9 @@ nitpick_ignore_regex = [
     # Type variables, and the conformance suite's helper types and functions
     # that its docstrings mention but that are not part of its API.
     (r"py:(class|obj)", r"(.*\.)?_[A-Z]"),
+    # Anything inside a private module (``memory._socket.MemorySocket``) is an
+    # implementation detail a signature may name but the reference does not.
+    (r"py:(class|obj|mod|func)", r"(.*\.)?_[a-z]\w*(\..*)?"),
     (
         r"py:(class|obj|func)",
         r"(CheckFunction|.*\.harness\.Caught|.*\.spec\.resolve_claim)",
@@ -61,7 +64,7 @@ nitpick_ignore_regex = [
     (
         r"py:(class|exc|obj|data|func|mod|meth)",
         r"(typing|collections\.abc|types|enum|abc|socket|selectors|time|os|"
-        r"pluggy|io|dataclasses)(\..*)?",
+        r"pluggy|io|dataclasses|random|threading)(\..*)?",
     ),
     (
         r"py:(class|obj)",
