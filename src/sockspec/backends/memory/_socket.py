@@ -788,7 +788,11 @@ class MemorySocket(SocketImpl):
     def shutdown(self, how: Shutdown) -> None:
         with self._lock:
             if self._stream:
-                if self._state != _CONNECTED or (self._dead and not self._unix):
+                if self._state != _CONNECTED or self._tcp_closed():
+                    if self._state == _CONNECTED:
+                        # Linux still records the flags, then says ENOTCONN.
+                        self._rd_shut |= how is not SHUT_WR
+                        self._user_shut_wr |= how is not SHUT_RD
                     raise NotConnected("Transport endpoint is not connected")
             elif self._remote is None:
                 raise NotConnected("Transport endpoint is not connected")
@@ -803,6 +807,9 @@ class MemorySocket(SocketImpl):
                     if self._stream:
                         self._send_fin()
                     _notify(self)
+            peer = self._peer
+            if self._rd_shut and self._fin_sent and peer is not None:
+                peer._tx = None  # its next data must take the path that resets
 
     def _send_fin(self) -> None:
         if self._fin_sent or self._peer is None:
@@ -1057,6 +1064,8 @@ class MemorySocket(SocketImpl):
                     if self._stream:
                         return self._take_stream(maxlen), None
                     return self._take_dgram(maxlen)
+                if self._stream and self._fin_rcvd and not self._unix:
+                    return b"", None  # Linux SOCK_DONE: EOF wins over an error
                 if self._error:
                     code, self._error = self._error, 0
                     raise _error(code)
@@ -1357,8 +1366,12 @@ class MemorySocket(SocketImpl):
     def local_address(self) -> tuple[str | None, int | None]:
         return self._present_local()
 
+    def _tcp_closed(self) -> bool:
+        """Linux TCP_CLOSE after a connection: reset, or both FINs exchanged."""
+        return not self._unix and (self._dead or (self._fin_sent and self._fin_rcvd))
+
     def remote_address(self) -> tuple[str | None, int | None]:
-        if not self.is_connected() or (self._dead and not self._unix):
+        if not self.is_connected() or (self._stream and self._tcp_closed()):
             return (None, None)
         return self._present_remote()
 
@@ -1426,6 +1439,13 @@ def _arrive(sock: MemorySocket, kind: int, data: bytes) -> None:
         if sock._closed or sock._dead:
             # Data for a socket that is gone: it answers with a reset.
             if sender is not None and not sock._unix:
+                sender._reset(errno.ECONNRESET)
+            return
+        if sock._rd_shut and sock._fin_sent and not sock._unix:
+            # Linux (RFC 1122): data for a socket that shut down both ways
+            # (FIN_WAIT with RCV_SHUTDOWN) resets the connection.
+            sock._reset(errno.ECONNRESET)
+            if sender is not None:
                 sender._reset(errno.ECONNRESET)
             return
         sock._rx.append(data)
