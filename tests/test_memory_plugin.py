@@ -1,0 +1,136 @@
+"""The pytest plugin (memory_network, --memory-seed) and the registry's
+``current_backend()`` follow-through that makes "memory" the current network."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import sockspec
+from sockspec import _registry
+from sockspec.backends.memory import Network
+
+
+def run_pytest(
+    tmp_path: Path, source: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "test_app.py").write_text(textwrap.dedent(source))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCKSPEC_")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_failing_test_reports_the_seed(tmp_path: Path) -> None:
+    result = run_pytest(
+        tmp_path,
+        """
+        import pytest
+
+        @pytest.mark.memory_network(seed=1234)
+        def test_fails(memory_network):
+            assert memory_network.seed == 1234
+            assert False, "boom"
+
+        def test_passes(memory_network):
+            assert memory_network.now == 0.0
+        """,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "memory network" in result.stdout
+    assert "seed 1234; replay with --memory-seed=1234" in result.stdout
+    assert "1 failed, 1 passed" in result.stdout
+
+
+def test_memory_seed_option_replays(tmp_path: Path) -> None:
+    result = run_pytest(
+        tmp_path,
+        """
+        import sockspec
+
+        def test_seed(memory_network):
+            assert memory_network.seed == 99
+            assert sockspec.get_backend("memory") is memory_network
+            with sockspec.Socket() as sock:
+                assert sock.backend == "memory"
+        """,
+        "--memory-seed=99",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_plugin_is_import_light() -> None:
+    probe = textwrap.dedent(
+        """
+        import sys
+        import sockspec.pytest_plugin
+        from sockspec import _registry
+        print("sockspec.backends.memory" in sys.modules, _registry.REGISTRY.loaded)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_plugin_is_registered_through_pytest11() -> None:
+    from importlib import metadata
+
+    names = {ep.value for ep in metadata.entry_points(group="pytest11")}
+    assert "sockspec.pytest_plugin" in names
+
+
+def test_fixture_network_is_the_default_and_the_memory_name(
+    memory_network: Network,
+) -> None:
+    assert sockspec.get_backend() is memory_network
+    assert sockspec.get_backend("memory") is memory_network
+
+
+def test_registry_follows_current_backend() -> None:
+    class Fixed(sockspec.Backend):
+        name = "fixed"
+        capabilities = sockspec.Capabilities()
+
+        def socket(self, family, type):  # type: ignore[no-untyped-def]
+            raise NotImplementedError
+
+        def selector(self):  # type: ignore[no-untyped-def]
+            raise NotImplementedError
+
+    target = Fixed()
+
+    class Front(Fixed):
+        def current_backend(self) -> sockspec.Backend:
+            return target
+
+    assert _registry._current(Front()) is target
+    plain = Fixed()
+    assert _registry._current(plain) is plain
+
+
+def test_default_backend_env_memory_follows_installation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SOCKSPEC_BACKEND", "memory")
+    network = Network(seed=5)
+    with sockspec.use_backend(network), sockspec.Socket() as sock:
+        assert sock._backend is network
+    with sockspec.Socket() as sock:
+        assert sock._backend is sockspec.get_backend("memory")
+        assert sock._backend is not network
