@@ -200,7 +200,7 @@ SWEEP = settings(
 
 
 @pytest.mark.parametrize("method", METHOD_NAMES)
-@settings(SWEEP, max_examples=EXAMPLES * 4)
+@settings(SWEEP, max_examples=EXAMPLES * 2)
 @given(data=st.data())
 def test_every_method_with_generated_arguments(
     backend: str, dead_port: int, method: str, data: st.DataObject
