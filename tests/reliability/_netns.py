@@ -45,6 +45,9 @@ ADDRESS_A_HIDDEN = "10.77.1.1"
 #: sent there is dropped without any answer.
 ADDRESS_SILENT = "10.77.9.9"
 
+#: Namespace names are PREFIX + pid + "-" + counter + "a"/"b".
+PREFIX = "sockspec-test-"
+
 _counter = itertools.count()
 _probe_lock = threading.Lock()
 _probes: dict[str, str | None] = {}
@@ -120,9 +123,10 @@ class VethLink:
     """Namespaces ``a`` and ``b`` joined by veth devices ``dev_a``/``dev_b``."""
 
     def __init__(self) -> None:
-        tag = f"ss{os.getpid() % 100000}x{next(_counter)}"
-        self.a = Namespace(f"{tag}a")
-        self.b = Namespace(f"{tag}b")
+        n = next(_counter)
+        tag = f"ss{os.getpid() % 100000}x{n}"
+        self.a = Namespace(f"{PREFIX}{os.getpid()}-{n}a")
+        self.b = Namespace(f"{PREFIX}{os.getpid()}-{n}b")
         #: The veth device in ``a`` (at most 15 characters, as Linux requires).
         self.dev_a = f"{tag}va"
         #: The veth device in ``b``.
@@ -213,11 +217,26 @@ def _probe_netns() -> str | None:
     for tool in ("ip", "tc"):
         if shutil.which(tool) is None:
             return f"the {tool!r} command (iproute2) is not installed"
+    remove_stale_namespaces()
     try:
         VethLink().close()
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         return f"cannot create namespaces joined by veth: {exc}"
     return None
+
+
+def remove_stale_namespaces() -> list[str]:
+    """Delete namespaces left by test processes that died (SIGKILL...)."""
+    removed = []
+    for line in run_ip("netns", "list", check=False).stdout.splitlines():
+        name = line.split()[0] if line.strip() else ""
+        if not name.startswith(PREFIX):
+            continue
+        pid = name[len(PREFIX) :].split("-")[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            run_ip("netns", "del", name, check=False)
+            removed.append(name)
+    return removed
 
 
 def qdisc_unavailable(kind: str, *example: str) -> str | None:
