@@ -219,6 +219,16 @@ class Backend(abc.ABC):
         """
         return time.monotonic()
 
+    def open_resources(self) -> int | None:
+        """Return how many resources the backend holds open now, or ``None``.
+
+        OS backends count the process's file descriptors; a simulated network
+        counts its open sockets.  The conformance suite compares the figure
+        before and after a workload to find leaks; ``None`` (the default)
+        means the backend cannot tell, and that check is skipped.
+        """
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 

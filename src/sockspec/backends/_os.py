@@ -11,6 +11,7 @@ non-blocking and waits in a selector.
 from __future__ import annotations
 
 import errno
+import os
 import select
 import selectors
 import socket
@@ -18,7 +19,7 @@ import struct
 from collections.abc import Hashable
 from typing import Any, Protocol
 
-from ..api.backend import Address, SelectorImpl, SocketImpl
+from ..api.backend import Address, Backend, Capabilities, SelectorImpl, SocketImpl
 from ..api.constants import (
     AF_INET,
     AF_INET6,
@@ -292,9 +293,45 @@ class OSSelector(SelectorImpl):
         self._selector.close()
 
 
+_FD_DIR = "/proc/self/fd"
+
+
+def open_fds() -> int | None:
+    """Count this process's open file descriptors (``None`` without /proc)."""
+    try:
+        return len(os.listdir(_FD_DIR))
+    except OSError:
+        return None
+
+
 def _fileno(sock: SocketImpl) -> int:
     os_sock = getattr(sock, "os_socket", None)
     if os_sock is None:
         raise ValueError("sock is not an OS socket")
     fd: int = os_sock.fileno()
     return fd
+
+
+class OSBackend(Backend):
+    """What the backends driving OS sockets share: options, Poller, fd count."""
+
+    capabilities = Capabilities(
+        options=OS_OPTIONS,
+        os_sockets=True,
+        features=frozenset({"zero-copy-send-file"}),
+    )
+
+    def selector(self) -> SelectorImpl:
+        """An epoll-backed :class:`OSSelector`."""
+        return OSSelector()
+
+    def open_resources(self) -> int | None:
+        """The process's open file descriptors."""
+        return open_fds()
+
+    @classmethod
+    def make(cls, options: str | None) -> OSBackend:
+        """The registry's factory: OS backends take no options."""
+        if options:
+            raise ValueError(f"backend {cls.name!r} takes no options, got {options!r}")
+        return cls()

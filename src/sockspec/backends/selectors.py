@@ -68,7 +68,7 @@ import time
 from collections.abc import Callable
 from typing import BinaryIO, TypeVar
 
-from ..api.backend import Backend, BackendSpec, Capabilities, SelectorImpl
+from ..api.backend import BackendSpec
 from ..api.constants import AF_UNIX, SOCK_STREAM, Family, SocketType
 from ..api.errors import SocketClosed, SocketError, Timeout, WouldBlock
 from ..hookspecs import hookimpl
@@ -532,27 +532,13 @@ class SelectorsSocket(_os.OSSocket):
         self._timeout = timeout
 
 
-class SelectorsBackend(Backend):
+class SelectorsBackend(_os.OSBackend):
     """OS sockets in non-blocking mode, every wait done in ``poll(2)``."""
 
     name = "selectors"
-    capabilities = Capabilities(
-        options=_os.OS_OPTIONS,
-        os_sockets=True,
-        features=frozenset({"zero-copy-send-file"}),
-    )
 
     def socket(self, family: Family, type: SocketType) -> SelectorsSocket:
         return SelectorsSocket(family, type)
-
-    def selector(self) -> SelectorImpl:
-        return _os.OSSelector()
-
-
-def _make(options: str | None) -> SelectorsBackend:
-    if options:
-        raise ValueError(f"backend 'selectors' takes no options, got {options!r}")
-    return SelectorsBackend()
 
 
 @hookimpl
@@ -561,7 +547,7 @@ def sockspec_add_backends() -> list[BackendSpec]:
     return [
         BackendSpec(
             "selectors",
-            _make,
+            SelectorsBackend.make,
             "non-blocking OS sockets, waits in a selector (scales with Poller)",
         )
     ]

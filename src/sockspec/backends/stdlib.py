@@ -21,7 +21,7 @@ import socket
 import time
 from typing import BinaryIO
 
-from ..api.backend import Backend, BackendSpec, Capabilities, SelectorImpl
+from ..api.backend import BackendSpec
 from ..api.constants import SOCK_STREAM, Family, SocketType
 from ..api.errors import AlreadyConnected, NotConnected, SocketClosed, SocketError
 from ..hookspecs import hookimpl
@@ -248,30 +248,20 @@ class StdlibSocket(_os.OSSocket):
         self._timeout = timeout
 
 
-class StdlibBackend(Backend):
+class StdlibBackend(_os.OSBackend):
     """Blocking OS sockets, one :class:`socket.socket` per sockspec socket."""
 
     name = "stdlib"
-    capabilities = Capabilities(
-        options=_os.OS_OPTIONS,
-        os_sockets=True,
-        features=frozenset({"zero-copy-send-file"}),
-    )
 
     def socket(self, family: Family, type: SocketType) -> StdlibSocket:
         return StdlibSocket(family, type)
-
-    def selector(self) -> SelectorImpl:
-        return _os.OSSelector()
-
-
-def _make(options: str | None) -> StdlibBackend:
-    if options:
-        raise ValueError(f"backend 'stdlib' takes no options, got {options!r}")
-    return StdlibBackend()
 
 
 @hookimpl
 def sockspec_add_backends() -> list[BackendSpec]:
     """Offer the ``stdlib`` backend."""
-    return [BackendSpec("stdlib", _make, "blocking OS sockets (the socket module)")]
+    return [
+        BackendSpec(
+            "stdlib", StdlibBackend.make, "blocking OS sockets (the socket module)"
+        )
+    ]

@@ -377,3 +377,7 @@ class TraceBackend(Backend):
     def monotonic(self) -> float:
         """The inner backend's clock."""
         return self.inner.monotonic()
+
+    def open_resources(self) -> int | None:
+        """What the inner backend holds open."""
+        return self.inner.open_resources()

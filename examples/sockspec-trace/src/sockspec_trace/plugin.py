@@ -81,6 +81,10 @@ class TraceChoice(Backend):
         """The current inner backend's clock."""
         return self.current_backend().monotonic()
 
+    def open_resources(self) -> int | None:
+        """What the current inner backend holds open."""
+        return self.current_backend().open_resources()
+
 
 def make_backend(options: str | None) -> TraceChoice:
     """Make ``trace:OPTIONS``: a trace of the backend *options* names.

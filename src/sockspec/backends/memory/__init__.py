@@ -172,6 +172,10 @@ class MemoryBackend(Backend):
         """The current network's virtual clock."""
         return self.current_backend().monotonic()
 
+    def open_resources(self) -> int | None:
+        """Open sockets on the current network."""
+        return self.current_backend().open_resources()
+
 
 def _make(options: str | None) -> MemoryBackend:
     if options:

@@ -110,6 +110,10 @@ class Host(Backend):
         """The network's virtual clock."""
         return self.network._sched.now
 
+    def open_resources(self) -> int:
+        """Open sockets on the whole network (see :meth:`Network.open_resources`)."""
+        return self.network.open_resources()
+
     def is_local(self, v: int, addr: str) -> bool:
         """Whether *addr* (IP version *v*) belongs to this host."""
         if v == 4:
@@ -268,6 +272,15 @@ class Network(Backend):
     def monotonic(self) -> float:
         """The virtual clock in seconds (starts at 0.0)."""
         return self._sched.now
+
+    def open_resources(self) -> int:
+        """How many sockets are open on the network (every host).
+
+        A socket stays open until it is closed: unlike an OS socket, one
+        that is merely dropped is not closed by the garbage collector, so
+        :meth:`netstat` still shows it and a test can find the leak.
+        """
+        return len(self._sockets)
 
     @property
     def now(self) -> float:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 import socket as _socket
 import tempfile
 from collections.abc import Callable
-from typing import Any
 
 from ...api.constants import (
     AF_INET,
@@ -284,40 +282,6 @@ def send_file(h: Harness) -> None:
     assert h.receive_exactly(server, 11) == b"a real file"
     client.shutdown(SHUT_WR)
     assert server.receive() == b""
-
-
-@check(
-    group="stream",
-    cross=False,
-    os_sockets=True,
-    features=["zero-copy-send-file"],
-    spec=["sendFile / Sends a complete File object across a socket."],
-)
-def send_file_zero_copy(h: Harness) -> None:
-    """A regular file goes through os.sendfile, not through Python memory."""
-    if not hasattr(os, "sendfile"):
-        h.skip("os.sendfile is not available on this platform")
-    calls: list[int] = []
-    real = os.sendfile
-
-    def counting(*args: Any, **kwargs: Any) -> int:
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    client, server = h.pair()
-    data = h.random_bytes(256 * 1024)
-    with tempfile.TemporaryFile() as file:
-        file.write(data)
-        file.seek(0)
-        os.sendfile = counting
-        try:
-            task = h.thread(lambda: client.send_file(file), "send_file")
-            received = h.receive_exactly(server, len(data))
-            assert task.result() == len(data)
-        finally:
-            os.sendfile = real
-    assert received == data
-    assert calls, "send_file did not use os.sendfile"
 
 
 @check(
