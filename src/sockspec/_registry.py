@@ -157,7 +157,8 @@ class Registry:
         self._dists: dict[str, str | None] = {}
         self._backends: dict[str, Backend] = {}
         self._override: list[Backend | str] = []
-        self._env_cache: tuple[str | None, Backend] | None = None
+        # ($SOCKSPEC_BACKEND, its backend, whether that stands for another)
+        self._env_cache: tuple[str | None, Backend, bool] | None = None
 
     # -- loading ---------------------------------------------------------------
 
@@ -370,7 +371,8 @@ class Registry:
         env = os.environ.get(BACKEND_ENV, "").strip() or None
         cache = self._env_cache
         if cache is not None and cache[0] == env:
-            return _current(cache[1])
+            # Socket() without backend= comes here: keep it to a tuple check.
+            return _current(cache[1]) if cache[2] else cache[1]
         if env is None:
             backend = self._made(DEFAULT_BACKEND)
         else:
@@ -378,7 +380,7 @@ class Registry:
                 backend = self._made(env)
             except UnknownBackend as exc:
                 raise UnknownBackend(f"${BACKEND_ENV}={env!r}: {exc}") from None
-        self._env_cache = (env, backend)
+        self._env_cache = (env, backend, hasattr(backend, "current_backend"))
         return _current(backend)
 
     def resolve(self, backend: str | Backend | None) -> Backend:

@@ -114,7 +114,15 @@ class SocketImpl(abc.ABC):
 
     @abc.abstractmethod
     def receive(self, maxlen: int) -> bytes:
-        """Return up to *maxlen* bytes (one datagram); ``b""`` at end of stream."""
+        """Return up to *maxlen* bytes (one datagram); ``b""`` at end of stream.
+
+        A receive woken by :meth:`close` from another thread may return
+        ``b""`` or raise :class:`OSError`: the facade, which marks the socket
+        closed before it calls :meth:`close`, reports
+        :class:`~sockspec.SocketClosed` then.  An implementation may therefore
+        bind this name straight to a native call (the stdlib backend binds
+        ``socket.recv``), keeping the hot path one C call deep.
+        """
 
     @abc.abstractmethod
     def send(self, data: bytes | memoryview) -> int:

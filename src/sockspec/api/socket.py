@@ -258,11 +258,17 @@ class Socket:
         elif maxlen.__class__ is not _int or not 0 < maxlen <= _MAX_MAXLEN:
             maxlen = v.maxlen_arg(maxlen)
         try:
-            return self._impl.receive(maxlen)
+            data = self._impl.receive(maxlen)
         except SocketError:
             raise
         except OSError as exc:
+            if self._impl is _CLOSED:
+                raise SocketClosed("the socket was closed while waiting") from None
             raise from_os_error(exc) from None
+        if not data and self._impl is _CLOSED:
+            # close() from another thread woke this receive up.
+            raise SocketClosed("the socket was closed while waiting")
+        return data
 
     def send(self, data: bytes | bytearray | memoryview) -> int:
         """Send *data* (bytes-like) and return the number of bytes sent.

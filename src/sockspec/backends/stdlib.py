@@ -7,11 +7,15 @@ everything, and with a timeout reports how far it got when time runs out.
 ``os.sendfile`` (zero copy) for regular files.
 
 Closing from another thread: a thread blocked in ``recv``/``accept`` is not
-woken by ``close(2)`` on Linux.  Each blocking call counts itself in
-``_waiters``; :meth:`close` shuts the socket down first when someone waits,
-which wakes them, and they report :class:`~sockspec.SocketClosed`.  With no
-waiter, ``close`` is a plain ``close(2)``, so what the peer sees (FIN, or a
-reset when data was left unread) is exactly what the OS does.
+woken by ``close(2)`` on Linux.  :meth:`close` therefore first shuts the
+receiving side down (``SHUT_RD``), which wakes every reader and acceptor and
+puts nothing on the wire, so what the peer sees (FIN, or a reset when data
+was left unread) is exactly what a plain ``close(2)`` gives.  Readers report
+:class:`~sockspec.SocketClosed`.  A sender blocked on a full buffer is woken
+only by ``SHUT_WR``, which sends a FIN: calls that can block that way (and
+``connect``) count themselves in ``_waiters``, and ``close`` shuts both
+directions down only when one of them waits.  The receive path counts
+nothing, which keeps it as short as a raw ``recv``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import errno
 import socket
 import time
+from collections.abc import Callable
 from typing import BinaryIO
 
 from ..api.backend import BackendSpec
@@ -36,7 +41,11 @@ _SEND_CHUNK = 1 << 20
 class StdlibSocket(_os.OSSocket):
     """One blocking OS socket."""
 
-    __slots__ = ("_waiters",)
+    __slots__ = ("_waiters", "receive")
+
+    #: ``receive`` is the OS socket's own ``recv``: nothing to add on this
+    #: path (the facade reports a close from another thread).
+    receive: Callable[[int], bytes]  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -52,6 +61,7 @@ class StdlibSocket(_os.OSSocket):
             state,
         )
         self._waiters = 0
+        self.receive = self.os_socket.recv
 
     def _raise_if_closed(self) -> None:
         if self._closed:
@@ -88,14 +98,11 @@ class StdlibSocket(_os.OSSocket):
     def accept(self) -> StdlibSocket:
         if self._state != LISTENING:
             raise SocketError(errno.EINVAL, "accept() needs a listening socket")
-        self._waiters += 1
         try:
             conn, _ = self.os_socket.accept()
         except OSError:
             self._raise_if_closed()
             raise
-        finally:
-            self._waiters -= 1
         return StdlibSocket(self._family, self._type, conn, CONNECTED)
 
     def close(self) -> None:
@@ -103,27 +110,16 @@ class StdlibSocket(_os.OSSocket):
             return
         self._closed = True
         sock = self.os_socket
-        if self._waiters:
+        # A datagram socket can block in recvfrom() before it is bound.
+        if self._waiters or self._state != NEW or self._type is not SOCK_STREAM:
+            how = socket.SHUT_RDWR if self._waiters else socket.SHUT_RD
             try:
-                sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(how)
             except OSError:
                 pass  # e.g. ENOTCONN on an unconnected socket: it still wakes
         sock.close()
 
     # -- data ------------------------------------------------------------------
-
-    def receive(self, maxlen: int) -> bytes:
-        self._waiters += 1
-        try:
-            data = self.os_socket.recv(maxlen)
-        except OSError:
-            self._raise_if_closed()
-            raise
-        finally:
-            self._waiters -= 1
-        if not data and self._closed:
-            raise SocketClosed("the socket was closed while waiting")
-        return data
 
     def send(self, data: bytes | memoryview) -> int:
         timeout = self._timeout
@@ -180,16 +176,15 @@ class StdlibSocket(_os.OSSocket):
     def receive_from(self, maxlen: int) -> tuple[bytes, str | None, int | None]:
         if self._type is SOCK_STREAM:
             data = self.receive(maxlen)
+            if not data:
+                self._raise_if_closed()
             host, port = self.remote_address()
             return data, host, port
-        self._waiters += 1
         try:
             data, addr = self.os_socket.recvfrom(maxlen)
         except OSError:
             self._raise_if_closed()
             raise
-        finally:
-            self._waiters -= 1
         if self._closed:
             raise SocketClosed("the socket was closed while waiting")
         host, port = self._sender(addr)
