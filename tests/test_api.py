@@ -119,3 +119,51 @@ def test_environment_is_clean() -> None:
         "",
         *sockspec.available_backends(),
     )
+
+
+@pytest.mark.parametrize("backend", ["stdlib", "selectors", "memory"])
+def test_send_to_on_a_stream_socket_is_send(backend: str) -> None:
+    # The address is ignored, as by the OS; before a connection it is
+    # NotConnected, like send(), on every backend.
+    with (
+        sockspec.Socket(backend=backend, timeout=5) as sock,
+        pytest.raises(sockspec.NotConnected),
+    ):
+        sock.send_to("127.0.0.1", 9, b"x")
+    with sockspec.Socket(backend=backend, timeout=5) as listener:
+        listener.bind("127.0.0.1")
+        listener.listen()
+        with sockspec.Socket(backend=backend, timeout=5) as client:
+            client.connect("127.0.0.1", listener.local_port)
+            with listener.accept() as server:
+                assert client.send_to("127.0.0.1", 9, b"hello") == 5
+                client.shutdown(sockspec.SHUT_WR)
+                received = b""
+                while chunk := server.receive():
+                    received += chunk
+                assert received == b"hello"
+
+
+@pytest.mark.parametrize("backend", ["stdlib", "selectors", "memory"])
+@pytest.mark.parametrize("family", [sockspec.AF_INET, sockspec.AF_INET6])
+def test_send_to_port_0_is_einval_on_every_backend(
+    backend: str, family: sockspec.Family
+) -> None:
+    host = "127.0.0.1" if family is sockspec.AF_INET else "::1"
+    with (
+        sockspec.Socket(family, sockspec.SOCK_DGRAM, backend=backend) as sock,
+        pytest.raises(sockspec.SocketError) as exc,
+    ):
+        sock.send_to(host, 0, b"x")
+    assert exc.value.errno == errno.EINVAL
+
+
+@pytest.mark.skipif(
+    not hasattr(property, "__set_name__"), reason="Python 3.10 properties are unnamed"
+)
+def test_read_only_property_error_names_the_pep8_name() -> None:
+    with sockspec.Socket(backend="memory") as sock:
+        with pytest.raises(AttributeError, match="'is_connected'"):
+            sock.is_connected = True  # type: ignore[misc]
+        with pytest.raises(AttributeError, match="'local_port'"):
+            sock.local_port = 1  # type: ignore[misc]

@@ -162,3 +162,13 @@ def test_python_dash_m_conformance_prints_the_mapping() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("# Sockets/A to sockspec")
+
+
+def test_backends_shows_which_options_a_backend_understands() -> None:
+    full = sockspec.Capabilities()
+    assert "options=all" in full.describe().split()
+    some = sockspec.Capabilities(
+        options=frozenset({sockspec.TCP_NODELAY, sockspec.SO_REUSEADDR})
+    )
+    assert "options=SO_REUSEADDR,TCP_NODELAY" in some.describe().split()
+    assert "options=none" in sockspec.Capabilities(options=frozenset()).describe()

@@ -70,7 +70,13 @@ class Capabilities:
         """Return a one-line, human-readable summary."""
         fams = ",".join(sorted(f.name for f in self.families))
         types = ",".join(sorted(t.name for t in self.types))
-        extra = []
+        if self.options >= frozenset(Option):
+            options = "options=all"
+        else:
+            options = "options=" + (
+                ",".join(sorted(o.name for o in self.options)) or "none"
+            )
+        extra = [options]
         if self.virtual_time:
             extra.append("virtual-time")
         if self.os_sockets:

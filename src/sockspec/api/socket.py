@@ -523,3 +523,12 @@ SPEC_ALIASES: dict[str, str] = {
     "remoteAddress": "remote_address",
     "remotePort": "remote_port",
 }
+
+# A property bound to two names keeps the last one (the spec's) for its error
+# messages ("property 'isConnected' ... has no setter" for ``s.is_connected =
+# x``); give it back its PEP 8 name.  Python 3.10 properties have no name.
+for _pep8 in SPEC_ALIASES.values():
+    _member = Socket.__dict__[_pep8]
+    if isinstance(_member, property) and hasattr(_member, "__set_name__"):
+        _member.__set_name__(Socket, _pep8)
+del _pep8, _member

@@ -430,6 +430,10 @@ class SelectorsSocket(_os.OSSocket):
         return data, host, port
 
     def send_to(self, data: bytes | memoryview, host: str, port: int | None) -> int:
+        if self._type is SOCK_STREAM:
+            # The OS ignores the address on a stream socket; send() also
+            # sends everything and says NotConnected before a connection.
+            return self.send(data)
         sendto = self.os_socket.sendto
         address = _os.os_address(self._family, host, port)
         try:

@@ -191,6 +191,10 @@ class StdlibSocket(_os.OSSocket):
         return data, host, port
 
     def send_to(self, data: bytes | memoryview, host: str, port: int | None) -> int:
+        if self._type is SOCK_STREAM:
+            # The OS ignores the address on a stream socket; send() also
+            # sends everything and says NotConnected before a connection.
+            return self.send(data)
         self._waiters += 1
         try:
             return self.os_socket.sendto(data, _os.os_address(self._family, host, port))

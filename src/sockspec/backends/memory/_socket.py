@@ -1141,6 +1141,9 @@ class MemorySocket(SocketImpl):
                 target: Any = host
             else:
                 target = self._net._resolve(host, self._family)
+                if port == 0:
+                    # As the OS: no datagram can be addressed to port 0.
+                    raise SocketError(errno.EINVAL, "Invalid argument")
             return self._send_dgram(data, target, port)
 
     def _send_dgram(
