@@ -122,7 +122,8 @@ class Poller:
         """Wait up to *timeout* seconds; return ``(key, ready events)`` pairs.
 
         ``None`` waits until something is ready, ``0`` only looks.  An empty
-        list means the time ran out.
+        list means the time ran out.  :meth:`close` from another thread ends
+        the wait with :class:`~sockspec.SocketClosed`.
         """
         sel = self._sel()
         seconds = v.timeout_arg(timeout)
@@ -132,6 +133,8 @@ class Poller:
             raise
         except OSError as exc:
             raise from_os_error(exc) from None
+        if self._selector is None:
+            raise SocketClosed("the Poller was closed while waiting")
         keys = self._keys
         out = []
         for token, events in ready:

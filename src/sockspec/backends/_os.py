@@ -16,6 +16,7 @@ import select
 import selectors
 import socket
 import struct
+import threading
 from collections.abc import Hashable
 from typing import Any, Protocol
 
@@ -253,18 +254,32 @@ _FROM_SELECTORS = {
 }
 
 
+_WAKE = object()  # the selector key data of an OSSelector's wake-up pipe
+
+
 class OSSelector(SelectorImpl):
     """A :class:`selectors.DefaultSelector` (epoll on Linux) over OS sockets.
 
     Registrations persist in the kernel, so :meth:`select` costs in
     proportion to the sockets that are ready.
+
+    :meth:`close` from another thread wakes a :meth:`select` in progress
+    through a pipe registered beside the sockets.  The pipe is made the first
+    time a select may sleep, so a Poller only ever polled with ``timeout=0``
+    costs no descriptor.  A sleeping thread holds the selector open: the last
+    one out after :meth:`close` releases it (closing an epoll set, or a
+    descriptor in it, under a sleeping thread could leave that thread asleep).
     """
 
-    __slots__ = ("_fds", "_selector")
+    __slots__ = ("_closed", "_fds", "_lock", "_selector", "_waiters", "_wake")
 
     def __init__(self) -> None:
         self._selector = selectors.DefaultSelector()
         self._fds: dict[int, int] = {}  # id(impl) -> fd, valid after close
+        self._wake: tuple[int, int] | None = None
+        self._waiters: list[None] = []  # one entry per thread in select()
+        self._closed = False
+        self._lock = threading.Lock()
 
     def register(self, sock: SocketImpl, events: Event, token: Hashable) -> None:
         fd = _fileno(sock)
@@ -283,14 +298,56 @@ class OSSelector(SelectorImpl):
                 pass  # already gone from the kernel's set
 
     def select(self, timeout: float | None) -> list[tuple[Hashable, Event]]:
-        return [
-            (key.data, _FROM_SELECTORS[mask])
-            for key, mask in self._selector.select(timeout)
-        ]
+        if timeout != 0 and self._wake is None:
+            self._make_wake()
+        waiters = self._waiters
+        # Announce first, then look at _closed; close() marks first, then
+        # looks at the waiters: one of the two always sees the other.
+        waiters.append(None)
+        try:
+            if self._closed:
+                return []
+            ready = self._selector.select(timeout)
+        finally:
+            waiters.pop()
+            if self._closed:
+                self._release()
+        out: list[tuple[Hashable, Event]] = []
+        for key, mask in ready:
+            if key.data is _WAKE:
+                continue  # close() is the only writer; the pipe is not reused
+            out.append((key.data, _FROM_SELECTORS[mask]))
+        return out
+
+    def _make_wake(self) -> None:
+        with self._lock:
+            if self._wake is None and not self._closed:
+                r, w = os.pipe()
+                os.set_blocking(w, False)
+                self._selector.register(r, selectors.EVENT_READ, _WAKE)
+                self._wake = (r, w)
 
     def close(self) -> None:
+        self._closed = True
+        if self._waiters and self._wake is not None:
+            try:
+                os.write(self._wake[1], b"\0")
+            except OSError:
+                pass  # a full pipe already wakes everyone
+        self._release()
+
+    def _release(self) -> None:
+        """Free the selector once closed and no thread sleeps in it."""
+        with self._lock:
+            if self._waiters or self._selector is None:
+                return
+            selector, self._selector = self._selector, None  # type: ignore[assignment]
+            wake, self._wake = self._wake, None
         self._fds.clear()
-        self._selector.close()
+        selector.close()
+        if wake is not None:
+            os.close(wake[0])
+            os.close(wake[1])
 
 
 _FD_DIR = "/proc/self/fd"

@@ -406,7 +406,15 @@ class MemorySocket(SocketImpl):
     def _bind_path(self, path: str) -> None:
         paths = self._host._paths
         if not path:
-            raise SocketError(errno.EINVAL, "Invalid argument")
+            # Linux "autobind": an unnamed bind gets a unique abstract name of
+            # five hex digits; the seeded port stream picks it.
+            rng = self._net._port_rng
+            for _ in range(64):
+                path = f"\0{rng.randrange(0x100000):05x}"
+                if path not in paths:
+                    break
+            else:
+                raise AddressInUse("no free autobind name")
         if path in paths:
             raise AddressInUse("Address already in use")
         paths[path] = self
@@ -1548,9 +1556,10 @@ class MemorySelector(SelectorImpl):
     so a poll costs in proportion to the activity, not to the registrations.
     """
 
-    __slots__ = ("_dirty", "_net", "_regs", "_waiter")
+    __slots__ = ("_closed", "_dirty", "_net", "_regs", "_waiter")
 
     def __init__(self, network: Network) -> None:
+        self._closed = False
         self._net = network
         self._regs: dict[MemorySocket, tuple[int, Hashable]] = {}
         self._dirty: dict[MemorySocket, None] = {}
@@ -1606,6 +1615,8 @@ class MemorySelector(SelectorImpl):
             sched.join()
             deadline = None if timeout is None else sched.now + timeout
             while True:
+                if self._closed:
+                    return []  # the facade reports the close
                 ready = self._scan()
                 if ready:
                     return ready
@@ -1627,6 +1638,9 @@ class MemorySelector(SelectorImpl):
 
     def close(self) -> None:
         with self._net._sched.lock:
+            self._closed = True
+            if self._waiter is not None:
+                self._net._sched.wake(self._waiter)
             for sock in self._regs:
                 if self in sock._sels:
                     sock._sels.remove(self)

@@ -18,7 +18,12 @@ from ...api.constants import (
     SOCK_DGRAM,
     SOCK_STREAM,
 )
-from ...api.errors import SocketError, UnsupportedOperation
+from ...api.errors import (
+    BrokenPipe,
+    ConnectionReset,
+    SocketError,
+    UnsupportedOperation,
+)
 from ...api.socket import Socket
 from ..core import FAMILIES, IP_FAMILIES, check
 from ..harness import Harness
@@ -182,6 +187,29 @@ def eof(h: Harness) -> None:
             server.send(b"x" * 65536)
     except SocketError:
         pass
+
+
+@check(
+    group="stream",
+    per_family=FAMILIES,
+    spec=["close()", "close / Close the socket immediately"],
+)
+def reset_on_unread_close(h: Harness) -> None:
+    """Closing with unread data resets the peer: ConnectionReset, not b"".
+
+    A reset must never pass for a clean end of stream, and once reported the
+    connection stays unusable for sending.
+    """
+    client, server = h.pair()
+    client.send(b"this is never read")
+    assert h.wait_for(server), "the data never reached the server"
+    server.close()
+    assert h.wait_for(client), "the reset never reached the client"
+    with h.raises(ConnectionReset, "receive after the peer reset"):
+        client.receive()
+    with h.raises((ConnectionReset, BrokenPipe), "send after the reset"):
+        for _ in range(64):
+            client.send(b"x" * 65536)
 
 
 @check(

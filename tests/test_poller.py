@@ -1,0 +1,55 @@
+"""Poller behaviour shared by every backend."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+import sockspec
+
+BACKENDS = ["stdlib", "selectors", "memory"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_close_wakes_a_thread_blocked_in_poll(backend: str, no_fd_leak: None) -> None:
+    outcome: list[BaseException | list[object]] = []
+    with sockspec.Socket(backend=backend) as listener:
+        listener.bind("127.0.0.1")
+        listener.listen()
+        poller = sockspec.Poller(backend)
+        poller.register(listener, sockspec.EVENT_READ)
+
+        # On memory a 30 s timeout would pass at once in virtual time while
+        # this thread sleeps in join(); with no timeout it waits for close().
+        timeout = None if backend == "memory" else 30
+
+        def wait() -> None:
+            try:
+                outcome.append(list(poller.poll(timeout)))
+            except BaseException as exc:  # recorded for the assertion below
+                outcome.append(exc)
+
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        # Bounded wait until the thread is (very likely) inside poll().
+        waiter.join(0.2)
+        poller.close()
+        waiter.join(5)
+        assert not waiter.is_alive(), "close() did not wake the thread in poll()"
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], sockspec.SocketClosed)
+
+
+@pytest.mark.parametrize("backend", ["stdlib", "selectors"])
+def test_a_poller_polled_without_waiting_opens_no_descriptor(backend: str) -> None:
+    from tests.conftest import open_fds
+
+    poller = sockspec.Poller(backend)
+    before = open_fds()
+    poller.poll(0)
+    assert open_fds() == before
+    poller.poll(0.001)
+    assert open_fds() == before + 2  # the wake-up pipe, made on first sleep
+    poller.close()
+    assert open_fds() == before - 1  # the epoll set went too
