@@ -15,6 +15,7 @@ none of them changes a byte.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
 import random
@@ -65,14 +66,14 @@ def _rate(value: object, field: str) -> float:
 # -- distributions ------------------------------------------------------------------
 
 
-class Distribution:
+class Distribution(abc.ABC):
     """A source of non-negative delays in seconds, drawn from the network's RNG."""
 
     __slots__ = ()
 
+    @abc.abstractmethod
     def sample(self, rng: random.Random) -> float:
         """Draw one delay (seconds, >= 0)."""
-        raise NotImplementedError  # pragma: no cover - every subclass overrides
 
 
 @dataclasses.dataclass(frozen=True)
