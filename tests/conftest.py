@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+import sockspec
+
 
 def open_fds() -> int:
     """Number of file descriptors this process holds."""
@@ -23,3 +25,24 @@ def no_fd_leak() -> Iterator[None]:
     gc.collect()
     after = open_fds()
     assert after <= before, f"file descriptors leaked: {before} -> {after}"
+
+
+#: The built-in backends, for tests that run on each of them.
+BUILTIN_BACKENDS = ["stdlib", "selectors", "memory"]
+
+
+@pytest.fixture(params=BUILTIN_BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each built-in backend's name; memory runs on a fresh seeded network.
+
+    A test module's own ``backend`` fixture or parametrisation overrides it.
+    """
+    name: str = request.param
+    if name != "memory":
+        yield name
+        return
+    from sockspec.backends.memory import Network
+
+    network = Network(seed=7)
+    with sockspec.use_backend(network), network:
+        yield name

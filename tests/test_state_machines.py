@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -48,7 +47,6 @@ from sockspec import (
     Poller,
     Socket,
 )
-from sockspec.backends.memory import Network
 
 BACKENDS = ["stdlib", "selectors", "memory"]
 T = 0.02
@@ -66,17 +64,6 @@ MACHINE = settings(
 def open_fds() -> int:
     gc.collect()
     return len(os.listdir("/proc/self/fd"))
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    name: str = request.param
-    if name != "memory":
-        yield name
-        return
-    network = Network(seed=13)
-    with sockspec.use_backend(network), network:
-        yield name
 
 
 def _listener(backend: str) -> Socket:

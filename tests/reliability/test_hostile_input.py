@@ -21,7 +21,7 @@ import gc
 import io
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -30,7 +30,6 @@ from hypothesis import strategies as st
 
 import sockspec
 from sockspec import AF_INET, AF_INET6, SOCK_DGRAM, SOCK_STREAM, Option, Socket
-from sockspec.backends.memory import Network
 
 BACKENDS = ["stdlib", "selectors", "memory"]
 T = 0.05
@@ -65,17 +64,6 @@ OPTIONS = st.one_of(JUNK, st.sampled_from(list(Option)))
 def open_fds() -> int:
     gc.collect()
     return len(os.listdir("/proc/self/fd"))
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    name: str = request.param
-    if name != "memory":
-        yield name
-        return
-    network = Network(seed=9)
-    with sockspec.use_backend(network), network:
-        yield name
 
 
 @pytest.fixture

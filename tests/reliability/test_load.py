@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,7 +39,6 @@ from sockspec import (
     Poller,
     Socket,
 )
-from sockspec.backends.memory import Network
 from sockspec.conformance.harness import Harness
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -50,18 +49,6 @@ def open_fds() -> int:
     """Descriptors this process holds."""
     gc.collect()
     return len(os.listdir("/proc/self/fd"))
-
-
-@pytest.fixture
-def backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The backend name; ``memory`` gets a fresh network for the test."""
-    name: str = request.param
-    if name != "memory":
-        yield name
-        return
-    network = Network(seed=1)
-    with sockspec.use_backend(network), network:
-        yield name
 
 
 # -- 1,000 connections x 1 MiB through the Poller echo server ---------------------
