@@ -395,6 +395,10 @@ class Registry:
             f"backend must be a name, a Backend or None, got {type(backend).__name__}"
         )
 
+    def choices(self) -> list[Backend | str]:
+        """What :class:`use_backend` has in force, newest first."""
+        return self._override[::-1]
+
     def push(self, backend: Backend | str) -> None:
         """Make *backend* the default until :meth:`pop` (see :class:`use_backend`)."""
         with self._lock:

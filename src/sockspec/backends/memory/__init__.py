@@ -149,9 +149,9 @@ class MemoryBackend(Backend):
 
     def current_backend(self) -> Backend:
         """The installed network or host, else :func:`default_network`."""
-        # use_backend() keeps its choices on the registry's stack; the newest
-        # memory network or host on it is the current one.
-        for choice in reversed(_registry.REGISTRY._override):
+        # The newest memory network or host use_backend() put in force is
+        # the current one.
+        for choice in _registry.REGISTRY.choices():
             if isinstance(choice, (Network, Host)):
                 return choice
         return default_network()

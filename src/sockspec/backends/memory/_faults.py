@@ -204,43 +204,38 @@ class Latency(Rule):
 
 
 @dataclasses.dataclass(frozen=True)
-class Loss(Rule):
+class _DatagramRate(Rule):
+    """A fault that hits each datagram with probability *rate*."""
+
+    rate: float = 0.0
+    streams = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _rate(self.rate, "rate")
+
+
+@dataclasses.dataclass(frozen=True)
+class Loss(_DatagramRate):
     """Drop each datagram with probability *rate*."""
 
-    rate: float = 0.0
-    streams = False
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _rate(self.rate, "rate")
-
 
 @dataclasses.dataclass(frozen=True)
-class Duplicate(Rule):
+class Duplicate(_DatagramRate):
     """Deliver each datagram twice with probability *rate*."""
 
-    rate: float = 0.0
-    streams = False
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _rate(self.rate, "rate")
-
 
 @dataclasses.dataclass(frozen=True)
-class Reorder(Rule):
+class Reorder(_DatagramRate):
     """Hold back each datagram with probability *rate* by *delay* seconds.
 
     Datagrams sent during that time overtake it.
     """
 
-    rate: float = 0.0
     delay: DelaySpec = 0.001
-    streams = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _rate(self.rate, "rate")
         object.__setattr__(self, "delay", _delay(self.delay, "delay"))
 
 
