@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -124,20 +125,170 @@ def test_backends_lists_origin_capabilities_and_problems(
     assert main(["backends"]) == 0
     lines = capsys.readouterr().out.splitlines()
     [stdlib] = [line for line in lines if line.split()[:1] == ["stdlib"]]
-    assert "plugin stdlib (sockspec)" in stdlib
+    assert "built-in" in stdlib
     assert "blocking OS sockets" in stdlib
     caps = lines[lines.index(stdlib) + 1]
     assert caps.split()[0] == "capabilities:"
     assert "AF_INET" in caps
     assert "os-sockets" in caps
-    assert any(line.split()[:1] == ["lossy"] for line in lines)
+    [lossy_line] = [line for line in lines if line.split()[:1] == ["lossy"]]
+    assert "plugin lossy-plugin (unknown)" in lossy_line
     assert "  broken (broken-dist): ImportError: boom" in lines
 
 
-def test_usage_errors_exit_2() -> None:
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
-        main([])
+        main(["check", "--no-such-option"])
     assert exc.value.code == 2
+    assert "--no-such-option" in capsys.readouterr().err
+
+
+def test_no_command_prints_the_whole_help_and_exits_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A missing command is a usage error, as argparse treats a missing
+    # argument; the help names every command instead of one usage line.
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    help_text = captured.err
+    assert help_text.startswith("usage: sockspec")
+    for command in ("check", "backends"):
+        assert any(line.split()[:1] == [command] for line in help_text.splitlines())
+    assert "--version" in help_text
+    assert "sockspec COMMAND -h" in help_text
+
+
+def test_version_prints_the_package_version(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"sockspec {sockspec.__version__}\n"
+
+
+def test_the_package_version_is_the_distribution_version() -> None:
+    from importlib import metadata
+
+    assert metadata.version("sockspec") == sockspec.__version__
+
+
+def test_summary_line_uses_singular_for_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check", "stdlib", "-k", "api_surface"]) == 0
+    summary = capsys.readouterr().out.splitlines()[-1]
+    assert summary.startswith("1 check x 1 backend: 1 passed, 0 failed"), summary
+
+
+# -- which backend, and a misspelt one ------------------------------------------
+
+
+def test_backends_marks_the_default(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SOCKSPEC_BACKEND", raising=False)
+    assert main(["backends"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    marked = [line.split()[0] for line in lines if "(default)" in line.split()]
+    assert marked == ["stdlib"]
+    assert "default backend: stdlib" in lines
+
+    monkeypatch.setenv("SOCKSPEC_BACKEND", "memory")
+    assert main(["backends"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    marked = [line.split()[0] for line in lines if "(default)" in line.split()]
+    assert marked == ["memory"]
+    assert "default backend: memory (from $SOCKSPEC_BACKEND)" in lines
+
+
+def test_backends_with_names_shows_only_those(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["backends", "memory"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    named = [line.split()[0] for line in lines if not line.startswith(" ")]
+    assert named[0] == "memory"
+    assert "stdlib" not in named
+    assert "selectors" not in named
+    assert lines[1].split()[0] == "capabilities:"
+
+
+@pytest.mark.parametrize("command", ["check", "backends"])
+def test_cli_suggests_the_backend_meant(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command, "memroy"]) == 2
+    captured = capsys.readouterr()
+    [line] = captured.err.splitlines()
+    assert line.startswith(f"sockspec {command}: unknown backend 'memroy'")
+    assert "did you mean 'memory'?" in line
+    assert "memory, selectors, stdlib" in line
+
+
+@pytest.mark.parametrize("command", ["check", "backends"])
+def test_cli_reports_a_misspelt_environment_in_one_line(
+    command: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SOCKSPEC_BACKEND", "memroy")
+    assert main([command]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"sockspec {command}: $SOCKSPEC_BACKEND='memroy': ")
+    assert "did you mean 'memory'?" in line
+
+
+def test_misspelt_environment_gives_no_traceback_from_the_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sockspec", "check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "SOCKSPEC_BACKEND": "memroy"},
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert "did you mean 'memory'?" in line
+
+
+@pytest.mark.parametrize(
+    "choose",
+    [
+        lambda: sockspec.Socket(backend="memroy"),
+        lambda: sockspec.get_backend("memroy"),
+        lambda: sockspec.use_backend("memroy"),
+    ],
+    ids=["Socket", "get_backend", "use_backend"],
+)
+def test_library_suggests_the_backend_meant(choose: Callable[[], object]) -> None:
+    with pytest.raises(sockspec.UnknownBackend) as info:
+        choose()
+    assert isinstance(info.value, ValueError)
+    message = str(info.value)
+    assert "unknown backend 'memroy' (did you mean 'memory'?)" in message
+    assert "available backends: memory, selectors, stdlib" in message
+    assert "\n" not in message
+
+
+def test_misspelt_environment_suggests_the_backend_meant(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SOCKSPEC_BACKEND", "memroy:seed=1")
+    with pytest.raises(sockspec.UnknownBackend) as info:
+        sockspec.Socket()
+    message = str(info.value)
+    assert message.startswith("$SOCKSPEC_BACKEND='memroy:seed=1': ")
+    assert "did you mean 'memory'?" in message
+
+
+def test_no_suggestion_for_a_name_like_none() -> None:
+    with pytest.raises(sockspec.UnknownBackend) as info:
+        sockspec.get_backend("no-such-backend")
+    assert "did you mean" not in str(info.value)
 
 
 def test_python_dash_m_sockspec_runs_the_cli() -> None:

@@ -29,6 +29,7 @@ handed to the backend's factory.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib
 import importlib.util
 import os
@@ -354,8 +355,13 @@ class Registry:
     def _unknown(self, name: str) -> str:
         if name in self._conflicts:
             return self._conflicts[name]
-        available = ", ".join(self.names()) or "none"
-        message = f"unknown backend {name!r}; available backends: {available}"
+        names = self.names()
+        message = f"unknown backend {name!r}"
+        # A misspelling is the likeliest mistake; name the backend it resembles.
+        close = difflib.get_close_matches(name, names, n=1)
+        if close:
+            message += f" (did you mean {close[0]!r}?)"
+        message += f"; available backends: {', '.join(names) or 'none'}"
         if name in self._disabled:
             message += f" (plugin {name!r} is disabled by ${DISABLE_ENV})"
         elif any(p.plugin == name for p in self._problems):

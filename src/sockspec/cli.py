@@ -3,20 +3,29 @@
 ``sockspec check [NAMES...] [-k PATTERN] [-v] [--cross]`` runs every check
 against each installed backend (or the ones named, ``name:options``
 included) and prints a matrix of check x backend; it exits 1 if any check
-failed, 0 otherwise, 2 on a usage error.  ``sockspec backends`` lists each
-backend with the plugin and distribution it comes from, its summary and
-capabilities, and the plugins that failed to load.
+failed, 0 otherwise.  ``sockspec backends [NAMES...]`` lists each backend
+(or the ones named) as built-in or with the plugin and distribution it
+comes from, its summary and capabilities, marks the default, and lists the
+plugins that failed to load.  ``sockspec --version`` prints the version.
+
+Usage errors exit 2, as argparse does: an unknown option, ``sockspec`` with
+no command (which prints the whole help, to stderr, rather than argparse's
+one usage line), and a backend name -- on the command line or in
+``$SOCKSPEC_BACKEND`` -- that names no backend, reported in one line that
+suggests the name probably meant.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from . import _registry, conformance
+from . import __version__, _registry, conformance
 from .conformance import Outcome, Result, Target
 
 __all__ = ["main"]
@@ -28,8 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sockspec",
         description="The CommonJS Sockets/A API for Python: tools.",
+        epilog="Run 'sockspec COMMAND -h' for the options of one command. "
+        f"${_registry.BACKEND_ENV} chooses the default backend "
+        f"({_registry.DEFAULT_BACKEND} when it is not set).",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     check = sub.add_parser(
         "check",
         help="run the conformance suite against backends",
@@ -62,31 +77,71 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run OS-socket backends against each other (client->server)",
     )
-    sub.add_parser(
+    backends = sub.add_parser(
         "backends",
         help="list backends, their origin and capabilities",
-        description="List every available backend and plugin load problems.",
+        description="List the available backends (or the ones named), which "
+        "one is the default, and plugin load problems.",
+    )
+    backends.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="backends to show (name or name:options); default: all",
     )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``sockspec`` command line; return the exit status."""
-    args = _parser().parse_args(argv)
-    if args.command == "backends":
-        return _backends(sys.stdout)
-    return _check(args.names, args.patterns, args.verbose, args.cross, sys.stdout)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        if args.command == "backends":
+            return _backends(args.names, sys.stdout)
+        _default_backend()
+        return _check(args.names, args.patterns, args.verbose, args.cross, sys.stdout)
+    except _registry.UnknownBackend as exc:
+        # A mistake in a name, not a bug: one line, no traceback.
+        print(f"sockspec {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _default_backend() -> str:
+    """The default backend's name (``name:options``); raise if it names none."""
+    _registry.get_backend()
+    env = os.environ.get(_registry.BACKEND_ENV, "").strip()
+    return env or _registry.DEFAULT_BACKEND
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 # -- sockspec backends ----------------------------------------------------------
 
 
-def _backends(out: TextIO) -> int:
-    infos = _registry.backend_info()
-    width = max([len(info.name) for info in infos] + [8])
-    for info in infos:
-        origin = f"plugin {info.plugin} ({info.distribution or 'unknown'})"
-        print(f"{info.name:{width}}  {origin}  {info.summary}".rstrip(), file=out)
+def _backends(names: Sequence[str], out: TextIO) -> int:
+    for name in names:
+        _registry.get_backend(name)  # an unknown name is an error, with a hint
+    wanted = {name.partition(":")[0] for name in names}
+    infos = [i for i in _registry.backend_info() if not wanted or i.name in wanted]
+    env = os.environ.get(_registry.BACKEND_ENV, "").strip()
+    default = env or _registry.DEFAULT_BACKEND
+    default_name = default.partition(":")[0]
+    labels = [
+        f"{i.name} (default)" if i.name == default_name else i.name for i in infos
+    ]
+    width = max([len(label) for label in labels] + [8])
+    for info, label in zip(infos, labels, strict=True):
+        if _is_builtin(info):
+            origin = "built-in"
+        else:
+            origin = f"plugin {info.plugin} ({info.distribution or 'unknown'})"
+        print(f"{label:{width}}  {origin}  {info.summary}".rstrip(), file=out)
         try:
             caps = _registry.get_backend(info.name).capabilities.describe()
         except Exception as exc:  # a backend whose factory fails is still listed
@@ -94,13 +149,23 @@ def _backends(out: TextIO) -> int:
         print(f"{'':{width}}  capabilities: {caps}", file=out)
     if not infos:
         print("no backends are installed", file=out)
-    problems = _registry.plugin_problems()
-    if problems:
-        print("\nplugin problems:", file=out)
-        for problem in problems:
-            origin = problem.distribution or "unknown distribution"
-            print(f"  {problem.plugin} ({origin}): {problem.error}", file=out)
+    if not names:
+        problems = _registry.plugin_problems()
+        if problems:
+            print("\nplugin problems:", file=out)
+            for problem in problems:
+                origin = problem.distribution or "unknown distribution"
+                print(f"  {problem.plugin} ({origin}): {problem.error}", file=out)
+        # Listed before it is checked: the list shows the name that was meant.
+        _default_backend()
+        source = f" (from ${_registry.BACKEND_ENV})" if env else ""
+        print(f"\ndefault backend: {default}{source}", file=out)
     return 0
+
+
+def _is_builtin(info: _registry.BackendInfo) -> bool:
+    """Whether *info* is one of the backends that ship inside sockspec."""
+    return re.sub(r"[-_.]+", "-", info.distribution or "").lower() == "sockspec"
 
 
 # -- sockspec check -------------------------------------------------------------
@@ -146,7 +211,7 @@ def _check(
     _print_failures(results, verbose, out)
     counts = {o: sum(r.outcome is o for r in results) for o in Outcome}
     print(
-        f"\n{len(checks)} checks x {len(targets)} backends: "
+        f"\n{_count(len(checks), 'check')} x {_count(len(targets), 'backend')}: "
         f"{counts[Outcome.PASS]} passed, {counts[Outcome.FAIL]} failed, "
         f"{counts[Outcome.SKIP]} skipped in {elapsed:.1f} s",
         file=out,
