@@ -182,3 +182,70 @@ def test_scheduler_options_are_validated() -> None:
         Network(realtime_after=-1)
     with pytest.raises(TypeError, match="seed"):
         Network(seed="x")  # type: ignore[arg-type]
+
+
+def _send_in_thread(sock: Socket, payload: bytes) -> list[BaseException | int]:
+    """Run ``sock.send`` in a thread; close *sock* if it has not ended in 5 s.
+
+    Closing makes a spinning send end, so the failing version of the tests
+    below fails instead of burning a core for the rest of the run.
+    """
+    outcome: list[BaseException | int] = []
+
+    def run() -> None:
+        try:
+            outcome.append(sock.send(payload))
+        except BaseException as exc:  # recorded for the assertion
+            outcome.append(exc)
+
+    before = threading.active_count()
+    thread = threading.Thread(target=run, name="sender")
+    thread.start()
+    thread.join(5)
+    if thread.is_alive():
+        sock.close()
+        thread.join(5)
+        outcome.insert(0, AssertionError("send() did not return within 5 s"))
+    assert threading.active_count() == before
+    return outcome
+
+
+@pytest.mark.parametrize("cause", ["backlog", "partition", "blackhole"])
+def test_send_during_a_pending_connect_times_out_at_the_deadline(
+    memory_network: Network, cause: str
+) -> None:
+    from sockspec.backends.memory import BlackHole
+
+    lst = Socket()
+    lst.bind("127.0.0.1")
+    lst.listen(0)
+    port = lst.local_port
+    fillers = []
+    if cause == "backlog":
+        filler = Socket(timeout=1)
+        filler.connect("127.0.0.1", port)  # the one place backlog 0 leaves
+        fillers.append(filler)
+    elif cause == "partition":
+        db = memory_network.add_host("db")
+        lst.close()
+        lst = Socket(backend=db)
+        lst.bind("0.0.0.0")
+        lst.listen()
+        port = lst.local_port
+        memory_network.partition("local", "db")
+    else:
+        memory_network.add_rule(BlackHole(port=port))
+    target = "127.0.0.1" if cause != "partition" else db.ipv4[0]
+    sock = Socket(timeout=0)
+    with pytest.raises(sockspec.WouldBlock):
+        sock.connect(target, port)
+    sock.timeout = 1.5
+    started = memory_network.now
+    outcome = _send_in_thread(sock, b"x")
+    assert len(outcome) == 1, outcome
+    assert isinstance(outcome[0], sockspec.Timeout), outcome
+    assert outcome[0].bytes_sent == 0
+    assert memory_network.now - started == pytest.approx(1.5)
+    sock.close()
+    for s in [*fillers, lst]:
+        s.close()

@@ -990,6 +990,11 @@ class MemorySocket(SocketImpl):
                 if self._state != _CONNECTED:
                     if timeout == 0:
                         raise WouldBlock("Resource temporarily unavailable")
+                    # Linux waits for the pending connect up to the send
+                    # timeout (sk_stream_wait_connect); without this check a
+                    # passed deadline makes every wait return at once.
+                    if deadline is not None and self._sched.now >= deadline:
+                        raise _timeout(sent)
                     self._wait("send()", deadline)
                     continue
                 if total == 0:
