@@ -249,3 +249,44 @@ def test_send_during_a_pending_connect_times_out_at_the_deadline(
     sock.close()
     for s in [*fillers, lst]:
         s.close()
+
+
+@pytest.mark.parametrize("size", [1000, 30000, 100000])
+def test_send_holds_nothing_of_a_bytearray_after_it_returns(
+    memory_network: Network, size: int
+) -> None:
+    """``del buf[:n]`` right after ``send(buf)`` never raises BufferError.
+
+    A reader thread that waits makes the deadlock detector look at the
+    sender's frames while the sender runs; nothing it looked at may keep a
+    view of the caller's buffer alive.  Before the fix most large sends
+    failed here.
+    """
+    client, server = connected(memory_network)
+    failures: list[int] = []
+    before = threading.active_count()
+
+    def drain() -> None:
+        while server.receive(65536):
+            pass
+
+    def send_and_trim() -> None:
+        try:
+            for i in range(200):
+                buf = bytearray(size)
+                n = client.send(buf)
+                try:
+                    del buf[:n]
+                except BufferError:
+                    failures.append(i)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=drain), threading.Thread(target=send_and_trim)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not any(t.is_alive() for t in threads)
+    assert threading.active_count() == before
+    assert failures == []

@@ -67,6 +67,17 @@ class _ClosedImpl(SocketImpl):
 _CLOSED = _ClosedImpl()
 
 
+def _release(payload: bytes | memoryview) -> None:
+    """Release the view :func:`data_arg` made of a caller's buffer.
+
+    A frame that outlives the call (a traceback, a debugger, another thread
+    looking at ``sys._current_frames()``) would otherwise keep the buffer
+    exported, and the caller's ``del buf[:n]`` would raise ``BufferError``.
+    """
+    if payload.__class__ is memoryview:
+        payload.release()
+
+
 def _os_errors(method: Callable[..., _T]) -> Callable[..., _T]:
     """Turn native ``OSError`` from an implementation into sockspec errors.
 
@@ -278,14 +289,22 @@ class Socket:
         non-blocking it sends what fits now, raising
         :class:`~sockspec.WouldBlock` if nothing does.
         """
-        if data.__class__ is not _bytes:
-            data = v.data_arg(data)
+        if data.__class__ is _bytes:
+            try:
+                return self._impl.send(data)
+            except SocketError:
+                raise
+            except OSError as exc:
+                raise from_os_error(exc) from None
+        payload = v.data_arg(data)
         try:
-            return self._impl.send(data)
+            return self._impl.send(payload)
         except SocketError:
             raise
         except OSError as exc:
             raise from_os_error(exc) from None
+        finally:
+            _release(payload)
 
     @_os_errors
     def receive_from(self, maxlen: int | None = None) -> Datagram:
@@ -303,8 +322,13 @@ class Socket:
         """Send *data* as one datagram to *host* and *port*; return the count."""
         host = v.host_arg(host, self._family)
         portnum = v.port_arg(port, self._family, self._type, required=True)
-        payload = data if data.__class__ is _bytes else v.data_arg(data)
-        return self._impl.send_to(payload, host, portnum)
+        if data.__class__ is _bytes:
+            return self._impl.send_to(data, host, portnum)
+        payload = v.data_arg(data)
+        try:
+            return self._impl.send_to(payload, host, portnum)
+        finally:
+            _release(payload)
 
     @_os_errors
     def send_file(self, file: BinaryIO) -> int:

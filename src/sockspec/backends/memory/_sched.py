@@ -325,25 +325,39 @@ class Scheduler:
         frames: dict[int, FrameType] | None = None
         threads = threading.enumerate()
         alive: set[int | None] = {t.ident for t in threads}
-        for thread in threads:
-            ident = thread.ident
-            if ident in waiting or (outsiders and thread in outsiders):
-                continue
-            if ident in woken or ident is None:
-                busy.append(thread.name)
-                continue
-            if frames is None:
-                frames = sys._current_frames()
-            frame = frames.get(ident)
-            kind = _IDLE_CODES.get(frame.f_code) if frame is not None else None
-            if frame is None or kind is None:
-                busy.append(thread.name)
-                continue
-            timeout = _blocked_for(frame, kind, alive)
-            if timeout == _BUSY:
-                busy.append(thread.name)
-            elif timeout is not None:
-                sleep_limit = max(sleep_limit or 0.0, timeout)
+        try:
+            for thread in threads:
+                ident = thread.ident
+                if ident in waiting or (outsiders and thread in outsiders):
+                    continue
+                if ident in woken or ident is None:
+                    busy.append(thread.name)
+                    continue
+                if frames is None:
+                    frames = sys._current_frames()
+                    # Our own frame in the dict would make a cycle through
+                    # this function's locals: every frame in it, with the
+                    # locals (memoryviews of callers' buffers) of functions
+                    # that have since returned, would live until the next
+                    # garbage collection.
+                    frames.pop(threading.get_ident(), None)
+                frame = frames.get(ident)
+                kind = _IDLE_CODES.get(frame.f_code) if frame is not None else None
+                if frame is None or kind is None:
+                    busy.append(thread.name)
+                    continue
+                timeout = _blocked_for(frame, kind, alive)
+                if timeout == _BUSY:
+                    busy.append(thread.name)
+                elif timeout is not None:
+                    sleep_limit = max(sleep_limit or 0.0, timeout)
+        finally:
+            # Hold other threads' frames no longer than needed: a frame
+            # object alive when its function returns keeps that function's
+            # locals alive with it.
+            frame = None
+            if frames is not None:
+                frames.clear()
         return busy, sleep_limit
 
     def _deadlock(self, busy: list[str]) -> None:

@@ -971,8 +971,9 @@ class MemorySocket(SocketImpl):
                 if self._remote is None:
                     raise _error(errno.EDESTADDRREQ)
                 return self._send_dgram(data, self._remote, self._rport)
-        view = memoryview(data)
-        total = len(view)
+        # No memoryview of our own: a view left in a frame that outlives the
+        # call would stop the caller from resizing its bytearray.
+        total = len(data)
         timeout = self._timeout
         with self._lock:
             deadline = None if not timeout else self._sched.now + timeout
@@ -1006,7 +1007,7 @@ class MemorySocket(SocketImpl):
                     n = min(room, total - sent)
                     if net._rules and net._any(ShortWrites, self, peer):
                         n = net._rng.randint(1, n)
-                    n = self._push(bytes(view[sent : sent + n]))
+                    n = self._push(bytes(data[sent : sent + n]))
                     sent += n
                     if sent == total or (timeout == 0 and n):
                         return sent
