@@ -56,3 +56,48 @@ def test_a_poller_polled_without_waiting_opens_no_descriptor(backend: str) -> No
     assert open_fds() == before + 2  # the wake-up pipe, made on first sleep
     poller.close()
     assert open_fds() == before - 1  # the epoll set went too
+
+
+def test_memory_register_from_another_thread_is_no_deadlock() -> None:
+    """The registering thread then joins: nothing is busy, yet poll must wake.
+
+    Before the fix the thread in ``poll(None)`` got a false ``Deadlock``:
+    the registration did not wake it, and with every thread waiting the
+    network found nothing that could.
+    """
+    from sockspec.backends.memory import Network
+
+    network = Network(seed=3)
+    before = threading.active_count()
+    with network:
+        client = sockspec.Socket(backend=network, timeout=5)
+        listener = sockspec.Socket(backend=network, timeout=5)
+        listener.bind("127.0.0.1")
+        listener.listen()
+        client.connect("127.0.0.1", listener.local_port)
+        poller = sockspec.Poller(network)
+        outcome: list[object] = []
+
+        def wait() -> None:
+            try:
+                outcome.append([ev for _, ev in poller.poll(None)])
+            except BaseException as exc:  # recorded for the assertion below
+                outcome.append(exc)
+
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        waiter.join(0.05)
+        poller.register(listener, sockspec.EVENT_READ)
+
+        def join_without_timeout() -> None:
+            waiter.join()  # idle in the network's eyes: no wall timeout
+
+        joiner = threading.Thread(target=join_without_timeout)
+        joiner.start()
+        joiner.join(10)
+        waiter.join(1)
+        poller.close()
+        for sock in (client, listener):
+            sock.close()
+    assert outcome == [[sockspec.EVENT_READ]]
+    assert threading.active_count() == before

@@ -71,13 +71,16 @@ class Poller:
         if id(sock) in self._keys:
             raise KeyError(f"{sock!r} is already registered")
         key = PollKey(sock, mask, data)
+        # The key goes in first: a thread already in poll() may wake as
+        # soon as the selector knows the socket, and must find its key.
+        self._keys[id(sock)] = key
         try:
             sel.register(impl, mask, id(sock))
-        except SocketError:
+        except BaseException as exc:
+            del self._keys[id(sock)]
+            if isinstance(exc, OSError) and not isinstance(exc, SocketError):
+                raise from_os_error(exc) from None
             raise
-        except OSError as exc:
-            raise from_os_error(exc) from None
-        self._keys[id(sock)] = key
         sock._watch(self)
         return key
 
@@ -87,14 +90,15 @@ class Poller:
         old = self.get_key(sock)
         mask = v.events_arg(events)
         key = PollKey(sock, mask, data)
+        self._keys[id(sock)] = key  # before the selector, as in register()
         if mask != old.events:
             try:
                 sel.modify(sock._selector_impl(self._backend), mask, id(sock))
-            except SocketError:
+            except BaseException as exc:
+                self._keys[id(sock)] = old
+                if isinstance(exc, OSError) and not isinstance(exc, SocketError):
+                    raise from_os_error(exc) from None
                 raise
-            except OSError as exc:
-                raise from_os_error(exc) from None
-        self._keys[id(sock)] = key
         return key
 
     def unregister(self, sock: Socket) -> PollKey:
@@ -139,7 +143,9 @@ class Poller:
         out = []
         for token, events in ready:
             key = keys.get(token)  # type: ignore[call-overload]
-            if key is not None:
+            # A key modified while the selector looked may want none of
+            # what it saw.
+            if key is not None and events & key.events:
                 out.append((key, events & key.events))
         return out
 

@@ -128,8 +128,8 @@ def _notify(sock: MemorySocket) -> None:
         wake(w)
     for sel in sock._sels:
         sel._dirty[sock] = None
-        if sel._waiter is not None:
-            wake(sel._waiter)
+        for w in sel._waiters:
+            wake(w)
 
 
 def _fmt(addr: str | None, port: int | None) -> str:
@@ -1560,16 +1560,19 @@ class MemorySelector(SelectorImpl):
     Sockets tell their selectors when their state changes (``_dirty``);
     :meth:`select` evaluates only those, plus the ones found ready last time,
     so a poll costs in proportion to the activity, not to the registrations.
+    Every thread in :meth:`select` is woken by a change, and by
+    :meth:`register` and :meth:`modify` from any thread, as epoll wakes
+    every ``epoll_wait`` for a level-triggered event.
     """
 
-    __slots__ = ("_closed", "_dirty", "_net", "_regs", "_waiter")
+    __slots__ = ("_closed", "_dirty", "_net", "_regs", "_waiters")
 
     def __init__(self, network: Network) -> None:
         self._closed = False
         self._net = network
         self._regs: dict[MemorySocket, tuple[int, Hashable]] = {}
         self._dirty: dict[MemorySocket, None] = {}
-        self._waiter: Waiter | None = None
+        self._waiters: list[Waiter] = []  # one per thread in select()
 
     def _check(self, sock: SocketImpl) -> MemorySocket:
         if not isinstance(sock, MemorySocket) or sock._net is not self._net:
@@ -1578,16 +1581,26 @@ class MemorySelector(SelectorImpl):
 
     def register(self, sock: SocketImpl, events: Event, token: Hashable) -> None:
         msock = self._check(sock)
-        with self._net._sched.lock:
+        sched = self._net._sched
+        with sched.lock:
+            sched.join()
             self._regs[msock] = (int(events), token)
             msock._sels.append(self)
-            self._dirty[msock] = None
+            self._changed(msock)
 
     def modify(self, sock: SocketImpl, events: Event, token: Hashable) -> None:
         msock = self._check(sock)
-        with self._net._sched.lock:
+        sched = self._net._sched
+        with sched.lock:
+            sched.join()
             self._regs[msock] = (int(events), token)
-            self._dirty[msock] = None
+            self._changed(msock)
+
+    def _changed(self, sock: MemorySocket) -> None:
+        """*sock*'s registration changed: threads in select() look again."""
+        self._dirty[sock] = None
+        for w in self._waiters:
+            self._net._sched.wake(w)
 
     def unregister(self, sock: SocketImpl) -> None:
         if not isinstance(sock, MemorySocket):
@@ -1632,11 +1645,11 @@ class MemorySelector(SelectorImpl):
                 if deadline is not None and sched.now >= deadline:
                     return []
                 w = Waiter(sched.lock, "Poller.poll()", deadline, self._describe)
-                self._waiter = w
+                self._waiters.append(w)
                 try:
                     sched.block(w)
                 finally:
-                    self._waiter = None
+                    self._waiters.remove(w)
 
     def _describe(self) -> str:
         socks = ", ".join(s._describe() for s in self._regs) or "no sockets"
@@ -1645,8 +1658,8 @@ class MemorySelector(SelectorImpl):
     def close(self) -> None:
         with self._net._sched.lock:
             self._closed = True
-            if self._waiter is not None:
-                self._net._sched.wake(self._waiter)
+            for w in self._waiters:
+                self._net._sched.wake(w)
             for sock in self._regs:
                 if self in sock._sels:
                     sock._sels.remove(self)

@@ -165,3 +165,49 @@ def poller(h: Harness) -> None:
     server.close()
     assert len(p) == 0, "a closed socket stayed registered"
     assert p.poll(0) == []
+
+
+@check(group="readiness", spec=["isReadable"])
+def poller_register_wakes_poll(h: Harness) -> None:
+    """register() or modify() in one thread wakes a thread in poll(None).
+
+    As with epoll: a socket that is ready when it is registered (or whose
+    events are widened to what it is ready for) ends a wait already under
+    way, whichever thread makes the change.
+    """
+    client, server = h.pair()
+    client.send(b"x")
+    assert h.wait_for(server), "sent data never became readable"
+    p = h.poller(server)
+    waiting = h.thread(lambda: p.poll(None), "poll")
+    h.pause()  # correct either way: poll() is level-triggered
+    key = p.register(server, EVENT_READ, data="registered")
+    ready = waiting.result()
+    assert [(k.data, ev) for k, ev in ready] == [("registered", EVENT_READ)], ready
+
+    listener = h.listener()
+    h.connect(listener)
+    assert h.wait_for(listener), "a pending connection never showed"
+    p2 = h.poller(listener)
+    p2.register(listener, EVENT_WRITE)  # a listener is never writable
+    assert p2.poll(0) == []
+    waiting = h.thread(lambda: p2.poll(None), "poll after modify")
+    h.pause()
+    p2.modify(listener, EVENT_READ, data="modified")
+    ready = waiting.result()
+    assert [(k.data, ev) for k, ev in ready] == [("modified", EVENT_READ)], ready
+    assert key.socket is server
+
+
+@check(group="readiness", spec=["isReadable"])
+def poller_wakes_every_polling_thread(h: Harness) -> None:
+    """Two threads in poll(None) on one Poller both wake for one ready socket."""
+    client, server = h.pair()
+    p = h.poller(server)
+    p.register(server, EVENT_READ)
+    pollers = [h.thread(lambda: p.poll(None), f"poll-{i}") for i in range(2)]
+    h.pause()
+    client.send(b"x")
+    for task in pollers:
+        ready = task.result()
+        assert [(k.socket, ev) for k, ev in ready] == [(server, EVENT_READ)], ready
