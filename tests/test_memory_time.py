@@ -290,3 +290,51 @@ def test_send_holds_nothing_of_a_bytearray_after_it_returns(
     assert not any(t.is_alive() for t in threads)
     assert threading.active_count() == before
     assert failures == []
+
+
+def test_idle_executor_workers_count_as_waiting(memory_network: Network) -> None:
+    """A ThreadPoolExecutor worker waiting for work is idle, not busy.
+
+    It waits in ``SimpleQueue.get`` (C code, no threading frame), so before
+    the fix it counted as busy: the 3 s timeout cost 3 s of wall time and
+    the deadlock took the 5 s stall timeout to show.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = threading.active_count()
+    with ThreadPoolExecutor(2) as pool:
+        # Two workers exist once two tasks ran at the same time.
+        gate = threading.Barrier(2, timeout=5)
+        for f in [pool.submit(gate.wait) for _ in range(2)]:
+            f.result(timeout=5)
+        client, _ = connected(memory_network)
+        client.timeout = 3
+        wall = time.monotonic()
+        with pytest.raises(sockspec.Timeout):
+            client.receive()
+        assert memory_network.now == pytest.approx(3)
+        lst = Socket()
+        lst.bind("127.0.0.1")
+        lst.listen()
+        with pytest.raises(Deadlock):
+            lst.accept()
+        assert time.monotonic() - wall < 2.0
+        lst.close()
+        # Work submitted while a socket waits keeps the clock honest: the
+        # worker runs, is busy, and its network call is seen.
+        server = Socket(timeout=5)
+        server.bind("127.0.0.1")
+        server.listen()
+
+        def dial() -> None:
+            with Socket(timeout=5) as sock:
+                sock.connect("127.0.0.1", server.local_port)
+                sock.send(b"hi")
+
+        late = pool.submit(dial)
+        conn = server.accept()
+        assert conn.receive() == b"hi"
+        late.result(timeout=5)
+        conn.close()
+        server.close()
+    assert threading.active_count() == before

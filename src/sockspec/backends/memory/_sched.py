@@ -55,6 +55,8 @@ from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any
 
+from . import _executor
+
 __all__ = ["Deadlock", "Scheduler", "Waiter"]
 
 
@@ -323,6 +325,8 @@ class Scheduler:
         busy: list[str] = []
         sleep_limit: float | None = None
         frames: dict[int, FrameType] | None = None
+        # Executor workers waiting for work, by executor: (executor, names).
+        pool_workers: dict[int, tuple[object, list[str]]] = {}
         threads = threading.enumerate()
         alive: set[int | None] = {t.ident for t in threads}
         try:
@@ -343,6 +347,17 @@ class Scheduler:
                     frames.pop(threading.get_ident(), None)
                 frame = frames.get(ident)
                 kind = _IDLE_CODES.get(frame.f_code) if frame is not None else None
+                if (
+                    kind is None
+                    and frame is not None
+                    and frame.f_code.co_name == "_worker"
+                ):
+                    owner = _executor.waiting_for_work(frame)
+                    if owner is not None:  # idle unless work was handed over
+                        pool_workers.setdefault(id(owner), (owner, []))[1].append(
+                            thread.name
+                        )
+                        continue
                 if frame is None or kind is None:
                     busy.append(thread.name)
                     continue
@@ -358,6 +373,9 @@ class Scheduler:
             frame = None
             if frames is not None:
                 frames.clear()
+        for owner, names in pool_workers.values():
+            if not _executor.all_idle(owner, len(names)):
+                busy.extend(names)
         return busy, sleep_limit
 
     def _deadlock(self, busy: list[str]) -> None:
