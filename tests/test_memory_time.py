@@ -338,3 +338,76 @@ def test_idle_executor_workers_count_as_waiting(memory_network: Network) -> None
         conn.close()
         server.close()
     assert threading.active_count() == before
+
+
+def test_the_thread_that_made_the_network_holds_the_clock(
+    memory_network: Network,
+) -> None:
+    """Main runs (no socket yet) while a helper sleeps: the clock must wait.
+
+    Before the fix main, alive before the network and not yet on it, did
+    not count: the helper's sleep jumped to 1.2 s at once, it listened, and
+    main's connect at "t=0" succeeded.
+    """
+    port = 4321
+    ready = threading.Event()
+    before = threading.active_count()
+
+    def late_server() -> None:
+        memory_network.sleep(1.2)
+        with Socket() as lst:
+            lst.bind("127.0.0.1", port)
+            lst.listen()
+            ready.set()
+            memory_network.sleep(1)
+
+    helper = threading.Thread(target=late_server)
+    helper.start()
+    time.sleep(0.05)  # main is running, but not on the network
+    with Socket(timeout=5) as sock, pytest.raises(sockspec.ConnectionRefused):
+        sock.connect("127.0.0.1", port)
+    assert memory_network.now < 1.2
+    helper.join(10)
+    assert ready.is_set()
+    assert threading.active_count() == before
+
+
+def test_a_thread_counts_from_its_first_send() -> None:
+    """A thread older than the network counts once it calls into it.
+
+    Its first call here is a send that takes the fast path; afterwards it
+    runs (``time.sleep``), so the main thread's 10 s receive must not jump.
+    """
+    go = threading.Event()
+    sent = threading.Event()
+    box: list[Socket] = []
+    seen: list[float] = []
+
+    def talker() -> None:
+        if not go.wait(5):
+            return
+        client = box[0]
+        client.send(b"x")
+        sent.set()
+        time.sleep(0.3)  # running: the network cannot know what comes next
+        seen.append(network.now)
+        client.send(b"y")
+
+    before = threading.active_count()
+    thread = threading.Thread(target=talker)
+    thread.start()  # older than the network
+    network = Network(seed=5)
+    with network:
+        client, server = connected(network)
+        box.append(client)
+        server.timeout = 10
+        go.set()
+        # Until its first call the thread is an outsider: wait for it.
+        assert sent.wait(5)
+        assert server.receive(1) == b"x"
+        assert server.receive(1) == b"y"
+        assert network.now < 5
+        thread.join(5)
+    assert len(seen) == 1
+    assert seen[0] < 5
+    assert threading.active_count() == before

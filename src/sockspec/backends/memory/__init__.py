@@ -19,8 +19,10 @@ on that socket with :class:`~sockspec.SocketClosed`.
 
 **Virtual time.**  Timeouts run on the network's clock
 (:meth:`Network.monotonic`), which moves only when every thread using the
-network waits on it (or is blocked in ``Thread.join()``, ``Event.wait()``,
-``Queue.get()``...): it then jumps to the next deadline or delivery, so a
+network (the one that made it, those started since, and any other from its
+first call into it) waits on it (or is blocked in ``Thread.join()``,
+``Event.wait()``, ``Queue.get()``, an idle thread-pool worker...): it then
+jumps to the next deadline or delivery, so a
 30-second timeout costs no wall time.  If there is none, the wait can never
 end and each waiter gets :class:`Deadlock` naming the threads and sockets.
 When some thread is busy elsewhere (computing, ``time.sleep``, real I/O),

@@ -21,8 +21,19 @@ time.  It sorts the threads that use the network into four groups:
   (``thread.join(5)``, ``Timer``);
 * **busy**: everything else (running Python code, ``time.sleep``, real I/O).
 
-Threads that existed when the network was made and never touched it are not
-counted at all.  Then:
+An idle :class:`~concurrent.futures.ThreadPoolExecutor` worker, waiting for
+work in C code, is recognised as idle too (:mod:`._executor`).
+
+**Which threads count.**  Every thread is counted, as above, except the
+*outsiders*: threads that were already alive when the network was made,
+other than the thread that made it, and that have not called into the
+network since (pytest's own threads, pools left by earlier tests).  A
+thread stops being an outsider on its first call: making a socket or a
+Poller, any call on one (the send and receive fast paths included), or
+:meth:`Network.sleep`.  So the thread that makes the network and every
+thread started after it hold the clock whenever they run -- a thread that
+uses the network never sees the clock jump under it -- while an outsider
+neither sees the clock nor holds it until it calls in.  Then:
 
 1. No thread is busy: the clock jumps at once to the next timer or waiter
    deadline (a thread in ``join(5)`` waits for the others, whose deadlines
@@ -166,6 +177,7 @@ class Scheduler:
         "_mark",
         "_outsiders",
         "_seq",
+        "_strangers",
         "_timers",
         "_waiting",
         "_woken",
@@ -189,18 +201,30 @@ class Scheduler:
         self._waiting: dict[int | None, Waiter] = {}
         self._woken: set[int | None] = set()
         # Threads alive before the network existed are not its users until
-        # they touch it: pytest's own threads, pools of earlier tests.
+        # they touch it: pytest's own threads, pools of earlier tests.  The
+        # thread making the network is about to use it: it counts at once.
+        me = threading.current_thread()
         self._outsiders: weakref.WeakSet[threading.Thread] = weakref.WeakSet(
-            threading.enumerate()
+            t for t in threading.enumerate() if t is not me
         )
+        #: Whether some outsider may still join: a cheap test for hot paths.
+        self._strangers = bool(self._outsiders)
         self._mark = self._credited = time.monotonic()
 
     # -- participation -----------------------------------------------------------
 
     def join(self) -> None:
-        """Count the calling thread as a user of the network."""
-        if self._outsiders:
-            self._outsiders.discard(threading.current_thread())
+        """Count the calling thread as a user of the network.
+
+        Every entry point that acts for the calling thread calls this (the
+        send and receive fast paths only while :attr:`_strangers` says
+        that an outsider is left).
+        """
+        if self._strangers:
+            outsiders = self._outsiders
+            outsiders.discard(threading.current_thread())
+            if not outsiders:
+                self._strangers = False
 
     # -- timers ------------------------------------------------------------------
 

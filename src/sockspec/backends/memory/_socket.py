@@ -951,6 +951,8 @@ class MemorySocket(SocketImpl):
         if peer is not None and self._fast:
             n = len(data)
             with self._lock:
+                if self._sched._strangers:
+                    self._sched.join()
                 if (
                     peer is self._tx
                     and n
@@ -966,6 +968,7 @@ class MemorySocket(SocketImpl):
         return self._send_slow(data)
 
     def _send_slow(self, data: bytes | memoryview) -> int:
+        self._sched.join()
         if not self._stream:
             with self._lock:
                 if self._remote is None:
@@ -1045,6 +1048,8 @@ class MemorySocket(SocketImpl):
     def receive(self, maxlen: int) -> bytes:
         if self._fast:
             with self._lock:
+                if self._sched._strangers:
+                    self._sched.join()
                 rx = self._rx
                 if len(rx) == 1 and self._stream:
                     data: bytes = rx[0]
@@ -1062,6 +1067,7 @@ class MemorySocket(SocketImpl):
     def _receive_slow(self, maxlen: int) -> tuple[bytes, Any]:
         timeout = self._timeout
         with self._lock:
+            self._sched.join()
             deadline = None if not timeout else self._sched.now + timeout
             net = self._net
             slow_done = False
