@@ -564,3 +564,46 @@ def test_netstat_and_event_log(memory_network: Network) -> None:
     assert "LISTEN" in table
     assert "Recv-Q" in table
     assert "connect" in memory_network.format_events()
+
+
+def test_event_log_is_a_bounded_ring_by_default() -> None:
+    """A long-lived network keeps the newest events only, in bounded memory."""
+    network = Network(seed=1)
+    size = network.event_log_size
+    assert size == 10_000
+    with Socket(type=SOCK_DGRAM, backend=network) as beat:
+        for i in range(size + 500):  # heartbeats to nowhere: one drop each
+            beat.send_to("127.0.0.1", 9, b"%d" % i)
+    events = network.events()
+    assert len(events) == size
+    assert events[-1].kind == "close"
+    drops = network.events("drop")
+    assert drops[-1].nbytes == len(b"%d" % (size + 499))
+    assert network.events_discarded > 0
+    assert len(events) + network.events_discarded == size + 500 + 1  # close
+    assert network.format_events().startswith(
+        f"({network.events_discarded} earlier events discarded"
+    )
+
+
+def test_event_log_size_can_be_changed_or_unbounded() -> None:
+    small = Network(seed=1, event_log_size=3)
+    full = Network(seed=1, event_log_size=None)
+    for network in (small, full):
+        with Socket(type=SOCK_DGRAM, backend=network) as beat:
+            for _ in range(50):
+                beat.send_to("127.0.0.1", 9, b"x")
+    assert [e.kind for e in small.events()] == ["drop", "drop", "close"]
+    assert small.events_discarded == 48
+    assert len(full.events()) == 51
+    assert full.events_discarded == 0
+    assert full.event_log_size is None
+    small.clear_events()
+    assert small.events() == []
+    assert small.events_discarded == 0
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="event_log_size"):
+            Network(event_log_size=bad)
+    for wrong in (1.5, True, "10"):
+        with pytest.raises(TypeError, match="event_log_size"):
+            Network(event_log_size=wrong)  # type: ignore[arg-type]

@@ -134,3 +134,24 @@ def test_default_backend_env_memory_follows_installation(
     with sockspec.Socket() as sock:
         assert sock._backend is sockspec.get_backend("memory")
         assert sock._backend is not network
+
+
+def test_failing_test_reports_the_tail_of_the_event_log(tmp_path: Path) -> None:
+    result = run_pytest(
+        tmp_path,
+        """
+        import sockspec
+
+        def test_fails(memory_network):
+            with sockspec.Socket(type=sockspec.SOCK_DGRAM) as beat:
+                for i in range(100):
+                    beat.send_to("127.0.0.1", 9, b"x" * (i + 1))
+            assert False, "boom"
+        """,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = result.stdout
+    assert "last 20 of 101 events" in out
+    assert "100B (nothing bound there)" in out  # the newest drop
+    assert " 80B (" not in out  # older than the tail
+    assert "close" in out

@@ -17,8 +17,9 @@ and yields it, so the test can add hosts and names and install fault rules::
 Configure it with a marker, ``@pytest.mark.memory_network(seed=7,
 record_data=True)`` (any :class:`Network` keyword), or the whole run with
 ``--memory-seed=N``.  When a test using the fixture fails, its report gets a
-"memory network" section with the seed, and the command-line option that
-replays the same run.
+"memory network" section with the seed, the command-line option that
+replays the same run, and the last :data:`LOG_TAIL` (20) events of the
+network's log.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ pytest_plugins = ["sockspec._pytest_backend"]
 
 _NETWORK = pytest.StashKey["Network"]()
 
+#: How many of the newest events a failed test's report shows.
+LOG_TAIL = 20
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Add ``--memory-seed``."""
@@ -60,7 +64,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "memory_network(**options): keyword arguments for the memory_network "
-        "fixture's Network (seed, record_data, stall_timeout, realtime_after)",
+        "fixture's Network (seed, record_data, stall_timeout, realtime_after, "
+        "event_log_size)",
     )
 
 
@@ -96,10 +101,15 @@ def pytest_runtest_makereport(
     report: pytest.TestReport = outcome.get_result()
     network = item.stash.get(_NETWORK, None)
     if network is not None and report.failed:
-        report.sections.append(
-            (
-                "memory network",
-                f"seed {network.seed}; replay with --memory-seed={network.seed}\n"
-                f"virtual time at {call.when}: {network.now:.6f}s",
-            )
+        events = network.events()
+        total = len(events) + network.events_discarded
+        tail = events[-LOG_TAIL:]
+        text = (
+            f"seed {network.seed}; replay with --memory-seed={network.seed}\n"
+            f"virtual time at {call.when}: {network.now:.6f}s"
         )
+        if tail:
+            text += f"\nevent log, last {len(tail)} of {total} events:\n" + "\n".join(
+                map(str, tail)
+            )
+        report.sections.append(("memory network", text))

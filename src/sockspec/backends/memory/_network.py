@@ -12,6 +12,7 @@ import os
 import random
 import socket as _socket
 import types
+from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,9 @@ CAPABILITIES = Capabilities(
     virtual_time=True,
     features=frozenset({"fault-injection", "multiple-hosts", "event-log"}),
 )
+
+#: How many events a network's log keeps by default (the newest ones).
+EVENT_LOG_SIZE = 10_000
 
 #: The port range Linux hands out ephemeral ports from.
 EPHEMERAL = (32768, 60999)
@@ -205,6 +209,9 @@ class Network(Backend):
     :param stall_timeout: wall seconds after which a wait nothing on the
         network can end raises :class:`Deadlock` although some thread is
         still busy elsewhere.
+    :param event_log_size: how many of the newest events :meth:`events`
+        keeps (default 10,000), so a long-lived network uses bounded
+        memory; ``None`` keeps the whole history.
 
     The network is a :class:`~sockspec.Backend` whose sockets live on its
     default host (:attr:`local`, name ``"local"``, ``10.0.0.1`` and
@@ -221,6 +228,7 @@ class Network(Backend):
         record_data: bool = False,
         realtime_after: float = 0.1,
         stall_timeout: float = 5.0,
+        event_log_size: int | None = EVENT_LOG_SIZE,
     ) -> None:
         if seed is None:
             seed = int.from_bytes(os.urandom(4), "big")
@@ -234,6 +242,14 @@ class Network(Backend):
                 raise TypeError(f"{field} must be a number of seconds")
             if not value > 0:
                 raise ValueError(f"{field} must be > 0 seconds, got {value!r}")
+        if event_log_size is not None:
+            if isinstance(event_log_size, bool) or not isinstance(event_log_size, int):
+                raise TypeError(
+                    "event_log_size must be an int or None, got "
+                    f"{type(event_log_size).__name__}"
+                )
+            if event_log_size < 1:
+                raise ValueError(f"event_log_size must be >= 1, got {event_log_size}")
         #: The seed every random choice derives from.
         self.seed = seed
         # One stream for faults, one for port numbers, both from the seed,
@@ -247,7 +263,8 @@ class Network(Backend):
         self._hosts: dict[str, Host] = {}
         self._by_addr: dict[WireAddr, Host] = {}
         self._names: dict[str, list[WireAddr]] = {}
-        self._events: list[Event] = []
+        self._events: deque[Event] = deque(maxlen=event_log_size)
+        self._discarded = 0
         self._rules: list[RuleHandle] = []
         self._matchers: dict[RuleHandle, tuple[Any, Any, Any]] = {}
         self._reset_budget: dict[tuple[RuleHandle, int], int] = {}
@@ -668,13 +685,29 @@ class Network(Backend):
             self._record_data = bool(value)
             self._refresh_fast()
 
+    @property
+    def event_log_size(self) -> int | None:
+        """How many events the log keeps (``None``: all of them)."""
+        return self._events.maxlen
+
+    @property
+    def events_discarded(self) -> int:
+        """How many older events the log dropped to stay within its size."""
+        return self._discarded
+
     def _log(
         self, kind: str, src: str, dst: str = "", nbytes: int = 0, detail: str = ""
     ) -> None:
-        self._events.append(Event(self._sched.now, kind, src, dst, nbytes, detail))
+        events = self._events
+        if len(events) == events.maxlen:
+            self._discarded += 1
+        events.append(Event(self._sched.now, kind, src, dst, nbytes, detail))
 
     def events(self, kind: str | None = None) -> list[Event]:
-        """The event log (a copy), optionally only events of *kind*."""
+        """The event log (a copy), optionally only events of *kind*.
+
+        Only the newest :attr:`event_log_size` events are kept.
+        """
         with self._sched.lock:
             if kind is None:
                 return list(self._events)
@@ -684,10 +717,22 @@ class Network(Backend):
         """Empty the event log."""
         with self._sched.lock:
             self._events.clear()
+            self._discarded = 0
 
     def format_events(self) -> str:
-        """The event log as text, one event per line."""
-        return "\n".join(map(str, self.events()))
+        """The event log as text, one event per line.
+
+        When the log dropped older events, a first line says how many.
+        """
+        with self._sched.lock:
+            lines = [str(e) for e in self._events]
+            if self._discarded:
+                lines.insert(
+                    0,
+                    f"({self._discarded} earlier events discarded; the log "
+                    f"keeps the newest {self._events.maxlen})",
+                )
+        return "\n".join(lines)
 
     def netstat(self) -> list[SocketInfo]:
         """A snapshot of every open socket (and TIME_WAIT entry), by id."""
