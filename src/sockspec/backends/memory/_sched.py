@@ -29,11 +29,13 @@ work in C code, is recognised as idle too (:mod:`._executor`).
 other than the thread that made it, and that have not called into the
 network since (pytest's own threads, pools left by earlier tests).  A
 thread stops being an outsider on its first call: making a socket or a
-Poller, any call on one (the send and receive fast paths included), or
-:meth:`Network.sleep`.  So the thread that makes the network and every
-thread started after it hold the clock whenever they run -- a thread that
-uses the network never sees the clock jump under it -- while an outsider
-neither sees the clock nor holds it until it calls in.  Then:
+Poller; ``bind``, ``listen``, ``connect``, ``accept``, any send or receive
+(the fast paths included); ``poll``, ``register`` or ``modify``; any wait
+on the network, such as :meth:`Network.sleep`.  So the thread that makes
+the network and every thread started after it hold the clock whenever they
+run -- a thread that uses the network never sees the clock jump under it
+-- while an outsider neither sees the clock nor holds it until it calls
+in.  Then:
 
 1. No thread is busy: the clock jumps at once to the next timer or waiter
    deadline (a thread in ``join(5)`` waits for the others, whose deadlines

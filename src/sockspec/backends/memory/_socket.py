@@ -1579,6 +1579,7 @@ class MemorySelector(SelectorImpl):
         self._regs: dict[MemorySocket, tuple[int, Hashable]] = {}
         self._dirty: dict[MemorySocket, None] = {}
         self._waiters: list[Waiter] = []  # one per thread in select()
+        network._sched.join()
 
     def _check(self, sock: SocketImpl) -> MemorySocket:
         if not isinstance(sock, MemorySocket) or sock._net is not self._net:
