@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno as _errno
 import os
 import socket as _socket
+import ssl as _ssl
 
 __all__ = [
     "AddressInUse",
@@ -32,10 +33,14 @@ __all__ = [
     "PermissionDenied",
     "SocketClosed",
     "SocketError",
+    "TLSCertificateError",
+    "TLSError",
+    "TLSTruncated",
     "Timeout",
     "UnsupportedOperation",
     "WouldBlock",
     "from_os_error",
+    "tls_error",
 ]
 
 
@@ -169,6 +174,66 @@ class PermissionDenied(SocketError, PermissionError):
     default_errno = _errno.EACCES
 
 
+class TLSError(SocketError, _ssl.SSLError):
+    """The TLS layer of a socket failed (see :meth:`~sockspec.Socket.start_tls`).
+
+    It is also an :class:`ssl.SSLError`, so ``except ssl.SSLError`` written
+    for the standard library keeps working.  As there, :attr:`errno` is the
+    ``ssl.SSL_ERROR_*`` code and :attr:`library` and :attr:`reason` name
+    OpenSSL's reason (``"SSL"``, ``"WRONG_VERSION_NUMBER"``).
+    """
+
+
+class TLSCertificateError(TLSError, _ssl.SSLCertVerificationError):
+    """The peer's certificate failed verification (also an
+    :class:`ssl.SSLCertVerificationError`).
+
+    :attr:`host` is the name the certificate was checked against;
+    :attr:`verify_code` and :attr:`verify_message` are OpenSSL's.
+    """
+
+    #: The server name the client expected (``server_hostname``), or ``None``.
+    host: str | None = None
+    verify_code: int = 0
+    verify_message: str = ""
+
+
+class TLSTruncated(TLSError, _ssl.SSLEOFError):
+    """The connection ended without TLS's ``close_notify`` alert.
+
+    Also an :class:`ssl.SSLEOFError`, which is what :mod:`ssl` raises for the
+    same event: an attacker (or a crashed peer) cut the stream, so the data
+    received may be incomplete.
+    """
+
+
+def tls_error(exc: _ssl.SSLError, host: str | None = None) -> TLSError:
+    """Return the sockspec error that stands for the :mod:`ssl` error *exc*.
+
+    *host* is the server name a client checked the certificate against.
+    """
+    if isinstance(exc, TLSError):
+        return exc
+    code = exc.errno if exc.errno is not None else _ssl.SSL_ERROR_SSL
+    message = exc.strerror or str(exc)
+    err: TLSError
+    if isinstance(exc, _ssl.SSLCertVerificationError):
+        if host is not None:
+            message = f"{message} (server_hostname {host!r})"
+        cert = TLSCertificateError(code, message)
+        cert.host = host
+        cert.verify_code = getattr(exc, "verify_code", 0)
+        cert.verify_message = getattr(exc, "verify_message", "") or ""
+        err = cert
+    elif isinstance(exc, _ssl.SSLEOFError):
+        err = TLSTruncated(code, message)
+    else:
+        err = TLSError(code, message)
+    err.library = getattr(exc, "library", None)  # type: ignore[assignment]
+    err.reason = getattr(exc, "reason", None)  # type: ignore[assignment]
+    return err
+
+
 _BY_ERRNO: dict[int, type[SocketError]] = {
     _errno.ETIMEDOUT: Timeout,
     _errno.EAGAIN: WouldBlock,
@@ -203,6 +268,8 @@ def from_os_error(exc: OSError) -> SocketError:
     """
     if isinstance(exc, SocketError):
         return exc
+    if isinstance(exc, _ssl.SSLError):
+        return tls_error(exc)
     if isinstance(exc, _socket.gaierror):
         return HostNotFound(exc.errno, exc.strerror or str(exc))
     if isinstance(exc, TimeoutError) and exc.errno is None:

@@ -16,9 +16,10 @@ from typing import Any
 from .. import _registry
 from . import _validate as v
 from .backend import Backend, SelectorImpl, SocketImpl
-from .constants import Event
+from .constants import EVENT_READ, Event
 from .errors import SocketClosed, SocketError, from_os_error
 from .socket import Socket
+from .tls import Layer, base_impl
 
 __all__ = ["PollKey", "Poller"]
 
@@ -43,12 +44,14 @@ class Poller:
         Poller come from that backend.
     """
 
-    __slots__ = ("__weakref__", "_backend", "_keys", "_selector")
+    __slots__ = ("__weakref__", "_backend", "_keys", "_layered", "_selector")
 
     def __init__(self, backend: str | Backend | None = None) -> None:
         self._backend = _registry.resolve_backend(backend)
         self._selector: SelectorImpl | None = self._backend.selector()
         self._keys: dict[int, PollKey] = {}
+        # Sockets with a layer (TLS) that may hold data the selector cannot see.
+        self._layered: dict[int, Socket] = {}
 
     def _sel(self) -> SelectorImpl:
         if self._selector is None:
@@ -82,6 +85,7 @@ class Poller:
                 raise from_os_error(exc) from None
             raise
         sock._watch(self)
+        self._relayer(sock)
         return key
 
     def modify(self, sock: Socket, events: int, data: Any = None) -> PollKey:
@@ -106,9 +110,10 @@ class Poller:
         sel = self._sel()
         key = self.get_key(sock)
         del self._keys[id(sock)]
+        self._layered.pop(id(sock), None)
         sock._unwatch(self)
         if not sock.closed:
-            sel.unregister(sock._impl)
+            sel.unregister(base_impl(sock._impl))
         return key
 
     def get_key(self, sock: Socket) -> PollKey:
@@ -131,6 +136,9 @@ class Poller:
         """
         sel = self._sel()
         seconds = v.timeout_arg(timeout)
+        early = self._buffered() if self._layered else None
+        if early:
+            seconds = 0  # data is there already: only look
         try:
             ready = sel.select(seconds)
         except SocketError:
@@ -143,16 +151,51 @@ class Poller:
         out = []
         for token, events in ready:
             key = keys.get(token)  # type: ignore[call-overload]
-            # A key modified while the selector looked may want none of
-            # what it saw.
-            if key is not None and events & key.events:
-                out.append((key, events & key.events))
+            if key is not None:
+                if early and token in early:
+                    events |= early.pop(token)
+                # A key modified while the selector looked may want none of
+                # what it saw.
+                if events & key.events:
+                    out.append((key, events & key.events))
+        if early:
+            for buffered_token, readable in early.items():
+                key = keys.get(buffered_token)
+                if key is not None:
+                    out.append((key, readable))
         return out
 
     select = poll
 
+    def _buffered(self) -> dict[int, Event]:
+        """Registered sockets whose layer holds data the selector cannot see."""
+        early: dict[int, Event] = {}
+        # A copy: another thread may register or unregister meanwhile.
+        for token, sock in list(self._layered.items()):
+            key = self._keys.get(token)
+            impl = sock._impl
+            if (
+                key is not None
+                and key.events & EVENT_READ
+                and isinstance(impl, Layer)
+                and impl.buffered()
+            ):
+                early[token] = EVENT_READ
+        return early
+
+    def _relayer(self, sock: Socket) -> None:
+        """Note whether *sock* (just registered, or its TLS started or ended)
+        now has a layer whose buffered data counts as readable."""
+        if id(sock) not in self._keys:
+            return
+        if isinstance(sock._impl, Layer):
+            self._layered[id(sock)] = sock
+        else:
+            self._layered.pop(id(sock), None)
+
     def _forget(self, sock: Socket, impl: SocketImpl) -> None:
         """Drop *sock*, which is being closed; *impl* is still open."""
+        self._layered.pop(id(sock), None)
         if self._keys.pop(id(sock), None) is None or self._selector is None:
             return
         try:
@@ -168,6 +211,7 @@ class Poller:
         for key in self._keys.values():
             key.socket._unwatch(self)
         self._keys.clear()
+        self._layered.clear()
         sel.close()
 
     @property

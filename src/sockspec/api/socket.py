@@ -12,6 +12,7 @@ A closed socket swaps its implementation for one that raises
 from __future__ import annotations
 
 import builtins
+import ssl
 import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
@@ -29,7 +30,14 @@ from .constants import (
     SocketType,
 )
 from .datagram import Datagram
-from .errors import SocketClosed, SocketError, UnsupportedOperation, from_os_error
+from .errors import (
+    NotConnected,
+    SocketClosed,
+    SocketError,
+    UnsupportedOperation,
+    from_os_error,
+)
+from .tls import Prefixed, TLSImpl, base_impl
 
 if TYPE_CHECKING:
     from .poller import Poller
@@ -250,7 +258,7 @@ class Socket:
         pollers, self._pollers = self._pollers, None
         if pollers:
             for poller in pollers:
-                poller._forget(self, impl)
+                poller._forget(self, base_impl(impl))
         try:
             impl.close()
         except OSError:
@@ -372,6 +380,138 @@ class Socket:
                 f"{self._type.name} sockets"
             )
 
+    # -- TLS -------------------------------------------------------------------
+
+    def start_tls(
+        self,
+        context: ssl.SSLContext,
+        *,
+        server_side: bool = False,
+        server_hostname: str | None = None,
+    ) -> None:
+        """Upgrade this connected stream socket to TLS in place (STARTTLS).
+
+        :param context: an :class:`ssl.SSLContext` (certificates, protocol
+            versions, ALPN...).
+        :param server_side: ``True`` to play the TLS server.
+        :param server_hostname: the name a client checks the server's
+            certificate against (and sends as SNI); clients only.
+
+        The handshake runs now, bounded by the socket's timeout; afterwards
+        ``send``/``receive`` carry plaintext.  With ``timeout=0`` it starts
+        the handshake and returns; later calls continue it and raise
+        :class:`~sockspec.WouldBlock` while it waits for the peer.  A failed
+        handshake closes the socket and raises :class:`~sockspec.TLSError`
+        (:class:`~sockspec.TLSCertificateError` when the certificate does
+        not verify), :class:`~sockspec.Timeout`... Works on every backend.
+        """
+        if not isinstance(context, ssl.SSLContext):
+            raise TypeError(
+                f"context must be an ssl.SSLContext, got {type(context).__name__}"
+            )
+        if not isinstance(server_side, bool):
+            raise TypeError(
+                f"server_side must be a bool, got {type(server_side).__name__}"
+            )
+        if server_hostname is not None:
+            if not isinstance(server_hostname, str):
+                raise TypeError(
+                    "server_hostname must be a str or None, "
+                    f"got {type(server_hostname).__name__}"
+                )
+            if server_side:
+                raise ValueError("server_hostname is for clients, not server_side=True")
+            if not server_hostname:
+                raise ValueError("server_hostname must not be empty")
+        elif not server_side and context.check_hostname:
+            raise ValueError(
+                "server_hostname is required: the context checks host names"
+            )
+        impl = self._impl
+        if impl is _CLOSED:
+            raise SocketClosed("the socket is closed")
+        if self._type is not SOCK_STREAM:
+            raise UnsupportedOperation("start_tls() needs a SOCK_STREAM socket")
+        if isinstance(impl, TLSImpl):
+            raise ValueError("start_tls(): the socket already uses TLS")
+        if not impl.is_connected():
+            raise NotConnected("start_tls() needs a connected socket")
+        tls = TLSImpl(
+            impl,
+            context,
+            server_side=server_side,
+            server_hostname=server_hostname,
+            timeout=self._timeout,
+            clock=self._backend.monotonic,
+        )
+        self._set_layer(tls)
+        try:
+            tls.handshake()
+        except BlockingIOError:
+            tls.on_failure = self.close  # non-blocking: send/receive go on
+        except BaseException as exc:
+            self.close()
+            if isinstance(exc, OSError) and not isinstance(exc, SocketError):
+                raise from_os_error(exc) from None
+            raise
+
+    def unwrap(self) -> None:
+        """End TLS (``close_notify`` both ways) and carry plaintext again.
+
+        Raises ``ValueError`` if the socket does not use TLS.
+        """
+        impl = self._impl
+        if not isinstance(impl, TLSImpl):
+            if impl is _CLOSED:
+                raise SocketClosed("the socket is closed")
+            raise ValueError("unwrap(): the socket does not use TLS")
+        try:
+            early = impl.unwrap()
+        except SocketError:
+            raise
+        except OSError as exc:
+            raise from_os_error(exc) from None
+        self._set_layer(Prefixed(impl.raw, early) if early else impl.raw)
+
+    def _set_layer(self, impl: SocketImpl) -> None:
+        self._impl = impl
+        for poller in self._pollers or ():
+            poller._relayer(self)
+
+    def _tls(self) -> ssl.SSLObject | None:
+        impl = self._impl
+        if isinstance(impl, TLSImpl) and impl.ready:
+            return impl.ssl_object
+        return None
+
+    @property
+    def tls_version(self) -> str | None:
+        """The negotiated TLS version (``"TLSv1.3"``), ``None`` without TLS."""
+        tls = self._tls()
+        return tls.version() if tls is not None else None
+
+    @property
+    def cipher(self) -> tuple[str, str, int] | None:
+        """``(name, protocol, secret bits)`` of the cipher, ``None`` without TLS."""
+        tls = self._tls()
+        return tls.cipher() if tls is not None else None
+
+    @property
+    def alpn_protocol(self) -> str | None:
+        """The protocol ALPN chose (``"h2"``), ``None`` if none or without TLS."""
+        tls = self._tls()
+        return tls.selected_alpn_protocol() if tls is not None else None
+
+    @property
+    def peer_certificate(self) -> dict[str, Any] | None:
+        """The peer's verified certificate, decoded like
+        :meth:`ssl.SSLSocket.getpeercert`; ``None`` without TLS, without a
+        certificate, or when the context did not verify it.
+        """
+        tls = self._tls()
+        cert = tls.getpeercert() if tls is not None else None
+        return dict(cert) if cert else None
+
     # -- properties ----------------------------------------------------------
 
     @property
@@ -468,7 +608,7 @@ class Socket:
             )
         if self._impl is _CLOSED:
             raise SocketClosed("the socket is closed")
-        return self._impl
+        return base_impl(self._impl)
 
     def _watch(self, poller: Poller) -> None:
         if self._pollers is None:

@@ -1,0 +1,613 @@
+"""TLS over any backend: a :class:`SocketImpl` layered on a connected one.
+
+Theory of operation
+-------------------
+:meth:`Socket.start_tls <sockspec.Socket.start_tls>` replaces the socket's
+implementation with a :class:`TLSImpl` that holds the old one as
+:attr:`Layer.raw`.  The TLS state machine is :class:`ssl.SSLObject` over two
+:class:`ssl.MemoryBIO` buffers, which needs no descriptor: every byte of
+ciphertext goes through ``raw.send``/``raw.receive``, so TLS works on every
+backend (the memory network and third-party ones included) with no code in
+the backend, and the plain send/receive path never checks for TLS.
+
+* **Receiving.**  ``SSLObject.read`` first; only when it needs ciphertext
+  (``SSLWantReadError``) does the layer flush what OpenSSL wants to send
+  (handshake, key updates), receive from ``raw`` and try again.  A plain end
+  of stream without ``close_notify`` raises :class:`~sockspec.TLSTruncated`
+  (an :class:`ssl.SSLEOFError`): a truncated stream is never reported as a
+  clean end of data.
+* **Sending.**  Plaintext is encrypted a chunk at a time and the ciphertext
+  handed to ``raw.send``.  Encrypted bytes cannot be taken back (the record
+  sequence numbers advanced), so ciphertext ``raw`` did not take (a timeout,
+  non-blocking mode) waits in :attr:`TLSImpl._backlog` and goes out before
+  anything else; the plaintext it carries counts as sent.
+* **Timeouts** are the socket's: one operation (the handshake included) may
+  take several ``raw`` calls, and together they keep to one deadline on the
+  backend's clock (virtual on the memory network).  Non-blocking
+  (``timeout=0``): the handshake continues inside later ``send``/``receive``
+  calls, which raise :class:`~sockspec.WouldBlock` while TLS waits for the
+  peer.
+* **Closing** sends ``close_notify`` if it can without waiting, then closes
+  ``raw``; ``shutdown(SHUT_WR)`` sends it and half-closes ``raw`` (TLS 1.3
+  lets the peer go on sending).
+* **Readiness.**  Plaintext already decrypted (or a whole record already
+  received) is invisible to the backend's selector, so :meth:`Layer.buffered`
+  tells :class:`~sockspec.Poller` and :attr:`~sockspec.Socket.is_readable`
+  about it.  Pollers register the innermost implementation
+  (:func:`base_impl`), which stays the same when TLS starts or ends.
+
+``SSLObject`` is not safe to use from two threads at once; a lock guards
+every call into it (never held across a ``raw`` call, so a blocked receive
+never holds it).
+"""
+
+from __future__ import annotations
+
+import errno
+import ssl
+import threading
+from collections.abc import Callable
+from typing import BinaryIO, TypeVar
+
+from .backend import Address, SocketImpl
+from .constants import SHUT_RD, SHUT_RDWR, SHUT_WR, Option, Shutdown
+from .errors import (
+    SocketClosed,
+    Timeout,
+    TLSError,
+    TLSTruncated,
+    WouldBlock,
+    tls_error,
+)
+
+__all__ = ["Layer", "Prefixed", "TLSImpl", "base_impl"]
+
+# Plaintext encrypted per raw send when blocking: big enough that the
+# per-call costs vanish, small enough that a timeout overshoots little.
+_CHUNK = 256 * 1024
+# Non-blocking: one full record, so little ciphertext waits in the backlog.
+_RECORD = 16 * 1024
+# Ciphertext asked from raw at once: many records, one call.
+_RAW_READ = 256 * 1024
+
+_A = TypeVar("_A")
+_R = TypeVar("_R")
+
+_WantRead = ssl.SSLWantReadError
+_WantWrite = ssl.SSLWantWriteError
+_ZeroReturn = ssl.SSLZeroReturnError
+_SSLError = ssl.SSLError
+
+
+class Layer(SocketImpl):
+    """An implementation that wraps another one (:attr:`raw`).
+
+    Everything not overridden goes straight to :attr:`raw`, so a layer only
+    states what it changes.
+    """
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: SocketImpl) -> None:
+        #: The implementation underneath.
+        self.raw = raw
+
+    def buffered(self) -> bool:
+        """Whether a receive would return data this layer already holds."""
+        return False
+
+    def connect(self, host: str, port: int | None, timeout: float | None) -> None:
+        self.raw.connect(host, port, timeout)
+
+    def bind(self, host: str | None, port: int | None) -> None:
+        self.raw.bind(host, port)
+
+    def listen(self, backlog: int) -> None:
+        self.raw.listen(backlog)
+
+    def accept(self) -> SocketImpl:
+        return self.raw.accept()
+
+    def shutdown(self, how: Shutdown) -> None:
+        self.raw.shutdown(how)
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def receive(self, maxlen: int) -> bytes:
+        return self.raw.receive(maxlen)
+
+    def send(self, data: bytes | memoryview) -> int:
+        return self.raw.send(data)
+
+    def receive_from(self, maxlen: int) -> tuple[bytes, str | None, int | None]:
+        data = self.receive(maxlen)
+        host, port = self.remote_address()
+        return data, host, port
+
+    def send_to(self, data: bytes | memoryview, host: str, port: int | None) -> int:
+        return self.send(data)
+
+    def send_file(self, file: BinaryIO) -> int:
+        return self.raw.send_file(file)
+
+    def set_option(self, option: Option, value: object) -> None:
+        self.raw.set_option(option, value)
+
+    def get_option(self, option: Option) -> object:
+        return self.raw.get_option(option)
+
+    def set_timeout(self, timeout: float | None) -> None:
+        self.raw.set_timeout(timeout)
+
+    def is_connected(self) -> bool:
+        return self.raw.is_connected()
+
+    def is_readable(self) -> bool:
+        return self.buffered() or self.raw.is_readable()
+
+    def is_writable(self) -> bool:
+        return self.raw.is_writable()
+
+    def local_address(self) -> Address:
+        return self.raw.local_address()
+
+    def remote_address(self) -> Address:
+        return self.raw.remote_address()
+
+
+def base_impl(impl: SocketImpl) -> SocketImpl:
+    """Return the backend's own implementation under any layers."""
+    while isinstance(impl, Layer):
+        impl = impl.raw
+    return impl
+
+
+class Prefixed(Layer):
+    """Plaintext that arrived with the peer's ``close_notify``, served first.
+
+    :meth:`TLSImpl.unwrap` may have received bytes the peer sent in the
+    clear after ending TLS; they cannot go back into the backend.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, raw: SocketImpl, data: bytes) -> None:
+        super().__init__(raw)
+        self._data = data
+
+    def buffered(self) -> bool:
+        return bool(self._data)
+
+    def receive(self, maxlen: int) -> bytes:
+        data = self._data
+        if not data:
+            return self.raw.receive(maxlen)
+        self._data = data[maxlen:]
+        return data[:maxlen]
+
+
+class TLSImpl(Layer):
+    """TLS over :attr:`raw` with :class:`ssl.SSLObject` and memory BIOs.
+
+    :param raw: a connected stream implementation.
+    :param ssl_object: made by ``context.wrap_bio(incoming, outgoing, ...)``.
+    :param timeout: the socket's timeout.
+    :param clock: the backend's clock (virtual on the memory network).
+    :param host: the server name a client checks (for error messages).
+    """
+
+    __slots__ = (
+        "_backlog",
+        "_clock",
+        "_closed",
+        "_in",
+        "_lock",
+        "_out",
+        "_rd_shut",
+        "_ready",
+        "_ssl",
+        "_stash",
+        "_timeout",
+        "_wr_shut",
+        "host",
+        "on_failure",
+    )
+
+    def __init__(
+        self,
+        raw: SocketImpl,
+        context: ssl.SSLContext,
+        *,
+        server_side: bool,
+        server_hostname: str | None,
+        timeout: float | None,
+        clock: Callable[[], float],
+    ) -> None:
+        super().__init__(raw)
+        self._in = ssl.MemoryBIO()
+        self._out = ssl.MemoryBIO()
+        try:
+            self._ssl = context.wrap_bio(
+                self._in,
+                self._out,
+                server_side=server_side,
+                server_hostname=server_hostname,
+            )
+        except _SSLError as exc:
+            raise tls_error(exc, server_hostname) from None
+        self._timeout = timeout
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._backlog = b""  # ciphertext raw has not taken yet
+        self._stash = b""  # plaintext decrypted by buffered()
+        self._ready = False  # handshake complete
+        self._closed = False
+        self._rd_shut = False
+        self._wr_shut = False
+        #: The server name certificates are checked against (client side).
+        self.host = server_hostname
+        #: Called when a handshake driven by send/receive fails, so the
+        #: facade closes the socket (never left half-upgraded).
+        self.on_failure: Callable[[], None] | None = None
+
+    # -- the handshake ---------------------------------------------------------
+
+    def handshake(self) -> None:
+        """Run the handshake to its end (or raise WouldBlock if non-blocking)."""
+        deadline = self._deadline()
+        while True:
+            try:
+                with self._lock:
+                    self._ssl.do_handshake()
+                break
+            except _WantRead:
+                pass
+            except _SSLError as exc:
+                self._fail_quietly()
+                raise tls_error(exc, self.host) from None
+            self._flush(deadline)
+            self._feed(deadline)
+        self._ready = True
+        # The server's TLS 1.3 session tickets and the client's Finished.
+        self._flush(deadline)
+
+    def _ensure_ready(self) -> None:
+        """Continue a handshake a non-blocking start_tls left unfinished."""
+        try:
+            self.handshake()
+        except (TLSError, SocketClosed):
+            self._failed()
+            raise
+        except OSError as exc:
+            if not isinstance(exc, BlockingIOError):
+                self._failed()
+            raise
+
+    def _failed(self) -> None:
+        callback, self.on_failure = self.on_failure, None
+        if callback is not None:
+            callback()
+
+    def _fail_quietly(self) -> None:
+        """Send the alert OpenSSL prepared (why the handshake failed), if it fits."""
+        with self._lock:
+            alert = self._out.read()
+        if alert:
+            self._send_nowait(alert)
+
+    # -- raw I/O -----------------------------------------------------------------
+
+    def _deadline(self) -> float | None:
+        timeout = self._timeout
+        if not timeout:
+            return None
+        return self._clock() + timeout
+
+    def _raw_call(
+        self, call: Callable[[_A], _R], arg: _A, deadline: float | None
+    ) -> _R:
+        """Run ``call(arg)`` on raw with what is left of the operation's timeout."""
+        if deadline is None:
+            return call(arg)
+        remaining = deadline - self._clock()
+        if remaining <= 0:
+            raise Timeout(errno.ETIMEDOUT, "timed out")
+        raw = self.raw
+        raw.set_timeout(remaining)
+        try:
+            return call(arg)
+        finally:
+            if not self._closed:
+                raw.set_timeout(self._timeout)
+
+    def _feed(self, deadline: float | None) -> None:
+        """Receive ciphertext from raw into OpenSSL; EOF becomes TLS's EOF."""
+        raw = self.raw
+        try:
+            data = self._raw_call(raw.receive, _RAW_READ, deadline)
+        except OSError:
+            if self._closed:
+                raise SocketClosed("the socket was closed while waiting") from None
+            raise
+        if not data:
+            if self._closed:
+                raise SocketClosed("the socket was closed while waiting")
+            with self._lock:
+                self._in.write_eof()
+        else:
+            with self._lock:
+                self._in.write(data)
+
+    def _flush(self, deadline: float | None) -> None:
+        """Send the backlog and what OpenSSL produced, within *deadline*."""
+        with self._lock:
+            data = (
+                self._backlog + self._out.read() if self._out.pending else self._backlog
+            )
+            self._backlog = b""
+        if not data:
+            return
+        if self._timeout == 0:
+            self._backlog = data[self._send_nowait(data) :]
+            if self._backlog:
+                raise WouldBlock("the TLS layer waits to send to the peer")
+            return
+        raw = self.raw
+        try:
+            self._raw_call(raw.send, data, deadline)
+        except TimeoutError as exc:
+            self._backlog = data[getattr(exc, "bytes_sent", 0) :]
+            raise
+
+    def _send_nowait(self, data: bytes) -> int:
+        """Hand raw what it takes of *data* now; return the count."""
+        raw = self.raw
+        if self._timeout != 0:
+            raw.set_timeout(0)
+        try:
+            return raw.send(data)
+        except (BlockingIOError, InterruptedError):
+            return 0
+        except OSError:
+            return len(data)  # the connection is gone: nothing will go out
+        finally:
+            if self._timeout != 0 and not self._closed:
+                raw.set_timeout(self._timeout)
+
+    # -- receiving ---------------------------------------------------------------
+
+    def receive(self, maxlen: int) -> bytes:
+        if self._stash:
+            data = self._stash
+            self._stash = data[maxlen:]
+            return data[:maxlen]
+        try:
+            with self._lock:
+                data = self._ssl.read(maxlen)
+        except _WantRead:
+            return self._receive_slow(maxlen)
+        except _ZeroReturn:
+            return b""
+        except _SSLError as exc:
+            raise self._error(exc) from None
+        if self._out.pending:
+            self._flush_quietly()
+        return data
+
+    def _receive_slow(self, maxlen: int) -> bytes:
+        if not self._ready:
+            self._ensure_ready()
+        deadline = self._deadline()
+        while True:
+            if self._backlog or self._out.pending:
+                try:
+                    self._flush(deadline)
+                except BlockingIOError:
+                    pass  # non-blocking: it goes out with a later call
+            if self._rd_shut:
+                return b""
+            self._feed(deadline)
+            try:
+                with self._lock:
+                    data = self._ssl.read(maxlen)
+            except _WantRead:
+                continue
+            except _ZeroReturn:
+                return b""
+            except _SSLError as exc:
+                raise self._error(exc) from None
+            return data
+
+    def _flush_quietly(self) -> None:
+        """Flush what a read produced (a key update) without failing the read."""
+        try:
+            self._flush(self._deadline())
+        except OSError:
+            pass  # what is left stays in the backlog; the next send reports
+
+    def _error(self, exc: _SSLError) -> TLSError:
+        if isinstance(exc, ssl.SSLEOFError):
+            return TLSTruncated(
+                exc.errno or ssl.SSL_ERROR_EOF,
+                "the peer ended the connection without TLS close_notify "
+                "(the data may be truncated)",
+            )
+        return tls_error(exc, self.host)
+
+    def buffered(self) -> bool:
+        if self._stash or self._ssl.pending():
+            return True
+        if not self._in.pending:
+            return False
+        # Ciphertext is waiting: is a whole record there?  Only decrypting
+        # tells, so keep what it gives for the next receive.
+        try:
+            with self._lock:
+                self._stash = self._ssl.read(_RECORD)
+        except _WantRead:
+            return False
+        except _SSLError:
+            return True  # the receive reports it
+        return True
+
+    # -- sending -----------------------------------------------------------------
+
+    def send(self, data: bytes | memoryview) -> int:
+        if not self._ready:
+            self._ensure_ready()
+        if self._timeout == 0:
+            return self._send_some(data)
+        deadline = self._deadline()
+        if self._backlog:
+            try:
+                self._flush(deadline)
+            except TimeoutError:
+                raise _sent_timeout(0) from None
+        view = memoryview(data)
+        total = len(view)
+        sent = 0
+        ssl_object = self._ssl
+        outgoing = self._out
+        raw = self.raw
+        while sent < total:
+            chunk = view[sent : sent + _CHUNK]
+            with self._lock:
+                try:
+                    ssl_object.write(chunk)
+                except _SSLError as exc:
+                    raise self._error(exc) from None
+                cipher = outgoing.read()
+            sent += len(chunk)
+            try:
+                if deadline is None:
+                    raw.send(cipher)
+                else:
+                    self._raw_call(raw.send, cipher, deadline)
+            except TimeoutError as exc:
+                self._backlog = cipher[getattr(exc, "bytes_sent", 0) :]
+                raise _sent_timeout(sent) from None
+        return total
+
+    def _send_some(self, data: bytes | memoryview) -> int:
+        """Non-blocking send: encrypt at most a record, hand raw what fits."""
+        if self._backlog or self._out.pending:
+            self._flush(None)  # WouldBlock while the old ciphertext waits
+        chunk = memoryview(data)[:_RECORD]
+        with self._lock:
+            try:
+                self._ssl.write(chunk)
+            except _SSLError as exc:
+                raise self._error(exc) from None
+            cipher = self._out.read()
+        self._backlog = cipher[self._send_nowait(cipher) :]
+        return len(chunk)
+
+    def send_file(self, file: BinaryIO) -> int:
+        total = 0
+        while True:
+            chunk = file.read(_CHUNK)
+            if not chunk:
+                return total
+            try:
+                n = self.send(chunk)
+            except BlockingIOError:
+                file.seek(-len(chunk), 1)
+                if total:
+                    return total
+                raise
+            except Timeout as exc:
+                file.seek(exc.bytes_sent - len(chunk), 1)
+                exc.bytes_sent += total
+                raise
+            total += n
+            if n < len(chunk):
+                file.seek(n - len(chunk), 1)
+                return total
+
+    # -- ending ------------------------------------------------------------------
+
+    def shutdown(self, how: Shutdown) -> None:
+        if (how is SHUT_WR or how is SHUT_RDWR) and not self._wr_shut:
+            self._close_notify(self._deadline())
+            self._wr_shut = True
+        if how is SHUT_RD or how is SHUT_RDWR:
+            self._rd_shut = True
+        self.raw.shutdown(how)
+
+    def _close_notify(self, deadline: float | None) -> None:
+        with self._lock:
+            try:
+                self._ssl.unwrap()
+            except (_WantRead, _WantWrite):
+                pass  # sent; the peer's reply is not needed for a half-close
+            except _SSLError as exc:
+                raise self._error(exc) from None
+        self._flush(deadline)
+
+    def unwrap(self) -> bytes:
+        """End TLS both ways (``close_notify`` each way); return early plaintext.
+
+        What the peer sent in the clear right after its ``close_notify`` and
+        already arrived is returned, for the plain socket to serve first.
+        """
+        deadline = self._deadline()
+        self._flush(deadline)
+        while True:
+            try:
+                with self._lock:
+                    self._ssl.unwrap()
+                break
+            except _WantRead:
+                pass
+            except _SSLError as exc:
+                raise self._error(exc) from None
+            self._flush(deadline)
+            self._feed(deadline)
+        self._flush(deadline)
+        with self._lock:
+            return self._in.read()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._ready and not self._wr_shut and self._lock.acquire(blocking=False):
+            # close_notify if it goes out without waiting: the peer then sees
+            # a clean end of stream instead of a truncation.
+            try:
+                self._ssl.unwrap()
+            except _SSLError:
+                pass
+            try:
+                data = self._backlog + self._out.read()
+            finally:
+                self._lock.release()
+            if data:
+                self._send_nowait(data)
+        self.raw.close()
+
+    # -- state -------------------------------------------------------------------
+
+    def set_timeout(self, timeout: float | None) -> None:
+        self.raw.set_timeout(timeout)
+        self._timeout = timeout
+
+    def is_writable(self) -> bool:
+        return not self._backlog and not self._wr_shut and self.raw.is_writable()
+
+    @property
+    def ssl_object(self) -> ssl.SSLObject:
+        """The :class:`ssl.SSLObject` (for the properties the facade reports)."""
+        return self._ssl
+
+    @property
+    def ready(self) -> bool:
+        """Whether the handshake has completed."""
+        return self._ready
+
+
+def _sent_timeout(sent: int) -> Timeout:
+    exc = Timeout(errno.ETIMEDOUT, f"timed out after sending {sent} bytes")
+    exc.bytes_sent = sent
+    return exc
