@@ -393,21 +393,27 @@ class TLSImpl(Layer):
             raise self._error(exc) from None
         if self._out.pending:
             self._flush_quietly()
+        if not self._ready:
+            self._ready = True  # a read that returns data finished the handshake
         return data
 
     def _receive_slow(self, maxlen: int) -> bytes:
-        if not self._ready:
+        # The handshake may bring application data along: read before waiting.
+        fed = not self._ready
+        if fed:
             self._ensure_ready()
         deadline = self._deadline()
         while True:
-            if self._backlog or self._out.pending:
-                try:
-                    self._flush(deadline)
-                except BlockingIOError:
-                    pass  # non-blocking: it goes out with a later call
-            if self._rd_shut:
-                return b""
-            self._feed(deadline)
+            if not fed:
+                if self._backlog or self._out.pending:
+                    try:
+                        self._flush(deadline)
+                    except BlockingIOError:
+                        pass  # non-blocking: it goes out with a later call
+                if self._rd_shut:
+                    return b""
+                self._feed(deadline)
+            fed = False
             try:
                 with self._lock:
                     data = self._ssl.read(maxlen)
@@ -417,6 +423,8 @@ class TLSImpl(Layer):
                 return b""
             except _SSLError as exc:
                 raise self._error(exc) from None
+            if self._out.pending:
+                self._flush_quietly()
             return data
 
     def _flush_quietly(self) -> None:
@@ -490,18 +498,30 @@ class TLSImpl(Layer):
         return total
 
     def _send_some(self, data: bytes | memoryview) -> int:
-        """Non-blocking send: encrypt at most a record, hand raw what fits."""
+        """Non-blocking send: encrypt record by record while raw takes them all.
+
+        The record raw takes only part of waits in the backlog (its plaintext
+        counts as sent); the next call raises WouldBlock until it is out.
+        """
         if self._backlog or self._out.pending:
             self._flush(None)  # WouldBlock while the old ciphertext waits
-        chunk = memoryview(data)[:_RECORD]
-        with self._lock:
-            try:
-                self._ssl.write(chunk)
-            except _SSLError as exc:
-                raise self._error(exc) from None
-            cipher = self._out.read()
-        self._backlog = cipher[self._send_nowait(cipher) :]
-        return len(chunk)
+        view = memoryview(data)
+        total = len(view)
+        sent = 0
+        while sent < total:
+            chunk = view[sent : sent + _RECORD]
+            with self._lock:
+                try:
+                    self._ssl.write(chunk)
+                except _SSLError as exc:
+                    raise self._error(exc) from None
+                cipher = self._out.read()
+            sent += len(chunk)
+            taken = self._send_nowait(cipher)
+            if taken < len(cipher):
+                self._backlog = cipher[taken:]
+                break
+        return sent
 
     def send_file(self, file: BinaryIO) -> int:
         total = 0

@@ -8,7 +8,8 @@
   backpressure and :class:`~sockspec.Poller`;
 * :mod:`.datagrams` -- UDP and ``AF_UNIX`` datagrams;
 * :mod:`.options` -- socket options;
-* :mod:`.resources` -- descriptor leaks and released addresses.
+* :mod:`.resources` -- descriptor leaks and released addresses;
+* :mod:`.tls` -- ``start_tls``: handshakes, verification, TLS endings.
 """
 
 from . import (
@@ -20,6 +21,7 @@ from . import (
     resources,
     streams,
     timeouts,
+    tls,
 )
 
 __all__ = [
@@ -31,4 +33,5 @@ __all__ = [
     "resources",
     "streams",
     "timeouts",
+    "tls",
 ]
