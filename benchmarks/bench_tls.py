@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'case':<22} {'median ms':>10} {'MiB/s':>8} {'ratio':>8}")
     for name, values in results.items():
         median = statistics.median(values)
-        ratio = statistics.median(v / b for v, b in zip(values, base))
+        ratio = statistics.median(v / b for v, b in zip(values, base, strict=True))
         rate = (total >> 20) / median
         print(f"  {name:<22} {median * 1e3:>10.1f} {rate:>8.0f} {ratio:>7.3f}x")
     print("\n  ratio: median of per-round ratios to raw ssl.SSLSocket")
