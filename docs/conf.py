@@ -64,7 +64,7 @@ nitpick_ignore_regex = [
     (
         r"py:(class|exc|obj|data|func|mod|meth)",
         r"(typing|collections\.abc|types|enum|abc|socket|selectors|time|os|"
-        r"pluggy|io|dataclasses|random|threading)(\..*)?",
+        r"pluggy|io|dataclasses|random|threading|ssl)(\..*)?",
     ),
     (
         r"py:(class|obj)",

@@ -189,13 +189,11 @@ class TLSCertificateError(TLSError, _ssl.SSLCertVerificationError):
     :class:`ssl.SSLCertVerificationError`).
 
     :attr:`host` is the name the certificate was checked against;
-    :attr:`verify_code` and :attr:`verify_message` are OpenSSL's.
+    ``verify_code`` and ``verify_message`` are OpenSSL's, as in :mod:`ssl`.
     """
 
     #: The server name the client expected (``server_hostname``), or ``None``.
     host: str | None = None
-    verify_code: int = 0
-    verify_message: str = ""
 
 
 class TLSTruncated(TLSError, _ssl.SSLEOFError):
@@ -223,7 +221,7 @@ def tls_error(exc: _ssl.SSLError, host: str | None = None) -> TLSError:
         cert = TLSCertificateError(code, message)
         cert.host = host
         cert.verify_code = getattr(exc, "verify_code", 0)
-        cert.verify_message = getattr(exc, "verify_message", "") or ""
+        cert.verify_message = getattr(exc, "verify_message", "")
         err = cert
     elif isinstance(exc, _ssl.SSLEOFError):
         err = TLSTruncated(code, message)

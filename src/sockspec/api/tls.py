@@ -313,6 +313,8 @@ class TLSImpl(Layer):
         remaining = deadline - self._clock()
         if remaining <= 0:
             raise Timeout(errno.ETIMEDOUT, "timed out")
+        if self._timeout is not None and remaining > self._timeout - 0.001:
+            return call(arg)  # the first call: raw has the full timeout already
         raw = self.raw
         raw.set_timeout(remaining)
         try:
