@@ -64,7 +64,7 @@ __all__ = ["Layer", "Prefixed", "TLSImpl", "base_impl"]
 
 # Plaintext encrypted per raw send when blocking: big enough that the
 # per-call costs vanish, small enough that a timeout overshoots little.
-_CHUNK = 256 * 1024
+_CHUNK = 64 * 1024
 # Non-blocking: one full record, so little ciphertext waits in the backlog.
 _RECORD = 16 * 1024
 # Ciphertext asked from raw at once: many records, one call.
