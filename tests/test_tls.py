@@ -431,3 +431,57 @@ def test_unwrap_keeps_plaintext_sent_right_after_close_notify(
             assert chunk
             got += chunk
         assert got == b"in the clear"
+
+
+def test_failed_non_blocking_handshake_closes_the_socket(
+    net: Network, server_ctx: ssl.SSLContext
+) -> None:
+    untrusting = ssl.create_default_context(cafile=None)
+    untrusting.load_verify_locations(cadata=trustme.CA().cert_pem.bytes().decode())
+    client, server = _connected()
+    with client, server:
+        client.timeout = server.timeout = 0
+        client.start_tls(untrusting, server_hostname="localhost")
+        server.start_tls(server_ctx, server_side=True)
+        assert client.tls_version is None
+        failure: BaseException | None = None
+        for _ in range(10):
+            try:
+                client.send(b"never")
+            except sockspec.WouldBlock:
+                with pytest.raises(sockspec.WouldBlock):
+                    server.receive()  # the server answers the ClientHello
+            except TLSCertificateError as exc:
+                failure = exc
+                break
+        assert isinstance(failure, TLSCertificateError)
+        assert client.closed
+
+
+def test_both_directions_at_once_from_four_threads(
+    backend: str, server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext
+) -> None:
+    with sockspec.use_backend(backend):
+        client, server = _tls_pair(server_ctx, client_ctx)
+    up = bytes(range(256)) * 4096
+    down = bytes(reversed(range(256))) * 4096
+
+    def receive_exactly(sock: Socket, size: int) -> bytes:
+        got = b""
+        while len(got) < size:
+            chunk = sock.receive()
+            assert chunk
+            got += chunk
+        return got
+
+    with client, server:
+        tasks = [
+            _Thread(lambda: client.send(up)),
+            _Thread(lambda: server.send(down)),
+            _Thread(lambda: receive_exactly(server, len(up))),
+            _Thread(lambda: receive_exactly(client, len(down))),
+        ]
+        results = [task.join() for task in tasks]
+        assert [task.error for task in tasks] == [None] * 4
+        assert results[2] == up
+        assert results[3] == down

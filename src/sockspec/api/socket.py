@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import ssl
 import types
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
@@ -448,7 +449,17 @@ class Socket:
         try:
             tls.handshake()
         except BlockingIOError:
-            tls.on_failure = self.close  # non-blocking: send/receive go on
+            # Non-blocking: send/receive go on with it, and close the socket
+            # if it fails.  A weak reference: an abandoned socket is not kept
+            # alive by its own layer.
+            ref = weakref.ref(self)
+
+            def failed() -> None:
+                sock = ref()
+                if sock is not None:
+                    sock.close()
+
+            tls.on_failure = failed
         except BaseException as exc:
             self.close()
             if isinstance(exc, OSError) and not isinstance(exc, SocketError):

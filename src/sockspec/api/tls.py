@@ -209,6 +209,7 @@ class TLSImpl(Layer):
         "_ssl",
         "_stash",
         "_timeout",
+        "_wlock",
         "_wr_shut",
         "host",
         "on_failure",
@@ -239,6 +240,9 @@ class TLSImpl(Layer):
         self._timeout = timeout
         self._clock = clock
         self._lock = threading.Lock()
+        # Held from encrypting to handing the ciphertext to raw, so records
+        # from two threads reach the wire in the order they were made.
+        self._wlock = threading.RLock()
         self._backlog = b""  # ciphertext raw has not taken yet
         self._stash = b""  # plaintext decrypted by buffered()
         self._ready = False  # handshake complete
@@ -343,6 +347,10 @@ class TLSImpl(Layer):
 
     def _flush(self, deadline: float | None) -> None:
         """Send the backlog and what OpenSSL produced, within *deadline*."""
+        with self._wlock:
+            self._flush_locked(deadline)
+
+    def _flush_locked(self, deadline: float | None) -> None:
         with self._lock:
             data = (
                 self._backlog + self._out.read() if self._out.pending else self._backlog
@@ -408,10 +416,7 @@ class TLSImpl(Layer):
         while True:
             if not fed:
                 if self._backlog or self._out.pending:
-                    try:
-                        self._flush(deadline)
-                    except BlockingIOError:
-                        pass  # non-blocking: it goes out with a later call
+                    self._flush_quietly()
                 if self._rd_shut:
                     return b""
                 self._feed(deadline)
@@ -430,11 +435,18 @@ class TLSImpl(Layer):
             return data
 
     def _flush_quietly(self) -> None:
-        """Flush what a read produced (a key update) without failing the read."""
+        """Flush what a read produced (a key update) without failing the read.
+
+        A thread sending now flushes it itself, ahead of its own records.
+        """
+        if not self._wlock.acquire(blocking=False):
+            return
         try:
-            self._flush(self._deadline())
+            self._flush_locked(self._deadline())
         except OSError:
             pass  # what is left stays in the backlog; the next send reports
+        finally:
+            self._wlock.release()
 
     def _error(self, exc: _SSLError) -> TLSError:
         if isinstance(exc, ssl.SSLEOFError):
@@ -466,10 +478,14 @@ class TLSImpl(Layer):
     def send(self, data: bytes | memoryview) -> int:
         if not self._ready:
             self._ensure_ready()
-        if self._timeout == 0:
-            return self._send_some(data)
+        with self._wlock:
+            if self._timeout == 0:
+                return self._send_some(data)
+            return self._send_all(data)
+
+    def _send_all(self, data: bytes | memoryview) -> int:
         deadline = self._deadline()
-        if self._backlog:
+        if self._backlog or self._out.pending:
             try:
                 self._flush(deadline)
             except TimeoutError:
@@ -558,14 +574,15 @@ class TLSImpl(Layer):
         self.raw.shutdown(how)
 
     def _close_notify(self, deadline: float | None) -> None:
-        with self._lock:
-            try:
-                self._ssl.unwrap()
-            except (_WantRead, _WantWrite):
-                pass  # sent; the peer's reply is not needed for a half-close
-            except _SSLError as exc:
-                raise self._error(exc) from None
-        self._flush(deadline)
+        with self._wlock:
+            with self._lock:
+                try:
+                    self._ssl.unwrap()
+                except (_WantRead, _WantWrite):
+                    pass  # sent; the peer's reply is not needed for a half-close
+                except _SSLError as exc:
+                    raise self._error(exc) from None
+            self._flush_locked(deadline)
 
     def unwrap(self) -> bytes:
         """End TLS both ways (``close_notify`` each way); return early plaintext.
@@ -594,19 +611,23 @@ class TLSImpl(Layer):
         if self._closed:
             return
         self._closed = True
-        if self._ready and not self._wr_shut and self._lock.acquire(blocking=False):
-            # close_notify if it goes out without waiting: the peer then sees
-            # a clean end of stream instead of a truncation.
+        # close_notify if it goes out without waiting (and no other thread is
+        # sending or inside OpenSSL): the peer then sees a clean end of
+        # stream instead of a truncation.
+        if self._ready and not self._wr_shut and self._wlock.acquire(blocking=False):
             try:
-                self._ssl.unwrap()
-            except _SSLError:
-                pass
-            try:
-                data = self._backlog + self._out.read()
+                if self._lock.acquire(blocking=False):
+                    try:
+                        self._ssl.unwrap()
+                    except _SSLError:
+                        pass
+                    finally:
+                        data = self._backlog + self._out.read()
+                        self._lock.release()
+                    if data:
+                        self._send_nowait(data)
             finally:
-                self._lock.release()
-            if data:
-                self._send_nowait(data)
+                self._wlock.release()
         self.raw.close()
 
     # -- state -------------------------------------------------------------------
