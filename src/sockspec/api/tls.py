@@ -567,7 +567,8 @@ class TLSImpl(Layer):
 
     def shutdown(self, how: Shutdown) -> None:
         if (how is SHUT_WR or how is SHUT_RDWR) and not self._wr_shut:
-            self._close_notify(self._deadline())
+            if self._ready:  # before the handshake there is nothing to end
+                self._close_notify(self._deadline())
             self._wr_shut = True
         if how is SHUT_RD or how is SHUT_RDWR:
             self._rd_shut = True
@@ -590,6 +591,8 @@ class TLSImpl(Layer):
         What the peer sent in the clear right after its ``close_notify`` and
         already arrived is returned, for the plain socket to serve first.
         """
+        if not self._ready:
+            self._ensure_ready()
         deadline = self._deadline()
         self._flush(deadline)
         while True:

@@ -280,6 +280,30 @@ def tls_receive_timeout(h: Harness) -> None:
     assert h.receive_exactly(client, 4) == b"late"
 
 
+@check(group="tls", nettest="WriteTimeout")
+def tls_send_timeout(h: Harness) -> None:
+    """A TLS send to a peer that does not read times out; bytes_sent is exact."""
+    small: dict[Option, object] = {SO_SNDBUF: 32 * 1024, SO_RCVBUF: 32 * 1024}
+    caps = h.server.capabilities.options & h.client.capabilities.options
+    options = {k: v for k, v in small.items() if k in caps}
+    client, server = tls_pair(h, server_options=options)
+    data = h.random_bytes(16 << 20)
+    client.timeout = 0.3
+    started = h.monotonic()
+    with h.raises(Timeout, "16 MiB over TLS to a peer that never reads") as caught:
+        client.send(data)
+    h.assert_timed_out_in(started, 0.3)
+    sent = caught.value.bytes_sent
+    assert 0 < sent < len(data), f"bytes_sent={sent} of {len(data)}"
+    drain = h.thread(lambda: h.receive_all(server, limit=len(data)), "drain")
+    client.timeout = h.io_timeout
+    client.send(b"tail")
+    client.shutdown(SHUT_WR)
+    received = drain.result()
+    assert len(received) == sent + 4, f"peer got {len(received)}, sent {sent} + 4"
+    assert received == data[:sent] + b"tail", "plaintext was lost or altered"
+
+
 @check(group="tls", nettest="CloseTimeout")
 def tls_close_during_receive(h: Harness) -> None:
     """close() from another thread wakes a TLS receive with SocketClosed."""
