@@ -18,8 +18,8 @@ from . import _validate as v
 from .backend import Backend, SelectorImpl, SocketImpl
 from .constants import EVENT_READ, Event
 from .errors import SocketClosed, SocketError, from_os_error
+from .layer import Layer, base_impl
 from .socket import Socket
-from .tls import Layer, base_impl
 
 __all__ = ["PollKey", "Poller"]
 

@@ -38,7 +38,8 @@ from .errors import (
     UnsupportedOperation,
     from_os_error,
 )
-from .tls import Prefixed, TLSImpl, base_impl
+from .layer import Prefixed, base_impl
+from .tls import TLSImpl, check_arguments
 
 if TYPE_CHECKING:
     from .poller import Poller
@@ -406,28 +407,7 @@ class Socket:
         (:class:`~sockspec.TLSCertificateError` when the certificate does
         not verify), :class:`~sockspec.Timeout`... Works on every backend.
         """
-        if not isinstance(context, ssl.SSLContext):
-            raise TypeError(
-                f"context must be an ssl.SSLContext, got {type(context).__name__}"
-            )
-        if not isinstance(server_side, bool):
-            raise TypeError(
-                f"server_side must be a bool, got {type(server_side).__name__}"
-            )
-        if server_hostname is not None:
-            if not isinstance(server_hostname, str):
-                raise TypeError(
-                    "server_hostname must be a str or None, "
-                    f"got {type(server_hostname).__name__}"
-                )
-            if server_side:
-                raise ValueError("server_hostname is for clients, not server_side=True")
-            if not server_hostname:
-                raise ValueError("server_hostname must not be empty")
-        elif not server_side and context.check_hostname:
-            raise ValueError(
-                "server_hostname is required: the context checks host names"
-            )
+        check_arguments(context, server_side, server_hostname)
         impl = self._impl
         if impl is _CLOSED:
             raise SocketClosed("the socket is closed")

@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 :meth:`Socket.start_tls <sockspec.Socket.start_tls>` replaces the socket's
 implementation with a :class:`TLSImpl` that holds the old one as
-:attr:`Layer.raw`.  The TLS state machine is :class:`ssl.SSLObject` over two
+``raw``.  The TLS state machine is :class:`ssl.SSLObject` over two
 :class:`ssl.MemoryBIO` buffers, which needs no descriptor: every byte of
 ciphertext goes through ``raw.send``/``raw.receive``, so TLS works on every
 backend (the memory network and third-party ones included) with no code in
@@ -19,7 +19,7 @@ the backend, and the plain send/receive path never checks for TLS.
 * **Sending.**  Plaintext is encrypted a chunk at a time and the ciphertext
   handed to ``raw.send``.  Encrypted bytes cannot be taken back (the record
   sequence numbers advanced), so ciphertext ``raw`` did not take (a timeout,
-  non-blocking mode) waits in :attr:`TLSImpl._backlog` and goes out before
+  non-blocking mode) waits in ``_backlog`` and goes out before
   anything else; the plaintext it carries counts as sent.
 * **Timeouts** are the socket's: one operation (the handshake included) may
   take several ``raw`` calls, and together they keep to one deadline on the
@@ -31,14 +31,16 @@ the backend, and the plain send/receive path never checks for TLS.
   ``raw``; ``shutdown(SHUT_WR)`` sends it and half-closes ``raw`` (TLS 1.3
   lets the peer go on sending).
 * **Readiness.**  Plaintext already decrypted (or a whole record already
-  received) is invisible to the backend's selector, so :meth:`Layer.buffered`
+  received) is invisible to the backend's selector, so ``buffered()``
   tells :class:`~sockspec.Poller` and :attr:`~sockspec.Socket.is_readable`
-  about it.  Pollers register the innermost implementation
-  (:func:`base_impl`), which stays the same when TLS starts or ends.
+  about it.  Pollers register the innermost implementation (see
+  :mod:`sockspec.api.layer`), which stays the same when TLS starts or ends.
 
-``SSLObject`` is not safe to use from two threads at once; a lock guards
-every call into it (never held across a ``raw`` call, so a blocked receive
-never holds it).
+``SSLObject`` is not safe to use from two threads at once: ``_lock`` guards
+every call into it and is never held across a ``raw`` call, so a blocked
+receive never holds it.  ``_wlock`` is held from encrypting to handing the
+ciphertext to ``raw``, so records from concurrent senders reach the wire in
+the order they were numbered; ``close()`` and a receive never wait for it.
 """
 
 from __future__ import annotations
@@ -49,8 +51,8 @@ import threading
 from collections.abc import Callable
 from typing import BinaryIO, TypeVar
 
-from .backend import Address, SocketImpl
-from .constants import SHUT_RD, SHUT_RDWR, SHUT_WR, Option, Shutdown
+from .backend import SocketImpl
+from .constants import SHUT_RD, SHUT_RDWR, SHUT_WR, Shutdown
 from .errors import (
     SocketClosed,
     Timeout,
@@ -59,8 +61,9 @@ from .errors import (
     WouldBlock,
     tls_error,
 )
+from .layer import Layer
 
-__all__ = ["Layer", "Prefixed", "TLSImpl", "base_impl"]
+__all__ = ["TLSImpl", "check_arguments"]
 
 # Plaintext encrypted per raw send when blocking: big enough that the
 # per-call costs vanish, small enough that a timeout overshoots little.
@@ -77,114 +80,6 @@ _WantRead = ssl.SSLWantReadError
 _WantWrite = ssl.SSLWantWriteError
 _ZeroReturn = ssl.SSLZeroReturnError
 _SSLError = ssl.SSLError
-
-
-class Layer(SocketImpl):
-    """An implementation that wraps another one (:attr:`raw`).
-
-    Everything not overridden goes straight to :attr:`raw`, so a layer only
-    states what it changes.
-    """
-
-    __slots__ = ("raw",)
-
-    def __init__(self, raw: SocketImpl) -> None:
-        #: The implementation underneath.
-        self.raw = raw
-
-    def buffered(self) -> bool:
-        """Whether a receive would return data this layer already holds."""
-        return False
-
-    def connect(self, host: str, port: int | None, timeout: float | None) -> None:
-        self.raw.connect(host, port, timeout)
-
-    def bind(self, host: str | None, port: int | None) -> None:
-        self.raw.bind(host, port)
-
-    def listen(self, backlog: int) -> None:
-        self.raw.listen(backlog)
-
-    def accept(self) -> SocketImpl:
-        return self.raw.accept()
-
-    def shutdown(self, how: Shutdown) -> None:
-        self.raw.shutdown(how)
-
-    def close(self) -> None:
-        self.raw.close()
-
-    def receive(self, maxlen: int) -> bytes:
-        return self.raw.receive(maxlen)
-
-    def send(self, data: bytes | memoryview) -> int:
-        return self.raw.send(data)
-
-    def receive_from(self, maxlen: int) -> tuple[bytes, str | None, int | None]:
-        data = self.receive(maxlen)
-        host, port = self.remote_address()
-        return data, host, port
-
-    def send_to(self, data: bytes | memoryview, host: str, port: int | None) -> int:
-        return self.send(data)
-
-    def send_file(self, file: BinaryIO) -> int:
-        return self.raw.send_file(file)
-
-    def set_option(self, option: Option, value: object) -> None:
-        self.raw.set_option(option, value)
-
-    def get_option(self, option: Option) -> object:
-        return self.raw.get_option(option)
-
-    def set_timeout(self, timeout: float | None) -> None:
-        self.raw.set_timeout(timeout)
-
-    def is_connected(self) -> bool:
-        return self.raw.is_connected()
-
-    def is_readable(self) -> bool:
-        return self.buffered() or self.raw.is_readable()
-
-    def is_writable(self) -> bool:
-        return self.raw.is_writable()
-
-    def local_address(self) -> Address:
-        return self.raw.local_address()
-
-    def remote_address(self) -> Address:
-        return self.raw.remote_address()
-
-
-def base_impl(impl: SocketImpl) -> SocketImpl:
-    """Return the backend's own implementation under any layers."""
-    while isinstance(impl, Layer):
-        impl = impl.raw
-    return impl
-
-
-class Prefixed(Layer):
-    """Plaintext that arrived with the peer's ``close_notify``, served first.
-
-    :meth:`TLSImpl.unwrap` may have received bytes the peer sent in the
-    clear after ending TLS; they cannot go back into the backend.
-    """
-
-    __slots__ = ("_data",)
-
-    def __init__(self, raw: SocketImpl, data: bytes) -> None:
-        super().__init__(raw)
-        self._data = data
-
-    def buffered(self) -> bool:
-        return bool(self._data)
-
-    def receive(self, maxlen: int) -> bytes:
-        data = self._data
-        if not data:
-            return self.raw.receive(maxlen)
-        self._data = data[maxlen:]
-        return data[:maxlen]
 
 
 class TLSImpl(Layer):
@@ -657,3 +552,29 @@ def _sent_timeout(sent: int) -> Timeout:
     exc = Timeout(errno.ETIMEDOUT, f"timed out after sending {sent} bytes")
     exc.bytes_sent = sent
     return exc
+
+
+def check_arguments(
+    context: object,
+    server_side: object,
+    server_hostname: object,
+) -> None:
+    """Raise the TypeError/ValueError that ``start_tls``'s arguments deserve."""
+    if not isinstance(context, ssl.SSLContext):
+        raise TypeError(
+            f"context must be an ssl.SSLContext, got {type(context).__name__}"
+        )
+    if not isinstance(server_side, bool):
+        raise TypeError(f"server_side must be a bool, got {type(server_side).__name__}")
+    if server_hostname is not None:
+        if not isinstance(server_hostname, str):
+            raise TypeError(
+                "server_hostname must be a str or None, "
+                f"got {type(server_hostname).__name__}"
+            )
+        if server_side:
+            raise ValueError("server_hostname is for clients, not server_side=True")
+        if not server_hostname:
+            raise ValueError("server_hostname must not be empty")
+    elif not server_side and context.check_hostname:
+        raise ValueError("server_hostname is required: the context checks host names")
