@@ -208,8 +208,9 @@ def test_reset_mid_handshake_is_connection_reset(
     assert server.closed
 
 
+@pytest.mark.parametrize("os_backend", ["stdlib", "selectors"])
 def test_reset_mid_handshake_matches_ssl_on_loopback(
-    server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext
+    os_backend: str, server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext
 ) -> None:
     # A server that reads the ClientHello and aborts (RST): the ssl module's
     # own socket and start_tls on the stdlib backend raise the same type.
@@ -226,7 +227,7 @@ def test_reset_mid_handshake_matches_ssl_on_loopback(
             task = _Thread(lambda listener=listener: abort_after_hello(listener))
             try:
                 if use_sockspec:
-                    with Socket(backend="stdlib", timeout=5) as sock:
+                    with Socket(backend=os_backend, timeout=5) as sock:
                         sock.connect("127.0.0.1", port)
                         sock.start_tls(client_ctx, server_hostname="localhost")
                 else:
@@ -318,8 +319,9 @@ def test_truncation_is_tls_truncated_on_memory(
     assert caught.value.errno == ssl.SSL_ERROR_EOF
 
 
+@pytest.mark.parametrize("os_backend", ["stdlib", "selectors"])
 def test_truncation_matches_ssl_sslsocket_on_loopback(
-    server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext
+    os_backend: str, server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext
 ) -> None:
     # ssl.SSLSocket.close() sends no close_notify: the reader sees the
     # stream cut.  The ssl module reports ssl.SSLEOFError (unless told to
@@ -336,7 +338,7 @@ def test_truncation_matches_ssl_sslsocket_on_loopback(
             task = _Thread(lambda listener=listener: serve(listener))
             try:
                 if use_sockspec:
-                    with Socket(backend="stdlib", timeout=5) as sock:
+                    with Socket(backend=os_backend, timeout=5) as sock:
                         sock.connect("127.0.0.1", port)
                         sock.start_tls(client_ctx, server_hostname="localhost")
                         _drain(sock)
