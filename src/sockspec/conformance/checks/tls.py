@@ -306,13 +306,22 @@ def tls_send_timeout(h: Harness) -> None:
 
 @check(group="tls", nettest="CloseTimeout")
 def tls_close_during_receive(h: Harness) -> None:
-    """close() from another thread wakes a TLS receive with SocketClosed."""
+    """close() from another thread wakes a TLS receive or send: SocketClosed."""
     client, _server = tls_pair(h)
     client.timeout = None
     waiter = h.thread(client.receive, "receiver")
     h.pause()
     client.close()
     error = waiter.error()
+    assert isinstance(error, SocketClosed), repr(error)
+    # A send blocked on a peer that does not read.
+    client, _server = tls_pair(h)
+    client.timeout = None
+    data = bytes(32 << 20)  # more than any loopback buffers hold
+    sender = h.thread(lambda: client.send(data), "sender")
+    h.pause(0.2)
+    client.close()
+    error = sender.error()
     assert isinstance(error, SocketClosed), repr(error)
 
 
