@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import time
+import warnings
 from typing import Any
 
 import pytest
@@ -54,3 +56,296 @@ def test_send_file_takes_the_zero_copy_path(
         assert file.tell() == len(data)
     assert bytes(received) == data[1000:]
     assert calls, "send_file did not use os.sendfile"
+
+
+# -- issue 10: closing, timeouts and threads ---------------------------------
+
+
+def _unix_path() -> str:
+    return os.path.join(tempfile.mkdtemp(prefix="sockspec-"), "s")
+
+
+def _fork() -> int:
+    with warnings.catch_warnings():
+        # 3.12+ warns about forking with threads; the children here only
+        # touch their own sockets and leave with os._exit.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return os.fork()
+
+
+def _fork_and_close(sock: sockspec.Socket) -> None:
+    """Fork a child that closes its copy of *sock* and exits; wait for it."""
+    pid = _fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            sock.close()
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("backend", OS_BACKENDS)
+def test_a_child_closing_its_copy_leaves_the_parents_connection_alone(
+    backend: str, no_fd_leak: None
+) -> None:
+    client, server = _pair(backend)
+    with client, server:
+        _fork_and_close(server)
+        server.timeout = 0.2
+        with pytest.raises(sockspec.Timeout):
+            server.receive(100)  # not a false end of stream
+        client.send(b"still here")
+        assert server.receive(100) == b"still here"
+        server.send(b"reply")
+        assert client.receive(100) == b"reply"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("backend", OS_BACKENDS)
+def test_a_child_closing_its_inherited_listener_leaves_the_parents_alone(
+    backend: str, no_fd_leak: None
+) -> None:
+    with sockspec.Socket(backend=backend, timeout=5) as listener:
+        listener.bind("127.0.0.1")
+        listener.listen()
+        _fork_and_close(listener)
+        with sockspec.Socket(backend=backend, timeout=5) as client:
+            client.connect("127.0.0.1", listener.local_port)
+            listener.accept().close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("backend", OS_BACKENDS)
+def test_close_waking_a_blocked_thread_is_invisible_to_a_process_sharing_it(
+    backend: str, no_fd_leak: None
+) -> None:
+    client, server = _pair(backend)
+    client.timeout = None
+    go_r, go_w = os.pipe()
+    pid = _fork()
+    if pid == 0:  # pragma: no cover - the child keeps its copy, then uses it
+        try:
+            os.close(go_w)
+            os.read(go_r, 1)
+            client.send(b"child got " + client.receive(100))
+        finally:
+            os._exit(0)
+    os.close(go_r)
+    try:
+        with server:
+            outcome: list[BaseException | int] = []
+
+            def writer() -> None:
+                try:
+                    outcome.append(client.send(bytes(64 << 20)))
+                except BaseException as exc:
+                    outcome.append(exc)
+
+            thread = threading.Thread(target=writer)
+            thread.start()
+            thread.join(0.3)
+            assert thread.is_alive(), "the send did not block on a full buffer"
+            client.close()
+            thread.join(5)
+            assert not thread.is_alive(), "close() did not wake the writer"
+            assert len(outcome) == 1
+            assert isinstance(outcome[0], sockspec.SocketClosed), outcome
+            # The child still holds the connection: no end of stream here.
+            server.timeout = 0.3
+            for _ in range(1000):  # bounded: 64 MiB at most
+                try:
+                    assert server.receive(1 << 20) != b"", "a false end of stream"
+                except sockspec.Timeout:
+                    break
+            server.timeout = 5
+            server.send(b"data")
+            os.write(go_w, b"x")
+            assert server.receive(100) == b"child got data"
+    finally:
+        os.close(go_w)
+        os.waitpid(pid, 0)
+
+
+def _fill_unix_datagram_receiver(
+    backend: str,
+) -> tuple[sockspec.Socket, sockspec.Socket, str]:
+    path = _unix_path()
+    receiver = sockspec.Socket(sockspec.AF_UNIX, sockspec.SOCK_DGRAM, backend=backend)
+    receiver.bind(path)
+    sender = sockspec.Socket(
+        sockspec.AF_UNIX, sockspec.SOCK_DGRAM, backend=backend, timeout=0
+    )
+    for _ in range(100_000):  # bounded: the receive queue fills long before
+        try:
+            sender.send_to(path, None, b"x" * 1024)
+        except sockspec.WouldBlock:
+            break
+    else:
+        pytest.fail("the receiver never filled up")
+    return sender, receiver, path
+
+
+def _closing_wakes(sock: sockspec.Socket, call: Any) -> None:
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            call()
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(0.2)
+    assert thread.is_alive(), f"the call did not block: {outcome}"
+    sock.close()
+    thread.join(5)
+    assert not thread.is_alive(), "close() did not wake the blocked thread"
+    assert len(outcome) == 1, outcome
+    assert isinstance(outcome[0], sockspec.SocketClosed), outcome
+
+
+@pytest.mark.parametrize("backend", OS_BACKENDS)
+def test_close_wakes_a_unix_datagram_send_to_a_full_receiver(
+    backend: str, no_fd_leak: None
+) -> None:
+    sender, receiver, path = _fill_unix_datagram_receiver(backend)
+    with sender, receiver:
+        sender.timeout = None
+        _closing_wakes(sender, lambda: sender.send_to(path, None, b"y" * 1024))
+    os.unlink(path)
+    os.rmdir(os.path.dirname(path))
+
+
+@pytest.mark.parametrize("backend", OS_BACKENDS)
+def test_close_wakes_a_unix_connect_to_a_full_backlog(
+    backend: str, no_fd_leak: None
+) -> None:
+    path = _unix_path()
+    listener = sockspec.Socket(sockspec.AF_UNIX, backend=backend)
+    listener.bind(path)
+    listener.listen(1)
+    queued: list[sockspec.Socket] = []
+    try:
+        for _ in range(64):  # bounded: a backlog of 1 fills after two
+            s = sockspec.Socket(sockspec.AF_UNIX, backend=backend, timeout=0)
+            queued.append(s)
+            try:
+                s.connect(path, None)
+            except sockspec.WouldBlock:
+                break
+        else:
+            pytest.fail("the backlog never filled up")
+        blocked = sockspec.Socket(sockspec.AF_UNIX, backend=backend)
+        with blocked:
+            _closing_wakes(blocked, lambda: blocked.connect(path, None))
+    finally:
+        for s in queued:
+            s.close()
+        listener.close()
+        os.unlink(path)
+        os.rmdir(os.path.dirname(path))
+
+
+@pytest.mark.parametrize("backend", OS_BACKENDS)
+def test_the_socket_modules_default_timeout_does_not_leak_in(
+    backend: str, no_fd_leak: None
+) -> None:
+    import socket
+
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(0.05)
+    try:
+        with sockspec.Socket(backend=backend) as listener:
+            listener.bind("127.0.0.1")
+            listener.listen()
+            client = sockspec.Socket(backend=backend)
+            client.connect("127.0.0.1", listener.local_port)
+            server = listener.accept()
+        with client, server:
+            got: list[bytes] = []
+            thread = threading.Thread(target=lambda: got.append(server.receive(10)))
+            thread.start()
+            thread.join(0.3)
+            assert thread.is_alive(), "receive() with timeout=None gave up"
+            client.send(b"late")
+            thread.join(5)
+            assert got == [b"late"]
+            fresh = sockspec.Socket(backend=backend)
+            with fresh:
+                assert fresh.timeout is None
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+@pytest.mark.parametrize("backend", OS_BACKENDS)
+def test_a_send_with_a_timeout_leaves_a_concurrent_receive_alone(
+    backend: str, no_fd_leak: None
+) -> None:
+    client, server = _pair(backend)
+    with client, server:
+        client.timeout = 1.0
+        sent: list[BaseException] = []
+
+        def sender() -> None:
+            try:
+                client.send(bytes(64 << 20))
+            except BaseException as exc:
+                sent.append(exc)
+
+        sending = threading.Thread(target=sender)
+        sending.start()
+        # Drain slowly for a while, so the send keeps going with less and
+        # less of its second left.
+        deadline = time.monotonic() + 0.6
+        while time.monotonic() < deadline:
+            server.receive(65536)
+            time.sleep(0.01)
+        got: list[BaseException | bytes] = []
+
+        def reader() -> None:
+            try:
+                got.append(client.receive(10))
+            except BaseException as exc:
+                got.append(exc)
+
+        reading = threading.Thread(target=reader)
+        started = time.monotonic()
+        reading.start()
+        sending.join(5)
+        assert len(sent) == 1, sent
+        assert isinstance(sent[0], sockspec.Timeout), sent
+        reading.join(max(0.0, started + 0.7 - time.monotonic()))
+        assert reading.is_alive(), f"the receive gave up early: {got}"
+        server.timeout = 0
+        server.send(b"ok")
+        reading.join(5)
+        assert got == [b"ok"]
+
+
+@pytest.mark.parametrize("backend", OS_BACKENDS)
+@pytest.mark.parametrize("kind", [sockspec.SOCK_STREAM, sockspec.SOCK_DGRAM])
+def test_connect_with_a_timeout_leaves_the_os_sockets_timeout_alone(
+    backend: str, kind: sockspec.SocketType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with sockspec.Socket(sockspec.AF_INET, kind, backend=backend) as peer:
+        peer.bind("127.0.0.1")
+        if kind is sockspec.SOCK_STREAM:
+            peer.listen()
+        with sockspec.Socket(sockspec.AF_INET, kind, backend=backend) as sock:
+            changes: list[object] = []
+            real = socket.socket.settimeout
+
+            def spy(self: socket.socket, value: float | None) -> None:
+                changes.append(value)
+                real(self, value)
+
+            monkeypatch.setattr(socket.socket, "settimeout", spy)
+            sock.connect("127.0.0.1", peer.local_port, timeout=2)
+            monkeypatch.undo()
+            assert changes == [], "connect() changed the OS socket's timeout"

@@ -330,7 +330,7 @@ class SelectorsSocket(_os.OSSocket):
             if self._timeout == 0:
                 raise
             conn, _ = self._retry(_POLLIN, sock.accept, "accept")
-        return SelectorsSocket(self._family, self._type, conn, CONNECTED)
+        return type(self)(self._family, self._type, conn, CONNECTED)
 
     def close(self) -> None:
         with _LOCK:
