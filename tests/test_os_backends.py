@@ -349,3 +349,50 @@ def test_connect_with_a_timeout_leaves_the_os_sockets_timeout_alone(
             sock.connect("127.0.0.1", peer.local_port, timeout=2)
             monkeypatch.undo()
             assert changes == [], "connect() changed the OS socket's timeout"
+
+
+@pytest.mark.parametrize("backend", OS_BACKENDS)
+def test_poll_during_modify_from_another_thread_reports_only_watched_events(
+    backend: str, no_fd_leak: None
+) -> None:
+    client, server = _pair(backend)
+    server.send(b"x")  # the client is readable and writable from now on
+    errors: list[BaseException] = []
+    reported: list[tuple[sockspec.PollKey, int]] = []
+    stop = time.monotonic() + 0.5
+    with client, server, sockspec.Poller(backend) as poller:
+        poller.register(client, sockspec.EVENT_READ)
+
+        def flip() -> None:
+            try:
+                while time.monotonic() < stop:
+                    poller.modify(client, sockspec.EVENT_WRITE)
+                    poller.modify(client, sockspec.EVENT_READ)
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=flip)
+        thread.start()
+        try:
+            while time.monotonic() < stop:
+                reported.extend(poller.poll(0))
+        except BaseException as exc:
+            errors.append(exc)
+        thread.join(5)
+    assert errors == []
+    assert reported, "nothing was ever reported"
+    for key, events in reported:
+        assert events, f"{key} reported with no events"
+        assert not events & ~key.events, f"{events} reported for {key}"
+
+
+@pytest.mark.parametrize("backend", OS_BACKENDS)
+def test_a_poller_dropped_without_close_releases_its_descriptors(
+    backend: str, no_fd_leak: None
+) -> None:
+    client, server = _pair(backend)
+    with client, server:
+        poller = sockspec.Poller(backend)
+        poller.register(client, sockspec.EVENT_READ)
+        assert poller.poll(0.01) == []  # a wait: the wakeup pipe exists now
+        del poller

@@ -17,6 +17,7 @@ import selectors
 import socket
 import struct
 import threading
+import weakref
 from collections.abc import Hashable
 from typing import Any, Protocol
 
@@ -271,12 +272,24 @@ class OSSelector(SelectorImpl):
     descriptor in it, under a sleeping thread could leave that thread asleep).
     """
 
-    __slots__ = ("_closed", "_fds", "_lock", "_selector", "_waiters", "_wake")
+    __slots__ = (
+        "__weakref__",
+        "_closed",
+        "_fds",
+        "_lock",
+        "_release_wake",
+        "_selector",
+        "_waiters",
+        "_wake",
+    )
 
     def __init__(self) -> None:
         self._selector = selectors.DefaultSelector()
         self._fds: dict[int, int] = {}  # id(impl) -> fd, valid after close
         self._wake: tuple[int, int] | None = None
+        # Closes the pipe if the selector is dropped without close(), as a
+        # dropped selectors.DefaultSelector closes its epoll descriptor.
+        self._release_wake: weakref.finalize[[int, int], OSSelector] | None = None
         self._waiters: list[None] = []  # one entry per thread in select()
         self._closed = False
         self._lock = threading.Lock()
@@ -316,13 +329,18 @@ class OSSelector(SelectorImpl):
         for key, mask in ready:
             if key.data is _WAKE:
                 continue  # close() is the only writer; the pipe is not reused
-            out.append((key.data, _FROM_SELECTORS[mask]))
+            # The selector masks the kernel's events with the key it looks
+            # up afterwards: a modify() from another thread in between can
+            # leave nothing, and a key with nothing ready is not reported.
+            if mask:
+                out.append((key.data, _FROM_SELECTORS[mask]))
         return out
 
     def _make_wake(self) -> None:
         with self._lock:
             if self._wake is None and not self._closed:
                 r, w = os.pipe()
+                self._release_wake = weakref.finalize(self, _close_pipe, r, w)
                 os.set_blocking(w, False)
                 self._selector.register(r, selectors.EVENT_READ, _WAKE)
                 self._wake = (r, w)
@@ -342,12 +360,17 @@ class OSSelector(SelectorImpl):
             if self._waiters or self._selector is None:
                 return
             selector, self._selector = self._selector, None  # type: ignore[assignment]
-            wake, self._wake = self._wake, None
+            self._wake = None
+            release, self._release_wake = self._release_wake, None
         self._fds.clear()
         selector.close()
-        if wake is not None:
-            os.close(wake[0])
-            os.close(wake[1])
+        if release is not None:
+            release()
+
+
+def _close_pipe(r: int, w: int) -> None:
+    os.close(r)
+    os.close(w)
 
 
 _FD_DIR = "/proc/self/fd"
