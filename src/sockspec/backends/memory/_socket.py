@@ -1320,6 +1320,12 @@ class MemorySocket(SocketImpl):
                 if total:
                     return total
                 raise
+            except Timeout as exc:
+                # Count the earlier chunks too, and leave the file right
+                # after the last byte that went out, so resuming loses none.
+                file.seek(exc.bytes_sent - len(chunk), 1)
+                exc.bytes_sent += total
+                raise
             total += n
             if n < len(chunk):
                 file.seek(n - len(chunk), 1)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import collections
 import functools
+import io
+import tempfile
 
 from ...api.constants import SHUT_WR, SO_RCVBUF, SO_SNDBUF, SOCK_DGRAM, Option
 from ...api.errors import SocketClosed, SocketError, Timeout, WouldBlock
@@ -113,6 +115,51 @@ def write_timeout(h: Harness) -> None:
     received = drain.result()
     assert len(received) == sent + 4, f"peer got {len(received)}, sent {sent} + 4"
     assert received == data[:sent] + b"tail", "bytes were lost or altered"
+
+
+@check(
+    group="timeouts",
+    spec=["sendFile / Sends a complete File object across a socket."],
+)
+def send_file_timeout(h: Harness) -> None:
+    """A send_file timing out: bytes_sent is exact, the file is right after it.
+
+    Resuming from the file's position then delivers the rest, byte-exact,
+    both for a regular file and for a file object without a descriptor.
+    """
+    options = _small_buffers(h)
+    data = h.random_bytes(16 << 20)
+    start = 1000
+    with tempfile.TemporaryFile() as disk:
+        disk.write(data)
+        for file in (disk, io.BytesIO(data)):
+            client, server = h.pair(client_options=options, server_options=options)
+            file.seek(start)
+            client.timeout = 0.3
+            started = h.monotonic()
+            with h.raises(
+                Timeout, "send_file of 16 MiB to a peer that never reads"
+            ) as caught:
+                client.send_file(file)
+            h.assert_timed_out_in(started, 0.3)
+            sent = caught.value.bytes_sent
+            assert 0 < sent < len(data) - start, f"bytes_sent={sent}"
+            position = file.tell()
+            assert position == start + sent, (
+                f"file at {position} after bytes_sent={sent} from {start}"
+            )
+            drain = h.thread(functools.partial(h.receive_all, server, len(data)))
+            client.timeout = h.io_timeout
+            assert client.send_file(file) == len(data) - position
+            client.shutdown(SHUT_WR)
+            received = drain.result()
+            assert received == data[start:], (
+                f"peer got {len(received)} bytes, expected {len(data) - start}"
+                if len(received) != len(data) - start
+                else "bytes were lost, repeated or altered"
+            )
+            client.close()
+            server.close()
 
 
 @check(
