@@ -79,7 +79,12 @@ class Timeout(SocketError, TimeoutError):
 
 
 class WouldBlock(SocketError, BlockingIOError):
-    """The socket is non-blocking (``timeout=0``) and the call would wait."""
+    """The socket is non-blocking (``timeout=0``) and the call would wait.
+
+    ``errno`` says why, as the socket module does: ``EAGAIN`` for data,
+    ``EINPROGRESS`` for a connect that started, ``EALREADY`` for a connect
+    while an earlier one is still in progress.
+    """
 
     default_errno = _errno.EAGAIN
 
@@ -236,6 +241,7 @@ _BY_ERRNO: dict[int, type[SocketError]] = {
     _errno.ETIMEDOUT: Timeout,
     _errno.EAGAIN: WouldBlock,
     _errno.EINPROGRESS: WouldBlock,
+    _errno.EALREADY: WouldBlock,
     _errno.ECONNREFUSED: ConnectionRefused,
     _errno.ECONNRESET: ConnectionReset,
     _errno.ECONNABORTED: ConnectionAborted,

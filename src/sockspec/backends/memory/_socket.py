@@ -607,7 +607,7 @@ class MemorySocket(SocketImpl):
                     raise AlreadyConnected("Transport endpoint is already connected")
             if state == _CONNECTING:
                 if timeout == 0:
-                    raise SocketError(errno.EALREADY, "Operation already in progress")
+                    raise WouldBlock(errno.EALREADY, "Operation already in progress")
             elif self._error and self._nb_connect:
                 code, self._error = self._error, 0
                 self._nb_connect = False

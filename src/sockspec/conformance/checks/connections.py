@@ -17,6 +17,7 @@ from ...api.constants import (
     AF_INET,
     AF_INET6,
     AF_UNIX,
+    EVENT_WRITE,
     SHUT_RDWR,
     SO_REUSEADDR,
     SOCK_DGRAM,
@@ -33,6 +34,7 @@ from ...api.errors import (
     SocketClosed,
     SocketError,
     Timeout,
+    WouldBlock,
 )
 from ...api.socket import Socket
 from ..core import FAMILIES, IP_FAMILIES, check
@@ -115,6 +117,52 @@ def port_reuse_after_close(h: Harness) -> None:
     again.listen()
     h.connect(again).send(b"hello again")
     assert h.receive_exactly(h.accept(again), 11) == b"hello again"
+
+
+@check(
+    group="connect",
+    per_family=IP_FAMILIES,
+    spec=[
+        "connect( host, port [, timeout] )",
+        "connect / Initiate a connection on a socket",
+    ],
+)
+def connect_while_connecting(h: Harness) -> None:
+    """A connect while a non-blocking one is pending: EALREADY, or it waits.
+
+    As with the socket module: a non-blocking second connect raises
+    :class:`~sockspec.WouldBlock` (a ``BlockingIOError``) with ``EALREADY``;
+    a blocking or timed one waits for the pending attempt to finish.
+    """
+    listener = h.listener(backlog=0)
+    address = h.address(listener)
+    h.socket(timeout=None).connect(*address, timeout=2.5)  # fills the queue
+    for _ in range(8):  # bounded: the queue is full after a few at most
+        pending = h.socket(timeout=0)
+        try:
+            pending.connect(*address)
+        except WouldBlock:
+            pass
+        except ConnectionRefused:
+            h.skip("the backend refuses connections to a full queue at once")
+        else:
+            continue
+        if not h.wait_for(pending, EVENT_WRITE, timeout=0.3):
+            break  # still in progress
+    else:
+        raise AssertionError("no connect stayed in progress behind a full queue")
+    with h.raises(WouldBlock, "connect while one is in progress") as caught:
+        pending.connect(*address)
+    exc = caught.value
+    assert isinstance(exc, BlockingIOError)
+    assert exc.errno == errno.EALREADY, f"errno {exc.errno}, not EALREADY"
+    started = h.monotonic()
+    with h.raises(Timeout, "connect(timeout=0.3) behind a full queue"):
+        pending.connect(*address, timeout=0.3)
+    h.assert_timed_out_in(started, 0.3)
+    h.accept(listener)  # room in the queue: the pending attempt gets through
+    pending.connect(*address, timeout=h.io_timeout)
+    assert pending.is_connected, "connect returned but the socket is not connected"
 
 
 @check(
