@@ -16,7 +16,7 @@ import ssl
 import types
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, SupportsIndex, TypeVar
 
 from .. import _registry
 from . import _validate as v
@@ -609,6 +609,12 @@ class Socket:
     def _unwatch(self, poller: Poller) -> None:
         if self._pollers and poller in self._pollers:
             self._pollers.remove(poller)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        # Also what copy.copy and copy.deepcopy use: a copy would be a second
+        # facade over one connection (closing it would leave this one
+        # claiming to be open), and a pickle cannot carry a connection.
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object")
 
     def __enter__(self) -> Socket:
         return self

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import errno
+import pickle
 
 import sockspec
 
@@ -195,3 +197,27 @@ def errors_carry_errno(h: Harness) -> None:
         assert isinstance(error, SocketError), f"{error!r} is not a SocketError"
         assert isinstance(error, builtin), f"{error!r} is not a {builtin.__name__}"
         assert error.errno == code, f"{name}.errno is {error.errno}, not {code}"
+
+
+@check(
+    group="api",
+    cross=False,
+    spec=["Socket / The Socket class is used to create"],
+)
+def not_copyable(h: Harness) -> None:
+    """copy, deepcopy and pickle of a socket raise TypeError, as in socket.
+
+    A copy would be a second object over one connection: closing it would
+    leave the original claiming to be open.
+    """
+    listener = h.listener()
+    client = h.connect(listener)
+    for sock in (h.socket(), listener, client, h.accept(listener)):
+        for name, attempt in (
+            ("copy.copy", copy.copy),
+            ("copy.deepcopy", copy.deepcopy),
+            ("pickle.dumps", pickle.dumps),
+        ):
+            with h.raises(TypeError, f"{name} of {sock!r}"):
+                attempt(sock)
+    client.send(b"still usable")
