@@ -396,3 +396,28 @@ def test_a_poller_dropped_without_close_releases_its_descriptors(
         poller.register(client, sockspec.EVENT_READ)
         assert poller.poll(0.01) == []  # a wait: the wakeup pipe exists now
         del poller
+
+
+@pytest.mark.parametrize("backend", OS_BACKENDS)
+def test_a_unix_datagram_send_to_a_full_receiver_sleeps(
+    backend: str, no_fd_leak: None
+) -> None:
+    sender, receiver, path = _fill_unix_datagram_receiver(backend)
+    with sender, receiver:
+        sender.timeout = 0.5
+        wall, cpu = time.monotonic(), time.process_time()
+        with pytest.raises(sockspec.Timeout):
+            sender.send_to(path, None, b"y" * 1024)
+        wall, cpu = time.monotonic() - wall, time.process_time() - cpu
+        assert wall >= 0.45
+        assert cpu < 0.2 * wall, f"{cpu:.3f} s of CPU in {wall:.3f} s of waiting"
+        # Room in the receiver ends the wait well before the deadline.
+        sender.timeout = 5
+        timer = threading.Timer(0.2, lambda: receiver.receive(2048))
+        timer.start()
+        started = time.monotonic()
+        assert sender.send_to(path, None, b"z" * 1024) == 1024
+        timer.join(5)
+        assert time.monotonic() - started < 2
+    os.unlink(path)
+    os.rmdir(os.path.dirname(path))

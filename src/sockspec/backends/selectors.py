@@ -87,8 +87,9 @@ _HUNGRY = 8
 _SENDFILE_MAX = 1 << 30
 # Chunk size of the read-and-send fallback of send_file.
 _COPY_CHUNK = 1 << 18
-# Backoff of a UNIX connect whose listener's queue is full (the kernel has
-# no readiness event for "the queue has room again").
+# Backoff of a UNIX connect whose listener's queue is full, and of a UNIX
+# datagram send to a full receiver (the kernel has no readiness event for
+# "the queue has room again").
 _UNIX_RETRY_FIRST = 0.001
 _UNIX_RETRY_MAX = 0.05
 _HAVE_EVENTFD = hasattr(os, "eventfd")
@@ -300,7 +301,22 @@ class SelectorsSocket(_os.OSSocket):
 
     def _connect_unix(self, address: str, timeout: float | None) -> None:
         """Retry a UNIX connect refused with ``EAGAIN`` (full queue)."""
-        deadline = self._deadline(timeout)
+        self._back_off(
+            lambda: self.os_socket.connect(address), self._deadline(timeout), "connect"
+        )
+        self._state = CONNECTED
+
+    def _back_off(
+        self, call: Callable[[], _T], deadline: float | None, what: str
+    ) -> _T:
+        """Repeat *call*, sleeping longer each time, while it fails with EAGAIN.
+
+        For the waits the kernel has no readiness event for: a UNIX
+        listener's full queue, and a UNIX datagram receiver's full queue (the
+        sender's own socket polls writable all along, so waiting for
+        ``POLLOUT`` would spin).  The sleeps are interruptible: close() ends
+        them.
+        """
         delay = _UNIX_RETRY_FIRST
         while True:
             until = time.monotonic() + delay
@@ -308,17 +324,14 @@ class SelectorsSocket(_os.OSSocket):
                 if until >= deadline:
                     until = deadline
                 if until <= time.monotonic():
-                    raise _timed_out("connect")
-            self._wait(0, until)  # an interruptible sleep: close() ends it
+                    raise _timed_out(what)
+            self._wait(0, until)
             delay = min(delay * 2, _UNIX_RETRY_MAX)
             try:
-                self.os_socket.connect(address)
+                return call()
             except BlockingIOError as exc:
                 if exc.errno != errno.EAGAIN:
                     raise
-                continue
-            self._state = CONNECTED
-            return
 
     def accept(self) -> SelectorsSocket:
         if self._state != LISTENING:
@@ -455,6 +468,9 @@ class SelectorsSocket(_os.OSSocket):
         except BlockingIOError:
             if self._timeout == 0:
                 raise
+        if self._family is AF_UNIX:
+            deadline = self._deadline(self._timeout)
+            return self._back_off(lambda: sendto(data, address), deadline, "send")
         return self._retry(_POLLOUT, lambda: sendto(data, address), "send")
 
     def send_file(self, file: BinaryIO) -> int:
