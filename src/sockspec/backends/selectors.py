@@ -93,6 +93,7 @@ _COPY_CHUNK = 1 << 18
 _UNIX_RETRY_FIRST = 0.001
 _UNIX_RETRY_MAX = 0.05
 _HAVE_EVENTFD = hasattr(os, "eventfd")
+_SOCK_NONBLOCK: int = getattr(socket, "SOCK_NONBLOCK", 0)
 # Serialises the rare steps of the wakeup fd's life (creation, signal on
 # close, release) across all sockets; the wait itself takes no lock.
 _LOCK = threading.Lock()
@@ -161,9 +162,13 @@ class SelectorsSocket(_os.OSSocket):
         sock: socket.socket | None = None,
         state: int = NEW,
     ) -> None:
-        if sock is None:
-            sock = socket.socket(_os.FAMILIES[family], _os.TYPES[type])
-        sock.setblocking(False)
+        if sock is None and _SOCK_NONBLOCK:
+            # Born non-blocking: saves the ioctl of setblocking().
+            sock = socket.socket(_os.FAMILIES[family], _os.TYPES[type] | _SOCK_NONBLOCK)
+        else:
+            if sock is None:  # pragma: no cover - no SOCK_NONBLOCK (non-Linux)
+                sock = socket.socket(_os.FAMILIES[family], _os.TYPES[type])
+            sock.setblocking(False)
         super().__init__(family, type, sock, state)
         self._fd = sock.fileno()
         # One entry per thread inside _wait; list.append/pop are atomic.
