@@ -2,10 +2,10 @@
 
 The option table, address conversion, the connection-state bookkeeping and
 every operation that never waits (:class:`OSSocket`), and the epoll-backed
-selector live here once, so the ``stdlib`` and ``selectors`` backends cannot
-drift apart.  The backends differ only in how they wait: ``stdlib`` lets the
-kernel block inside the system call, ``selectors`` keeps the socket
-non-blocking and waits in a selector.
+selector live here once.  The waiting operations live in
+:mod:`sockspec.backends.selectors`, whose socket the ``stdlib`` backend
+reuses (see :mod:`sockspec.backends.stdlib` for why), so the two backends
+cannot drift apart.
 """
 
 from __future__ import annotations
