@@ -379,8 +379,11 @@ def test_poll_during_modify_from_another_thread_reports_only_watched_events(
         except BaseException as exc:
             errors.append(exc)
         thread.join(5)
+        # Whether the race reported anything depends on the scheduling;
+        # once it is over, the Poller must still work.
+        key = poller.modify(client, sockspec.EVENT_READ)
+        assert poller.poll(0) == [(key, sockspec.EVENT_READ)]
     assert errors == []
-    assert reported, "nothing was ever reported"
     for key, events in reported:
         assert events, f"{key} reported with no events"
         assert not events & ~key.events, f"{events} reported for {key}"
