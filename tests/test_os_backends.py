@@ -7,6 +7,7 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +15,18 @@ import pytest
 import sockspec
 
 OS_BACKENDS = ["stdlib", "selectors"]
+
+
+@pytest.fixture(autouse=True)
+def no_thread_leak() -> Iterator[None]:
+    """Fail a test that leaves threads behind (each gets 5 s to finish)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    for thread in set(threading.enumerate()) - before:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    left = [t.name for t in set(threading.enumerate()) - before]
+    assert left == [], f"threads left running: {left}"
 
 
 def _pair(backend: str) -> tuple[sockspec.Socket, sockspec.Socket]:

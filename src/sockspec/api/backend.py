@@ -126,8 +126,10 @@ class SocketImpl(abc.ABC):
         ``b""`` or raise :class:`OSError`: the facade, which marks the socket
         closed before it calls :meth:`close`, reports
         :class:`~sockspec.SocketClosed` then.  An implementation may therefore
-        bind this name straight to a native call (the stdlib backend binds
-        ``socket.recv``), keeping the hot path one C call deep.
+        bind this name straight to a native call, keeping the hot path one C
+        call deep, if its :meth:`close` can wake that call without effects
+        beyond this process (a ``shutdown(2)`` is seen by the peer and by
+        forked processes sharing the socket; see issue 10).
         """
 
     @abc.abstractmethod
