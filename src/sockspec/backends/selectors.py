@@ -51,7 +51,8 @@ driven only through a :class:`~sockspec.Poller` with ``timeout=0`` never
 get one.
 
 Multiplexing uses :class:`sockspec.backends._os.OSSelector` (epoll on Linux,
-registrations kept in the kernel), shared with the ``stdlib`` backend.
+registrations kept in the kernel).  The ``stdlib`` backend reuses both this
+socket and that selector (see :mod:`sockspec.backends.stdlib` for why).
 """
 
 from __future__ import annotations

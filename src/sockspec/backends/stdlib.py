@@ -20,7 +20,9 @@ in ``poll(2)`` on the socket and a wakeup descriptor that :meth:`close`
 signals.  That is exactly the ``selectors`` backend's socket
 (:class:`~sockspec.backends.selectors.SelectorsSocket`), which this backend
 therefore reuses: when data is there a receive is one ``recv(2)``, as before
-(figures in ``benchmarks/bench_stdlib.py`` and the changelog).  It also
+(``benchmarks/bench_os_waits.py`` measures it).  The OS socket is in
+non-blocking mode (``O_NONBLOCK``), as a socket module socket is whenever
+it has a timeout.  It also
 means the socket module's process-wide default timeout
 (:func:`socket.setdefaulttimeout`) never reaches a sockspec socket, and a
 timeout of one call never changes what a concurrent call on the same
