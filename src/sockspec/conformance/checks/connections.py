@@ -121,7 +121,6 @@ def port_reuse_after_close(h: Harness) -> None:
 
 @check(
     group="connect",
-    per_family=IP_FAMILIES,
     spec=[
         "connect( host, port [, timeout] )",
         "connect / Initiate a connection on a socket",
