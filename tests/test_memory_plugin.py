@@ -1,5 +1,5 @@
 """The pytest plugin (memory_network, --memory-seed) and the registry's
-``current_backend()`` follow-through that makes "memory" the current network."""
+``Backend.resolve()`` follow-through that makes "memory" the current network."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def test_fixture_network_is_the_default_and_the_memory_name(
     assert sockspec.get_backend("memory") is memory_network
 
 
-def test_registry_follows_current_backend() -> None:
+def test_registry_follows_a_proxy_through_resolve() -> None:
     class Fixed(sockspec.Backend):
         name = "fixed"
         capabilities = sockspec.Capabilities()
@@ -116,12 +116,15 @@ def test_registry_follows_current_backend() -> None:
     target = Fixed()
 
     class Front(Fixed):
-        def current_backend(self) -> sockspec.Backend:
+        def resolve(self) -> sockspec.Backend:
             return target
 
-    assert _registry._current(Front()) is target
+    assert _registry.resolve_backend(Front()) is target
     plain = Fixed()
-    assert _registry._current(plain) is plain
+    assert _registry.resolve_backend(plain) is plain
+    with sockspec.use_backend(Front()) as chosen:
+        assert chosen is target
+        assert sockspec.get_backend() is target
 
 
 def test_default_backend_env_memory_follows_installation(

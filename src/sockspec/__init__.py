@@ -14,6 +14,7 @@ from ._registry import (
     PluginProblem,
     UnknownBackend,
     available_backends,
+    backend_choices,
     backend_info,
     get_backend,
     plugin_problems,
@@ -47,6 +48,7 @@ from .api.constants import (
     SocketType,
 )
 from .api.datagram import Datagram
+from .api.delegating import DelegatingBackend, DelegatingSelector, DelegatingSocket
 from .api.errors import (
     AddressInUse,
     AddressNotAvailable,
@@ -134,11 +136,15 @@ __all__ = [
     "BackendInfo",
     "BackendSpec",
     "Capabilities",
+    "DelegatingBackend",
+    "DelegatingSelector",
+    "DelegatingSocket",
     "PluginProblem",
     "SelectorImpl",
     "SocketImpl",
     "UnknownBackend",
     "available_backends",
+    "backend_choices",
     "backend_info",
     "get_backend",
     "hookimpl",

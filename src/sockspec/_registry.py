@@ -57,6 +57,7 @@ __all__ = [
     "Registry",
     "UnknownBackend",
     "available_backends",
+    "backend_choices",
     "backend_info",
     "disabled_plugins",
     "get_backend",
@@ -320,11 +321,10 @@ class Registry:
     def get(self, choice: str) -> Backend:
         """Return the backend for ``name`` or ``name:options``, made once.
 
-        A backend object with a ``current_backend()`` method stands for
-        another chosen at run time (``"memory"`` means the current network);
-        the result of that call is returned.
+        The object is passed through :meth:`Backend.resolve`, so a proxy
+        (``"memory"`` means the current network) gives what it stands for.
         """
-        return _current(self._made(choice))
+        return self._made(choice).resolve()
 
     def _made(self, choice: str) -> Backend:
         """The (cached) object the factory made for *choice*."""
@@ -373,12 +373,12 @@ class Registry:
         override = self._override
         if override:
             top = override[-1]
-            return top if isinstance(top, Backend) else self.get(top)
+            return top.resolve() if isinstance(top, Backend) else self.get(top)
         env = os.environ.get(BACKEND_ENV, "").strip() or None
         cache = self._env_cache
         if cache is not None and cache[0] == env:
             # Socket() without backend= comes here: keep it to a tuple check.
-            return _current(cache[1]) if cache[2] else cache[1]
+            return cache[1].resolve() if cache[2] else cache[1]
         if env is None:
             backend = self._made(DEFAULT_BACKEND)
         else:
@@ -386,8 +386,8 @@ class Registry:
                 backend = self._made(env)
             except UnknownBackend as exc:
                 raise UnknownBackend(f"${BACKEND_ENV}={env!r}: {exc}") from None
-        self._env_cache = (env, backend, hasattr(backend, "current_backend"))
-        return _current(backend)
+        self._env_cache = (env, backend, _is_proxy(backend))
+        return backend.resolve()
 
     def resolve(self, backend: str | Backend | None) -> Backend:
         """Turn a ``backend=`` argument into a backend object."""
@@ -396,7 +396,7 @@ class Registry:
         if isinstance(backend, str):
             return self.get(backend)
         if isinstance(backend, Backend):
-            return backend
+            return backend.resolve()
         raise TypeError(
             f"backend must be a name, a Backend or None, got {type(backend).__name__}"
         )
@@ -440,13 +440,9 @@ class Registry:
         ]
 
 
-def _current(backend: Backend) -> Backend:
-    """Follow a backend that stands for another chosen at run time."""
-    current = getattr(backend, "current_backend", None)
-    if current is None:
-        return backend
-    chosen: Backend = current()
-    return chosen
+def _is_proxy(backend: Backend) -> bool:
+    """Whether *backend* overrides :meth:`Backend.resolve` (stands for another)."""
+    return type(backend).resolve is not Backend.resolve
 
 
 def _discover() -> tuple[list[_Found], list[PluginProblem]]:
@@ -594,6 +590,17 @@ def plugin_problems() -> list[PluginProblem]:
 def disabled_plugins() -> list[str]:
     """Return the plugins that ``$SOCKSPEC_DISABLE_PLUGINS`` kept from loading."""
     return REGISTRY.disabled()
+
+
+def backend_choices() -> tuple[Backend | str, ...]:
+    """Return what :class:`use_backend` has in force, newest first.
+
+    Each entry is what was passed (a name, ``"name:options"``, or a backend
+    object), unresolved.  A proxy backend reads this to find what it stands
+    for (``"memory"`` looks for the newest memory network); the tuple is a
+    snapshot, so changing the choices goes through :class:`use_backend` only.
+    """
+    return tuple(REGISTRY.choices())
 
 
 class use_backend:

@@ -226,6 +226,18 @@ class Backend(abc.ABC):
     def selector(self) -> SelectorImpl:
         """Create the multiplexer behind a :class:`~sockspec.Poller`."""
 
+    def resolve(self) -> Backend:
+        """Return the backend that does the work for this one now.
+
+        A plain backend returns itself (the default).  A *proxy* -- an object
+        that stands for another backend chosen at run time, as ``"memory"``
+        stands for whichever memory network is current -- overrides this.
+        The registry calls it every time it hands out a backend (by name, as
+        the default, or an object passed as ``backend=``), so every socket
+        and Poller holds the resolved object and agrees with the others.
+        """
+        return self
+
     def monotonic(self) -> float:
         """Return the backend's clock in seconds, the one timeouts run on.
 

@@ -70,7 +70,7 @@ class Poller:
                 f"sock must be a sockspec.Socket, got {type(sock).__name__}"
             )
         mask = v.events_arg(events)
-        impl = sock._selector_impl(self._backend)
+        impl = sock.implementation(self._backend)
         if id(sock) in self._keys:
             raise KeyError(f"{sock!r} is already registered")
         key = PollKey(sock, mask, data)
@@ -97,7 +97,7 @@ class Poller:
         self._keys[id(sock)] = key  # before the selector, as in register()
         if mask != old.events:
             try:
-                sel.modify(sock._selector_impl(self._backend), mask, id(sock))
+                sel.modify(sock.implementation(self._backend), mask, id(sock))
             except BaseException as exc:
                 self._keys[id(sock)] = old
                 if isinstance(exc, OSError) and not isinstance(exc, SocketError):
@@ -113,7 +113,7 @@ class Poller:
         self._layered.pop(id(sock), None)
         sock._unwatch(self)
         if not sock.closed:
-            sel.unregister(base_impl(sock._impl))
+            sel.unregister(sock.implementation())
         return key
 
     def get_key(self, sock: Socket) -> PollKey:

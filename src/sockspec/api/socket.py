@@ -590,16 +590,23 @@ class Socket:
 
     # -- plumbing ------------------------------------------------------------
 
-    def _selector_impl(self, backend: Backend) -> SocketImpl:
-        """Return the implementation for a Poller of *backend*."""
-        if backend is not self._backend:
+    def implementation(self, backend: Backend | None = None) -> SocketImpl:
+        """Return the backend's :class:`~sockspec.SocketImpl` behind this socket.
+
+        For backends and the :class:`~sockspec.Poller`, not for applications:
+        a memory network finds the socket a fault rule names this way.  With
+        *backend*, a socket of another backend is a :class:`ValueError`.
+        Raises :class:`~sockspec.SocketClosed` once the socket is closed.
+        """
+        if backend is not None and backend is not self._backend:
             raise ValueError(
                 f"sock belongs to backend {self._backend.name!r}, "
-                f"not to this Poller's backend {backend.name!r}"
+                f"not to backend {backend.name!r}"
             )
-        if self._impl is _CLOSED:
+        impl = self._impl
+        if impl is _CLOSED:
             raise SocketClosed("the socket is closed")
-        return base_impl(self._impl)
+        return base_impl(impl)
 
     def _watch(self, poller: Poller) -> None:
         if self._pollers is None:

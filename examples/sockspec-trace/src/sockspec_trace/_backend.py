@@ -12,11 +12,16 @@ the very same exception.  Behaviour, capabilities and errors are therefore
 the inner backend's, which is what lets the conformance suite pass on
 ``trace:NAME`` whenever it passes on ``NAME``.
 
-The selector is given the inner socket implementations, so the inner
-backend's own multiplexing (epoll, or the memory network's) does the work.
-Attributes an inner implementation has beyond the
-:class:`~sockspec.SocketImpl` interface are reached through the wrapper
-unchanged and untraced.
+The three classes build on sockspec's :class:`~sockspec.DelegatingBackend`,
+:class:`~sockspec.DelegatingSocket` and :class:`~sockspec.DelegatingSelector`:
+the bases forward, so this module only adds the recording.  From them the
+trace gets its capabilities, clock and resource count from the inner backend,
+a selector that hands the inner selector the inner sockets (so the inner
+backend's own multiplexing, epoll or the memory network's, does the work),
+and "follow the current backend": ``TraceBackend("memory")`` traces
+whichever memory network is current.  Attributes an inner implementation
+has beyond the :class:`~sockspec.SocketImpl` interface are reached through
+the wrapper unchanged and untraced.
 """
 
 from __future__ import annotations
@@ -24,7 +29,18 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import BinaryIO, TypeVar
 
-from sockspec import Backend, Event, Family, Option, SelectorImpl, Shutdown, SocketImpl
+from sockspec import (
+    Backend,
+    DelegatingBackend,
+    DelegatingSelector,
+    DelegatingSocket,
+    Event,
+    Family,
+    Option,
+    SelectorImpl,
+    Shutdown,
+    SocketImpl,
+)
 from sockspec import SocketType as SockType
 from sockspec.errors import SocketError, from_os_error
 
@@ -128,9 +144,9 @@ def _run(
 class _Traced:
     """What the socket and selector wrappers share: a label and recording."""
 
-    __slots__ = ("_backend", "label")
+    __slots__ = ()
 
-    _backend: TraceBackend
+    backend: TraceBackend
     label: str
 
     def _call(
@@ -141,18 +157,18 @@ class _Traced:
         *call_args: object,
         show: Callable[[_T], str] = summarize,
     ) -> _T:
-        return _run(self._backend, self.label, op, args, fn, call_args, show)
+        return _run(self.backend, self.label, op, args, fn, call_args, show)
 
 
-class TraceSocket(_Traced, SocketImpl):
+class TraceSocket(_Traced, DelegatingSocket):
     """A socket implementation of the inner backend, with each call recorded."""
 
-    __slots__ = ("inner",)
+    __slots__ = ("label",)
 
-    def __init__(self, backend: TraceBackend, inner: SocketImpl) -> None:
-        self._backend = backend
-        #: The wrapped implementation.
-        self.inner = inner
+    backend: TraceBackend
+
+    def __init__(self, inner: SocketImpl, backend: TraceBackend) -> None:
+        super().__init__(inner, backend)
         #: This socket's name in the log (``"s3"``).
         self.label = backend.log.label("s")
 
@@ -183,12 +199,12 @@ class TraceSocket(_Traced, SocketImpl):
         """Listen, recorded as ``listen(backlog)``."""
         self._call("listen", _args(backlog), self.inner.listen, backlog)
 
-    def accept(self) -> TraceSocket:
+    def accept(self) -> SocketImpl:
         """Accept; the result is the new socket's label."""
         return self._call("accept", "", self._accept)
 
-    def _accept(self) -> TraceSocket:
-        return TraceSocket(self._backend, self.inner.accept())
+    def _accept(self) -> SocketImpl:
+        return super().accept()
 
     def shutdown(self, how: Shutdown) -> None:
         """Shut down, recorded as ``shutdown(SHUT_WR)``."""
@@ -259,18 +275,18 @@ class TraceSocket(_Traced, SocketImpl):
         )
 
 
-class TraceSelector(_Traced, SelectorImpl):
+class TraceSelector(_Traced, DelegatingSelector):
     """The inner backend's selector, with each call recorded.
 
     Results of :meth:`select` are shown by socket label (``[s2 EVENT_READ]``).
     """
 
-    __slots__ = ("_names", "inner")
+    __slots__ = ("_names", "label")
 
-    def __init__(self, backend: TraceBackend, inner: SelectorImpl) -> None:
-        self._backend = backend
-        #: The wrapped selector.
-        self.inner = inner
+    backend: TraceBackend
+
+    def __init__(self, inner: SelectorImpl, backend: TraceBackend) -> None:
+        super().__init__(inner, backend)
         #: This selector's name in the log (``"p1"``).
         self.label = backend.log.label("p")
         self._names: dict[Hashable, str] = {}
@@ -284,7 +300,7 @@ class TraceSelector(_Traced, SelectorImpl):
             "register",
             _args(sock, events),
             self.inner.register,
-            _unwrap(sock),
+            self.unwrap(sock),
             events,
             token,
         )
@@ -296,7 +312,7 @@ class TraceSelector(_Traced, SelectorImpl):
             "modify",
             _args(sock, events),
             self.inner.modify,
-            _unwrap(sock),
+            self.unwrap(sock),
             events,
             token,
         )
@@ -304,7 +320,7 @@ class TraceSelector(_Traced, SelectorImpl):
 
     def unregister(self, sock: SocketImpl) -> None:
         """Stop watching, recorded as ``unregister(s1)``."""
-        self._call("unregister", _args(sock), self.inner.unregister, _unwrap(sock))
+        self._call("unregister", _args(sock), self.inner.unregister, self.unwrap(sock))
 
     def select(self, timeout: float | None) -> list[tuple[Hashable, Event]]:
         """Wait; the result lists the ready sockets by label."""
@@ -324,60 +340,53 @@ class TraceSelector(_Traced, SelectorImpl):
         self._call("close", "", self.inner.close)
 
 
-def _unwrap(sock: SocketImpl) -> SocketImpl:
-    return sock.inner if isinstance(sock, TraceSocket) else sock
-
-
-class TraceBackend(Backend):
+class TraceBackend(DelegatingBackend):
     """Wrap *inner* so that every socket operation is written to *log*.
 
-    :param inner: the backend doing the work.
+    :param inner: the backend doing the work: an object, or a backend
+        choice (``"memory"``) that is followed to what it means now.
     :param log: where records go (default: the process-wide
         :data:`sockspec_trace.LOG`).
-    :param name: the backend's name (default: ``"trace:" + inner.name``).
+    :param name: the backend's name (default: ``"trace:" + inner's name``).
 
     Capabilities and the clock are the inner backend's.  Use it by name
     (``Socket(backend="trace:memory")``, ``SOCKSPEC_BACKEND=trace:stdlib``)
     or pass an instance as ``backend=`` to give a test its own log.
     """
 
+    socket_class = TraceSocket
+    selector_class = TraceSelector
+
     def __init__(
-        self, inner: Backend, log: TraceLog | None = None, name: str | None = None
+        self,
+        inner: Backend | str,
+        log: TraceLog | None = None,
+        name: str | None = None,
     ) -> None:
-        if not isinstance(inner, Backend):
-            raise TypeError(f"inner must be a sockspec.Backend, got {inner!r}")
-        if log is None:
-            log = LOG
-        #: The backend doing the work.
-        self.inner = inner
+        if name is None:
+            name = f"trace:{inner if isinstance(inner, str) else inner.name}"
+        super().__init__(inner, name=name)
         #: Where this backend's records go.
-        self.log = log
-        self.name = name if name is not None else f"trace:{inner.name}"
-        self.capabilities = inner.capabilities
+        self.log = log if log is not None else LOG
 
-    def socket(self, family: Family, type: SockType) -> TraceSocket:
+    def socket(self, family: Family, type: SockType) -> SocketImpl:
         """Create a socket of the inner backend, recorded as ``socket(...)``."""
-        return self._record("socket", _args(family, type), self._socket, family, type)
+        backend = self.resolve()
+        if backend is not self:
+            return backend.socket(family, type)
+        return _run(
+            self,
+            "",
+            "socket",
+            _args(family, type),
+            super().socket,
+            (family, type),
+            summarize,
+        )
 
-    def _socket(self, family: Family, type: SockType) -> TraceSocket:
-        return TraceSocket(self, self.inner.socket(family, type))
-
-    def selector(self) -> TraceSelector:
+    def selector(self) -> SelectorImpl:
         """Create the inner backend's selector, recorded as ``selector()``."""
-        return self._record("selector", "", self._selector)
-
-    def _selector(self) -> TraceSelector:
-        return TraceSelector(self, self.inner.selector())
-
-    def _record(
-        self, op: str, args: str, fn: Callable[..., _T], *call_args: object
-    ) -> _T:
-        return _run(self, "", op, args, fn, call_args, summarize)
-
-    def monotonic(self) -> float:
-        """The inner backend's clock."""
-        return self.inner.monotonic()
-
-    def open_resources(self) -> int | None:
-        """What the inner backend holds open."""
-        return self.inner.open_resources()
+        backend = self.resolve()
+        if backend is not self:
+            return backend.selector()
+        return _run(self, "", "selector", "", super().selector, (), summarize)

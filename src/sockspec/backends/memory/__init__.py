@@ -62,7 +62,7 @@ from __future__ import annotations
 
 import threading
 
-from ... import _registry
+from ... import backend_choices
 from ...api.backend import Backend, BackendSpec
 from ...api.constants import Family, SocketType
 from ...hookspecs import hookimpl
@@ -141,42 +141,42 @@ def default_network() -> Network:
 class MemoryBackend(Backend):
     """The registry's ``"memory"``: whichever network is current.
 
-    The registry asks :meth:`current_backend` each time the name is chosen,
-    so sockets and Pollers get the current :class:`Network` (or
+    A proxy: the registry asks :meth:`resolve` each time the name is
+    chosen, so sockets and Pollers get the current :class:`Network` (or
     :class:`Host`) object itself and always agree with each other.
     """
 
     name = "memory"
     capabilities = CAPABILITIES
 
-    def current_backend(self) -> Backend:
+    def resolve(self) -> Backend:
         """The installed network or host, else :func:`default_network`."""
         # The newest memory network or host use_backend() put in force is
         # the current one.
-        for choice in _registry.REGISTRY.choices():
+        for choice in backend_choices():
             if isinstance(choice, (Network, Host)):
                 return choice
         return default_network()
 
     def socket(self, family: Family, type: SocketType) -> MemorySocket:
         """Create a socket on the current network."""
-        backend = self.current_backend()
+        backend = self.resolve()
         assert isinstance(backend, (Network, Host))
         return backend.socket(family, type)
 
     def selector(self) -> MemorySelector:
         """Create a Poller engine on the current network."""
-        backend = self.current_backend()
+        backend = self.resolve()
         assert isinstance(backend, (Network, Host))
         return backend.selector()
 
     def monotonic(self) -> float:
         """The current network's virtual clock."""
-        return self.current_backend().monotonic()
+        return self.resolve().monotonic()
 
     def open_resources(self) -> int | None:
         """Open sockets on the current network."""
-        return self.current_backend().open_resources()
+        return self.resolve().open_resources()
 
 
 def _make(options: str | None) -> MemoryBackend:

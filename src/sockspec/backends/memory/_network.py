@@ -14,11 +14,13 @@ import socket as _socket
 import types
 from collections import deque
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...api.backend import Backend, Capabilities
 from ...api.constants import AF_INET, Family, Option, SocketType
+from ...api.delegating import unwrap_impl
 from ...api.errors import HostNotFound, SocketClosed
+from ...api.socket import Socket
 from ._faults import (
     BlackHole,
     Distribution,
@@ -33,9 +35,6 @@ from ._faults import (
 from ._inspect import Event, SocketInfo, format_netstat
 from ._sched import Scheduler, Waiter
 from ._socket import MemorySelector, MemorySocket
-
-if TYPE_CHECKING:
-    from ...api.socket import Socket
 
 __all__ = ["CAPABILITIES", "Host", "Network"]
 
@@ -382,7 +381,7 @@ class Network(Backend):
         with self._sched.lock:
             self._names.pop(name, None)
 
-    def resolve(self, name: str, family: Family = AF_INET) -> str:
+    def lookup_host(self, name: str, family: Family = AF_INET) -> str:
         """Resolve a name or literal to an address of *family*, like getaddrinfo."""
         v, addr = self._resolve(name, family)
         return addr if family is AF_INET or v == 6 else "::ffff:" + addr
@@ -432,8 +431,8 @@ class Network(Backend):
         dst = self._matcher(rule.dst, "dst")
         sock = rule.socket
         if sock is not None:
-            impl = getattr(sock, "_impl", sock)
-            if not isinstance(impl, MemorySocket):
+            impl = _memory_impl(sock)
+            if impl is None:
                 raise ValueError(
                     f"socket must be an open socket of the memory backend, got {sock!r}"
                 )
@@ -765,8 +764,8 @@ class Network(Backend):
 
     def socket_info(self, sock: Socket) -> SocketInfo:
         """The netstat row of one :class:`sockspec.Socket`."""
-        impl = getattr(sock, "_impl", None)
-        if not isinstance(impl, MemorySocket):
+        impl = _memory_impl(sock) if isinstance(sock, Socket) else None
+        if impl is None:
             raise ValueError(f"sock must be an open memory socket, got {sock!r}")
         with self._sched.lock:
             return impl._info()
@@ -806,3 +805,19 @@ def _fmt(addr: str | None, port: int | None) -> str:
     if port is None:
         return addr
     return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+
+
+def _memory_impl(sock: object) -> MemorySocket | None:
+    """The memory socket behind *sock* (a :class:`~sockspec.Socket` or an impl).
+
+    Wrappers made with :class:`~sockspec.DelegatingSocket` are looked through,
+    so a fault rule can name a socket of a backend that wraps this network.
+    ``None`` for a closed socket or one of another backend.
+    """
+    impl: object = sock
+    if isinstance(sock, Socket):
+        if sock.closed:
+            return None
+        impl = sock.implementation()
+    impl = unwrap_impl(impl)
+    return impl if isinstance(impl, MemorySocket) else None
