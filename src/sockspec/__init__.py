@@ -9,17 +9,9 @@ entry-point group.
 
 from __future__ import annotations
 
-from ._registry import (
-    BackendInfo,
-    PluginProblem,
-    UnknownBackend,
-    available_backends,
-    backend_choices,
-    backend_info,
-    get_backend,
-    plugin_problems,
-    use_backend,
-)
+import importlib
+from typing import TYPE_CHECKING
+
 from .api.backend import Backend, BackendSpec, Capabilities, SelectorImpl, SocketImpl
 from .api.constants import (
     AF_INET,
@@ -72,9 +64,57 @@ from .api.errors import (
     UnsupportedOperation,
     WouldBlock,
 )
-from .api.poller import Poller, PollKey
-from .api.socket import Socket
-from .hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from ._registry import (
+        BackendInfo,
+        PluginProblem,
+        UnknownBackend,
+        available_backends,
+        backend_choices,
+        backend_info,
+        get_backend,
+        plugin_problems,
+        use_backend,
+    )
+    from .api.poller import Poller, PollKey
+    from .api.socket import Socket
+    from .hookspecs import hookimpl
+
+# Loaded on first use (PEP 562), so that ``import sockspec`` and importing
+# the backend interface stay light: the facade, the registry and pluggy
+# (which imports importlib.metadata) come in when a socket or the registry
+# is first needed.  The constants, errors and backend interface above are
+# leaf modules and cost next to nothing.
+_LAZY = {
+    "BackendInfo": "._registry",
+    "PluginProblem": "._registry",
+    "UnknownBackend": "._registry",
+    "available_backends": "._registry",
+    "backend_choices": "._registry",
+    "backend_info": "._registry",
+    "get_backend": "._registry",
+    "plugin_problems": "._registry",
+    "use_backend": "._registry",
+    "PollKey": ".api.poller",
+    "Poller": ".api.poller",
+    "Socket": ".api.socket",
+    "hookimpl": ".hookspecs",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __version__ = "0.1.0"
 

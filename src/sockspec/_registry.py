@@ -14,7 +14,8 @@ uses the same plugin name or claims the same backend name -- is recorded as a
 keeps working.  ``$SOCKSPEC_DISABLE_PLUGINS`` (comma-separated plugin names)
 blocks plugins before they are imported.
 
-Loading is lazy (``import sockspec`` scans nothing) and happens once, under a
+Loading is lazy (``import sockspec`` scans nothing and imports neither
+pluggy nor :mod:`importlib.metadata`) and happens once, under a
 lock, the first time a backend is chosen or listed.  A backend object is
 made by its factory the first time its name (with options, ``"trace:memory"``)
 is chosen, then kept: choosing a backend costs hook calls once, sockets never
@@ -39,13 +40,12 @@ import threading
 import types
 import warnings
 from collections.abc import Iterable
-from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pluggy
-
-from . import hookspecs
 from .api.backend import Backend, BackendSpec
+
+if TYPE_CHECKING:
+    import pluggy
 
 __all__ = [
     "BACKEND_ENV",
@@ -197,6 +197,12 @@ class Registry:
                 self._loading = False
 
     def _load_all(self) -> pluggy.PluginManager:
+        # pluggy imports importlib.metadata (tens of modules): only here, when
+        # a backend is first chosen or listed, never at ``import sockspec``.
+        import pluggy
+
+        from . import hookspecs
+
         pm = pluggy.PluginManager("sockspec")
         pm.add_hookspecs(hookspecs)
         blocked = _blocked_names()
@@ -454,6 +460,8 @@ def _discover() -> tuple[list[_Found], list[PluginProblem]]:
     """
     found: dict[str, _Found] = {}
     clashes: dict[str, list[_Found]] = {}
+    from importlib import metadata
+
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist.name if ep.dist is not None else None
         plugin = _Found(ep.name, ep.value, dist)

@@ -1,5 +1,15 @@
 """The backend-neutral API: constants, errors, the Socket facade, Poller and
-the Backend interface that backends implement."""
+the Backend interface that backends implement.
+
+The facade (:class:`Socket`, :class:`Poller`) is imported on first use, so
+that importing the backend interface (:mod:`sockspec.api.backend`) does not
+pull in the facade and, through it, the backend registry.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 from .backend import Backend, BackendSpec, Capabilities, SelectorImpl, SocketImpl
 from .constants import *  # noqa: F403
@@ -7,8 +17,10 @@ from .constants import __all__ as _constants_all
 from .datagram import Datagram
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
-from .poller import Poller, PollKey
-from .socket import SPEC_ALIASES, Socket
+
+if TYPE_CHECKING:
+    from .poller import Poller, PollKey
+    from .socket import SPEC_ALIASES, Socket
 
 __all__ = [
     "SPEC_ALIASES",
@@ -24,3 +36,23 @@ __all__ = [
     *_constants_all,
     *_errors_all,
 ]
+
+_LAZY = {
+    "PollKey": ".poller",
+    "Poller": ".poller",
+    "SPEC_ALIASES": ".socket",
+    "Socket": ".socket",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
