@@ -105,8 +105,9 @@ def test_the_quickstart_plugin_works(
         sock.bind("127.0.0.1")
         assert sock.backend == "foo"
     assert "chose foo" in capsys.readouterr().out
-    with pytest.raises(ValueError, match="takes no options"):
+    with pytest.raises(ValueError, match="backend 'foo': option 'fast' needs a value"):
         sockspec.get_backend("foo:fast")
+    assert sockspec.get_backend("foo:inner=selectors").inner.name == "selectors"
 
 
 def test_the_guide_and_the_quickstart_show_the_same_entry_point() -> None:

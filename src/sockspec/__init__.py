@@ -12,7 +12,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from .api.backend import Backend, BackendSpec, Capabilities, SelectorImpl, SocketImpl
+from .api.backend import (
+    Backend,
+    BackendSpec,
+    Capabilities,
+    SelectorImpl,
+    SocketImpl,
+    parse_options,
+)
 from .api.constants import (
     AF_INET,
     AF_INET6,
@@ -188,6 +195,7 @@ __all__ = [
     "backend_info",
     "get_backend",
     "hookimpl",
+    "parse_options",
     "plugin_problems",
     "use_backend",
 ]

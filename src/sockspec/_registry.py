@@ -42,7 +42,7 @@ import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .api.backend import Backend, BackendSpec
+from .api.backend import Backend, BackendSpec, Capabilities
 
 if TYPE_CHECKING:
     import pluggy
@@ -122,6 +122,8 @@ class BackendInfo:
     distribution: str | None
     #: One-line description.
     summary: str
+    #: Its factory cannot work without options (``name:options``).
+    needs_options: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -293,8 +295,11 @@ class Registry:
                             f"backend name {spec.name!r} is already provided by "
                             f"plugin {self._owner(spec.name)!r}"
                         )
-            except Exception:
+            except Exception as exc:
                 pm.unregister(plugin)
+                hint = _hook_hint(exc)
+                if hint:
+                    raise type(exc)(plugin, f"{exc}{hint}") from exc
                 raise
             for spec in specs:
                 self._entries[spec.name] = _Entry(spec, plugin_name, None)
@@ -346,12 +351,18 @@ class Registry:
             entry = self._entries.get(name)
             if entry is None:
                 raise UnknownBackend(self._unknown(name))
+            if entry.spec.needs_options and not options:
+                raise ValueError(
+                    f"backend {name!r} needs options: choose it as "
+                    f"'{name}:OPTIONS' (plugin {entry.plugin!r})"
+                )
             backend = entry.spec.factory(options or None)
             if not isinstance(backend, Backend):
                 raise TypeError(
                     f"the factory of backend {name!r} (plugin {entry.plugin!r}) "
                     f"returned {type(backend).__name__}, not a sockspec.Backend"
                 )
+            _check_made(backend, name, entry.plugin)
             self.plugin_manager.hook.sockspec_backend_created(
                 backend=backend, options=options or None
             )
@@ -441,7 +452,9 @@ class Registry:
         """Every available backend with its origin."""
         self.load()
         return [
-            BackendInfo(name, e.plugin, e.distribution, e.spec.summary)
+            BackendInfo(
+                name, e.plugin, e.distribution, e.spec.summary, e.spec.needs_options
+            )
             for name, e in sorted(self._entries.items())
         ]
 
@@ -544,7 +557,33 @@ def _unregister(pm: pluggy.PluginManager, name: str) -> None:
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {exc}{_hook_hint(exc)}"
+
+
+_UNKNOWN_HOOK = re.compile(r"unknown hook '(?P<hook>[^']+)'")
+
+
+def _hook_hint(exc: BaseException) -> str:
+    """`` (did you mean ...?)`` for pluggy's unknown-hook error, else ``""``."""
+    found = _UNKNOWN_HOOK.search(str(exc))
+    if found is None:
+        return ""
+    from . import hookspecs
+
+    names = [n for n in vars(hookspecs) if n.startswith("sockspec_")]
+    close = difflib.get_close_matches(found["hook"], names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_made(backend: Backend, name: str, plugin: str) -> None:
+    """A factory's backend must have a name and capabilities; say whose it is."""
+    where = f"the factory of backend {name!r} (plugin {plugin!r})"
+    if not isinstance(getattr(backend, "name", None), str):
+        raise TypeError(f"{where} made a backend without a name (a str)")
+    if not isinstance(getattr(backend, "capabilities", None), Capabilities):
+        raise TypeError(
+            f"{where} made a backend without capabilities (a sockspec.Capabilities)"
+        )
 
 
 def _stacklevel() -> int:

@@ -142,6 +142,10 @@ def _backends(names: Sequence[str], out: TextIO) -> int:
         else:
             origin = f"plugin {info.plugin} ({info.distribution or 'unknown'})"
         print(f"{label:{width}}  {origin}  {info.summary}".rstrip(), file=out)
+        if info.needs_options:
+            note = f"needs options (choose it as {info.name}:OPTIONS)"
+            print(f"{'':{width}}  capabilities: {note}", file=out)
+            continue
         try:
             caps = _registry.get_backend(info.name).capabilities.describe()
         except Exception as exc:  # a backend whose factory fails is still listed
@@ -210,6 +214,10 @@ def _check(
     _print_matrix(results, [c.name for c in checks], [t.name for t in targets], out)
     _print_failures(results, verbose, out)
     counts = {o: sum(r.outcome is o for r in results) for o in Outcome}
+    if not names:
+        for info in _registry.backend_info():
+            if info.needs_options:
+                print(f"\nnot checked: {info.name} (needs options)", file=out)
     print(
         f"\n{_count(len(checks), 'check')} x {_count(len(targets), 'backend')}: "
         f"{counts[Outcome.PASS]} passed, {counts[Outcome.FAIL]} failed, "

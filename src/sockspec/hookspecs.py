@@ -24,22 +24,21 @@ Quickstart: a plugin package
 2. Write the plugin module ``sockspec_foo/plugin.py``.  A backend is a
    :class:`sockspec.Backend` whose ``socket()`` and ``selector()`` return
    :class:`sockspec.SocketImpl` and :class:`sockspec.SelectorImpl` objects
-   (``docs/plugins.md`` has a complete one); here the stdlib backend stands
-   in for them::
+   (``docs/writing-backends.md`` has the whole contract); here a
+   :class:`sockspec.DelegatingBackend` over ``stdlib`` stands in for them::
 
-       from sockspec import Backend, BackendSpec, hookimpl
-       from sockspec.backends.stdlib import StdlibBackend
+       from sockspec import Backend, BackendSpec, DelegatingBackend, hookimpl
+       from sockspec import parse_options
 
 
-       class FooBackend(StdlibBackend):
+       class FooBackend(DelegatingBackend):
            name = "foo"
 
 
        def make_foo(options: str | None) -> FooBackend:
-           # options: the text after "foo:" in the user's choice, or None
-           if options:
-               raise ValueError(f"backend 'foo' takes no options, got {options!r}")
-           return FooBackend()
+           # options: the text after "foo:" ("inner=selectors"), or None
+           opts = parse_options(options, "foo", inner=str)
+           return FooBackend(str(opts.get("inner", "stdlib")))
 
 
        @hookimpl
@@ -57,7 +56,9 @@ Quickstart: a plugin package
        SOCKSPEC_BACKEND=foo python app.py  # or Socket(backend="foo")
 
 4. Prove it with the conformance suite shipped in sockspec; checks needing a
-   capability the backend does not declare are skipped with the reason::
+   capability the backend does not declare are skipped with the reason.
+   Before it is installed, on the object:
+   ``sockspec.conformance.run(FooBackend("stdlib"))``; once installed::
 
        sockspec check foo
        pytest --pyargs sockspec.conformance --sockspec-backend foo

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import difflib
+import functools
 import time
 from collections.abc import Callable, Hashable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .constants import (
     AF_INET,
@@ -44,7 +46,14 @@ from .constants import (
     SocketType,
 )
 
-__all__ = ["Backend", "BackendSpec", "Capabilities", "SelectorImpl", "SocketImpl"]
+__all__ = [
+    "Backend",
+    "BackendSpec",
+    "Capabilities",
+    "SelectorImpl",
+    "SocketImpl",
+    "parse_options",
+]
 
 Address = tuple[str | None, int | None]
 
@@ -63,6 +72,11 @@ class Capabilities:
     virtual_time: bool = False
     #: Sockets are real OS sockets (``fileno()`` is meaningful).
     os_sockets: bool = False
+    #: :meth:`Backend.selector` works, so a :class:`~sockspec.Poller` can be
+    #: made; ``False`` makes ``Poller(backend)`` raise
+    #: :class:`~sockspec.UnsupportedOperation` and the conformance suite skip
+    #: the checks that need one.
+    poller: bool = True
     #: Free-form feature names, for checks that need something specific.
     features: frozenset[str] = frozenset()
 
@@ -81,6 +95,8 @@ class Capabilities:
             extra.append("virtual-time")
         if self.os_sockets:
             extra.append("os-sockets")
+        if not self.poller:
+            extra.append("no-poller")
         extra.extend(sorted(self.features))
         return " ".join([fams, types, *extra])
 
@@ -211,12 +227,36 @@ class SelectorImpl(abc.ABC):
 
 
 class Backend(abc.ABC):
-    """A family of socket implementations, chosen by name."""
+    """A family of socket implementations, chosen by name.
+
+    A subclass must give every instance a :attr:`name` and
+    :attr:`capabilities` (class attributes, or set in ``__init__``): one
+    that does not fails with :class:`TypeError` when the class is defined
+    (no ``__init__``) or instantiated, not at its first socket.
+    """
 
     #: The name the backend is chosen by (``"stdlib"``, ``"memory"``...).
     name: str
     #: What the backend supports.
     capabilities: Capabilities
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            if cls.__init__ is object.__init__ and not _abstract(cls):
+                _check_members(cls, cls)
+            return
+
+        @functools.wraps(init)
+        def checked_init(self: Backend, *args: Any, **kw: Any) -> None:
+            init(self, *args, **kw)
+            # Only the outermost __init__ checks: a subclass may set the
+            # name after its base's __init__ returns.
+            if type(self).__init__ is checked_init:
+                _check_members(self, type(self))
+
+        setattr(cls, "__init__", checked_init)  # noqa: B010
 
     @abc.abstractmethod
     def socket(self, family: Family, type: SocketType) -> SocketImpl:
@@ -237,6 +277,21 @@ class Backend(abc.ABC):
         and Poller holds the resolved object and agrees with the others.
         """
         return self
+
+    def lookup_host(self, host: str, family: Family) -> str | None:
+        """Return the address host name *host* has for a *family* socket.
+
+        Optional.  The facade calls it for ``connect``, ``bind`` and
+        ``send_to`` when *host* is a name (never for an IP literal or an
+        ``AF_UNIX`` path) and hands the :class:`SocketImpl` the address it
+        returns, so a wrapping backend (a policy, a tracer) sees the
+        address, not the name, and need not resolve anything itself.  Raise
+        :class:`~sockspec.HostNotFound` when the name has no address of that
+        family.  The default returns ``None``: the implementation gets the
+        name and resolves it.  (Not :meth:`resolve`, which finds the backend
+        a proxy stands for.)
+        """
+        return None
 
     def monotonic(self) -> float:
         """Return the backend's clock in seconds, the one timeouts run on.
@@ -261,6 +316,80 @@ class Backend(abc.ABC):
         return f"<{type(self).__name__} {self.name!r}>"
 
 
+def _abstract(cls: type) -> bool:
+    return any(
+        getattr(getattr(cls, attr, None), "__isabstractmethod__", False)
+        for attr in dir(cls)
+    )
+
+
+def _check_members(obj: object, cls: type) -> None:
+    """Fail early on a backend without a usable name or capabilities."""
+    what = f"backend class {cls.__module__}.{cls.__qualname__}"
+    name = getattr(obj, "name", None)
+    if not isinstance(name, str) or not name:
+        raise TypeError(
+            f"{what} has no name: set the class attribute 'name' (a non-empty "
+            f"str) or assign self.name in __init__, got {name!r}"
+        )
+    # A property is computed (DelegatingBackend asks its inner backend);
+    # reading it here could need the registry before it is ready.
+    caps = getattr(cls, "capabilities", None)
+    if not isinstance(caps, property):
+        caps = getattr(obj, "capabilities", None)
+        if not isinstance(caps, Capabilities):
+            raise TypeError(
+                f"{what} has no capabilities: set the class attribute "
+                f"'capabilities' (a sockspec.Capabilities) or assign it in "
+                f"__init__, got {caps!r}"
+            )
+
+
+def parse_options(
+    options: str | None, backend: str, **keys: Callable[[str], object]
+) -> dict[str, object]:
+    """Parse the option text of a ``name:options`` choice: ``key=value;key=value``.
+
+    The convention for backend factories.  *options* is what the factory
+    received (``None`` for the bare name, which gives ``{}``: a bare name
+    must work); *backend* names the backend in errors; each keyword argument
+    names a key the backend takes and converts its text (``int``, ``float``,
+    ``str``, or any callable).  Keys may come in any order; spaces around
+    keys and values are ignored.  Raises :class:`ValueError` naming the key:
+    an unknown key (with the closest known one), a key given twice, a part
+    without ``=``, or a value its converter rejects.
+    """
+    if not options:
+        return {}
+    if not keys:
+        raise ValueError(f"backend {backend!r} takes no options, got {options!r}")
+    parsed: dict[str, object] = {}
+    for part in options.split(";"):
+        if not part.strip():
+            continue
+        key, sep, text = (piece.strip() for piece in part.partition("="))
+        if not sep:
+            raise ValueError(
+                f"backend {backend!r}: option {key!r} needs a value ({key}=VALUE)"
+            )
+        if key not in keys:
+            close = difflib.get_close_matches(key, keys, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            known = ", ".join(sorted(keys))
+            raise ValueError(
+                f"backend {backend!r}: unknown option {key!r}{hint}; it takes: {known}"
+            )
+        if key in parsed:
+            raise ValueError(f"backend {backend!r}: option {key!r} is given twice")
+        try:
+            parsed[key] = keys[key](text)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"backend {backend!r}: option {key!r} has a bad value {text!r}: {exc}"
+            ) from None
+    return parsed
+
+
 @dataclasses.dataclass(frozen=True)
 class BackendSpec:
     """A backend a plugin offers, returned from ``sockspec_add_backends``.
@@ -275,3 +404,8 @@ class BackendSpec:
     factory: Callable[[str | None], Backend]
     #: One line shown by ``sockspec backends``.
     summary: str = ""
+    #: The factory cannot work without options (it needs a server address,
+    #: say): ``sockspec backends`` and a bare ``sockspec check`` then list
+    #: the backend as "needs options" instead of calling the factory with
+    #: ``None``.
+    needs_options: bool = False

@@ -298,6 +298,10 @@ class DelegatingBackend(Backend):
             return backend.selector()
         return self.wrap_selector(self.inner.selector())
 
+    def lookup_host(self, host: str, family: Family) -> str | None:
+        """The inner backend's name lookup."""
+        return self.inner.lookup_host(host, family)
+
     def monotonic(self) -> float:
         """The inner backend's clock."""
         return self.inner.monotonic()

@@ -17,7 +17,7 @@ from .. import _registry
 from . import _validate as v
 from .backend import Backend, SelectorImpl, SocketImpl
 from .constants import EVENT_READ, Event
-from .errors import SocketClosed, SocketError, from_os_error
+from .errors import SocketClosed, SocketError, UnsupportedOperation, from_os_error
 from .layer import Layer, base_impl
 from .socket import Socket
 
@@ -48,6 +48,10 @@ class Poller:
 
     def __init__(self, backend: str | Backend | None = None) -> None:
         self._backend = _registry.resolve_backend(backend)
+        if not self._backend.capabilities.poller:
+            raise UnsupportedOperation(
+                f"backend {self._backend.name!r} does not support Poller"
+            )
         self._selector: SelectorImpl | None = self._backend.selector()
         self._keys: dict[int, PollKey] = {}
         # Sockets with a layer (TLS) that may hold data the selector cannot see.

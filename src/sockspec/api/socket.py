@@ -12,6 +12,8 @@ A closed socket swaps its implementation for one that raises
 from __future__ import annotations
 
 import builtins
+import functools
+import ipaddress
 import ssl
 import types
 import weakref
@@ -23,6 +25,7 @@ from . import _validate as v
 from .backend import Address, Backend, SocketImpl
 from .constants import (
     AF_INET,
+    AF_UNIX,
     SHUT_RDWR,
     SOCK_STREAM,
     Family,
@@ -203,7 +206,7 @@ class Socket:
         :class:`~sockspec.Timeout`, :class:`~sockspec.HostNotFound`...
         on failure.  On a datagram socket it sets the default peer.
         """
-        host = v.host_arg(host, self._family)
+        host = self._lookup(v.host_arg(host, self._family))
         portnum = v.port_arg(port, self._family, self._type, required=True)
         t = self._timeout if timeout is None else v.timeout_arg(timeout)
         self._impl.connect(host, portnum, t)
@@ -216,7 +219,7 @@ class Socket:
         :attr:`local_port`.  For ``AF_UNIX`` *host* is the path.
         """
         if host is not None:
-            host = v.host_arg(host, self._family)
+            host = self._lookup(v.host_arg(host, self._family))
         portnum = v.port_arg(port, self._family, self._type, required=False)
         self._impl.bind(host, portnum)
 
@@ -330,7 +333,7 @@ class Socket:
         self, host: str, port: int | str | None, data: bytes | bytearray | memoryview
     ) -> int:
         """Send *data* as one datagram to *host* and *port*; return the count."""
-        host = v.host_arg(host, self._family)
+        host = self._lookup(v.host_arg(host, self._family))
         portnum = v.port_arg(port, self._family, self._type, required=True)
         if data.__class__ is _bytes:
             return self._impl.send_to(data, host, portnum)
@@ -590,6 +593,16 @@ class Socket:
 
     # -- plumbing ------------------------------------------------------------
 
+    def _lookup(self, host: str) -> str:
+        """A host name turned into an address by the backend, if it does that.
+
+        So that a wrapping backend sees addresses (see
+        :meth:`sockspec.Backend.lookup_host`); literals and paths pass as is.
+        """
+        if self._family is AF_UNIX or not _is_name(host):
+            return host
+        return self._backend.lookup_host(host, self._family) or host
+
     def implementation(self, backend: Backend | None = None) -> SocketImpl:
         """Return the backend's :class:`~sockspec.SocketImpl` behind this socket.
 
@@ -665,6 +678,16 @@ class Socket:
     localPort = local_port
     remoteAddress = remote_address
     remotePort = remote_port
+
+
+@functools.lru_cache(maxsize=512)
+def _is_name(host: str) -> bool:
+    """Whether *host* is a host name, not an IP literal; cached for send_to."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
 
 
 def _fmt(addr: Address) -> str:

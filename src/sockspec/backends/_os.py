@@ -21,7 +21,14 @@ import weakref
 from collections.abc import Hashable
 from typing import Any, Protocol
 
-from ..api.backend import Address, Backend, Capabilities, SelectorImpl, SocketImpl
+from ..api.backend import (
+    Address,
+    Backend,
+    Capabilities,
+    SelectorImpl,
+    SocketImpl,
+    parse_options,
+)
 from ..api.constants import (
     AF_INET,
     AF_INET6,
@@ -409,9 +416,13 @@ class OSBackend(Backend):
         """The process's open file descriptors."""
         return open_fds()
 
+    def lookup_host(self, host: str, family: Family) -> str | None:
+        """The first address ``getaddrinfo`` gives, as the OS's connect uses."""
+        infos = socket.getaddrinfo(host, None, FAMILIES[family], socket.SOCK_STREAM)
+        return str(infos[0][4][0])
+
     @classmethod
     def make(cls, options: str | None) -> OSBackend:
         """The registry's factory: OS backends take no options."""
-        if options:
-            raise ValueError(f"backend {cls.name!r} takes no options, got {options!r}")
+        parse_options(options, cls.name)
         return cls()

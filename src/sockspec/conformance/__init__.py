@@ -7,19 +7,30 @@ Install your plugin next to sockspec and run::
     sockspec check yourbackend          # the matrix, exit 1 on any failure
     sockspec check yourbackend -k timeouts -v
 
-or from Python (a test suite, for example)::
+or from Python, on a backend object that need not be installed (a factory
+is called afresh for each check)::
 
     from sockspec import conformance
 
-    for result in conformance.run(on=[conformance.Target("yourbackend",
-                                                         "yourbackend")]):
+    for result in conformance.run(YourBackend()):
         assert not result.failed, (result.check, result.message)
+
+and under pytest, one test per check::
+
+    from sockspec.conformance.test_suite import conformance_tests
+
+    test_your_backend = conformance_tests(YourBackend)
 
 Declare what the backend can do in :class:`sockspec.Capabilities`
 (families, types, options, ``virtual_time``, ``os_sockets``, ``features``):
 a check that needs something missing is *skipped* with that reason, never
-passed.  The features checks look for are ``"zero-copy-send-file"`` (the
-backend sends regular files with ``os.sendfile``).
+passed; ``Capabilities(poller=False)`` skips the checks that need a Poller.
+Behaviour that is not about one family or type (readiness, the Poller,
+timeouts, close waking a blocked call, closed sockets, options) is checked
+on whatever families and types the backend declares.  The features checks
+look for are ``"zero-copy-send-file"`` (the backend sends regular files with
+``os.sendfile``).  A failure's message names what the check expected and the
+Sockets/A line it proves.
 
 Writing a check
 ---------------

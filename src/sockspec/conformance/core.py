@@ -79,12 +79,17 @@ class Requirements:
     os_sockets: bool = False
     #: ``True`` needs virtual time, ``False`` wall-clock time, ``None`` either.
     virtual_time: bool | None = None
+    #: ``True``: any one of :attr:`families` will do (the runner picks the
+    #: first the backend declares), not all of them.
+    any_family: bool = False
+    #: ``True``: any one of :attr:`types` will do; the check picks.
+    any_type: bool = False
 
     def missing(self, name: str, caps: Capabilities) -> str | None:
         """Return why backend *name* with *caps* cannot run the check, or None."""
         lacks: list[str] = []
-        lacks += [f.name for f in _sorted(self.families - caps.families)]
-        lacks += [t.name for t in _sorted(self.types - caps.types)]
+        lacks += _lacking(self.families, caps.families, self.any_family)
+        lacks += _lacking(self.types, caps.types, self.any_type)
         lacks += [o.name for o in _sorted(self.options - caps.options)]
         lacks += [f"feature {f!r}" for f in sorted(self.features - caps.features)]
         if self.os_sockets and not caps.os_sockets:
@@ -102,6 +107,18 @@ def _sorted(
     items: Iterable[Family | SocketType | Option],
 ) -> list[Family | SocketType | Option]:
     return sorted(items, key=lambda item: item.name)
+
+
+def _lacking(
+    needed: frozenset[Family] | frozenset[SocketType],
+    declared: frozenset[Family] | frozenset[SocketType],
+    any_one: bool,
+) -> list[str]:
+    if not any_one:
+        return [item.name for item in _sorted(needed - declared)]
+    if needed & declared:
+        return []
+    return ["any of " + "/".join(item.name for item in _sorted(needed))]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +149,21 @@ class Check:
         """Why backend *name* cannot run this check, or ``None`` if it can."""
         return self.requires.missing(name, caps)
 
+    def family_for(self, *caps: Capabilities) -> Family:
+        """The family to run with on backends declaring *caps*.
+
+        :attr:`family`, unless the check takes any family: then the first of
+        ``AF_INET``, ``AF_INET6``, ``AF_UNIX`` that every side declares.
+        """
+        if not self.requires.any_family:
+            return self.family
+        for family in FAMILIES:
+            if family in self.requires.families and all(
+                family in c.families for c in caps
+            ):
+                return family
+        return self.family
+
 
 _CHECKS: dict[str, Check] = {}
 
@@ -150,6 +182,8 @@ def check(
     per_family: Sequence[Family] = (),
     cross: bool = True,
     name: str | None = None,
+    any_family: bool = False,
+    any_type: bool = False,
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register the decorated function as a conformance check.
 
@@ -167,7 +201,18 @@ def check(
     :param per_family: register one check per family listed.
     :param cross: whether it is meaningful between two backends.
     :param name: the check's name; default the function's.
+    :param any_family: the check works in any family: it runs in the first
+        of *families* (default all three) the backend declares, and is
+        skipped only when it declares none.  Use it for behaviour that is
+        not about addresses, so a backend with only ``AF_UNIX`` (or only
+        IPv6) is still checked.
+    :param any_type: the check picks the socket types it uses from what the
+        backend declares among *types*; skipped only when it declares none.
     """
+    if any_family and per_family:
+        raise ValueError("any_family and per_family exclude each other")
+    if any_family and tuple(families) == (AF_INET,):
+        families = FAMILIES
     lines = tuple(resolve_claim(claim) for claim in spec)
 
     def register(function: CheckFunction) -> CheckFunction:
@@ -190,6 +235,8 @@ def check(
                     features=frozenset(features),
                     os_sockets=os_sockets,
                     virtual_time=virtual_time,
+                    any_family=any_family,
+                    any_type=any_type,
                 ),
                 spec=lines,
                 nettest=nettest,

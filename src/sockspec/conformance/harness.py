@@ -36,6 +36,7 @@ from ..api.constants import (
     AF_INET6,
     AF_UNIX,
     EVENT_READ,
+    EVENT_WRITE,
     SOCK_DGRAM,
     SOCK_STREAM,
     Event,
@@ -47,7 +48,7 @@ from ..api.poller import Poller
 from ..api.socket import Socket
 from .core import Skip
 
-__all__ = ["JOIN_TIMEOUT", "LOOPBACK", "Caught", "Harness", "Task"]
+__all__ = ["JOIN_TIMEOUT", "LOOPBACK", "WAKE_LIMIT", "Caught", "Harness", "Task"]
 
 _T = TypeVar("_T")
 _E = TypeVar("_E", bound=BaseException)
@@ -56,6 +57,9 @@ _E = TypeVar("_E", bound=BaseException)
 LOOPBACK: dict[Family, str] = {AF_INET: "127.0.0.1", AF_INET6: "::1"}
 #: How long (wall-clock seconds) a check waits for one of its threads.
 JOIN_TIMEOUT = 10.0
+#: How soon (wall-clock seconds) close() must wake a call blocked on the
+#: socket in another thread; the OS backends take milliseconds.
+WAKE_LIMIT = 1.0
 
 
 class _Default:
@@ -223,6 +227,21 @@ class Harness:
         """Stop the check and report it skipped with *reason*."""
         raise Skip(reason)
 
+    def assert_woken(self, task: Task[Any], closed_at: float, what: str) -> None:
+        """Assert that *task* ended within ``WAKE_LIMIT`` seconds of a close().
+
+        *closed_at* is :func:`time.monotonic` (wall clock) taken just before
+        the ``close()``; *what* names the blocked call.  A close that lets
+        the call run on until its own timeout fails here, however it ends.
+        """
+        left = closed_at + WAKE_LIMIT - time.monotonic()
+        if not task.join(max(0.0, left)):
+            raise AssertionError(
+                f"expected close() to wake the thread blocked in {what} within "
+                f"{WAKE_LIMIT:g} s; got: still blocked after "
+                f"{time.monotonic() - closed_at:.2f} s"
+            )
+
     # -- addresses -------------------------------------------------------------
 
     def host(self, family: Family | None = None) -> str:
@@ -338,8 +357,13 @@ class Harness:
         return client, server
 
     def poller(self, sock: Socket) -> Poller:
-        """Return a tracked :class:`~sockspec.Poller` for *sock*'s backend."""
+        """Return a tracked :class:`~sockspec.Poller` for *sock*'s backend.
+
+        Skips the check when that backend declares no Poller support.
+        """
         backend = self.client if sock.backend == self.client.name else self.server
+        if not backend.capabilities.poller:
+            self.skip(f"backend {backend.name!r} declares no Poller support")
         poller = Poller(backend)
         self._pollers.append(poller)
         return poller
@@ -347,11 +371,27 @@ class Harness:
     def wait_for(
         self, sock: Socket, events: Event = EVENT_READ, timeout: float | None = None
     ) -> bool:
-        """Wait (bounded) until *sock* is ready for *events*; return whether it is."""
+        """Wait (bounded) until *sock* is ready for *events*; return whether it is.
+
+        Uses a :class:`~sockspec.Poller`; on a backend without one, looks at
+        ``is_readable``/``is_writable`` every few milliseconds instead.
+        """
+        limit = self.io_timeout if timeout is None else timeout
+        backend = self.client if sock.backend == self.client.name else self.server
+        if not backend.capabilities.poller:
+            deadline = time.monotonic() + limit
+            while True:
+                if (events & EVENT_READ and sock.is_readable) or (
+                    events & EVENT_WRITE and sock.is_writable
+                ):
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.005)
         poller = self.poller(sock)
         try:
             poller.register(sock, events)
-            return bool(poller.poll(self.io_timeout if timeout is None else timeout))
+            return bool(poller.poll(limit))
         finally:
             poller.close()
 

@@ -63,7 +63,7 @@ from __future__ import annotations
 import threading
 
 from ... import backend_choices
-from ...api.backend import Backend, BackendSpec
+from ...api.backend import Backend, BackendSpec, parse_options
 from ...api.constants import Family, SocketType
 from ...hookspecs import hookimpl
 from ._faults import (
@@ -178,10 +178,13 @@ class MemoryBackend(Backend):
         """Open sockets on the current network."""
         return self.resolve().open_resources()
 
+    def lookup_host(self, host: str, family: Family) -> str | None:
+        """Resolve through the current network's name table."""
+        return self.resolve().lookup_host(host, family)
+
 
 def _make(options: str | None) -> MemoryBackend:
-    if options:
-        raise ValueError(f"backend 'memory' takes no options, got {options!r}")
+    parse_options(options, "memory")
     return MemoryBackend()
 
 

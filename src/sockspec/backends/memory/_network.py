@@ -117,6 +117,10 @@ class Host(Backend):
         """Open sockets on the whole network (see :meth:`Network.open_resources`)."""
         return self.network.open_resources()
 
+    def lookup_host(self, host: str, family: Family) -> str | None:
+        """Resolve through the network's name table (:meth:`Network.lookup_host`)."""
+        return self.network.lookup_host(host, family)
+
     def is_local(self, v: int, addr: str) -> bool:
         """Whether *addr* (IP version *v*) belongs to this host."""
         if v == 4:
@@ -381,9 +385,13 @@ class Network(Backend):
         with self._sched.lock:
             self._names.pop(name, None)
 
-    def lookup_host(self, name: str, family: Family = AF_INET) -> str:
-        """Resolve a name or literal to an address of *family*, like getaddrinfo."""
-        v, addr = self._resolve(name, family)
+    def lookup_host(self, host: str, family: Family = AF_INET) -> str:
+        """Resolve a name or literal to an address of *family*, like getaddrinfo.
+
+        The facade calls this for every host name a socket on the network
+        is given (see :meth:`sockspec.Backend.lookup_host`).
+        """
+        v, addr = self._resolve(host, family)
         return addr if family is AF_INET or v == 6 else "::ffff:" + addr
 
     def _resolve(self, host: str, family: Family) -> WireAddr:

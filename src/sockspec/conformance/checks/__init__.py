@@ -7,6 +7,8 @@
 * :mod:`.readiness` -- non-blocking mode, ``is_readable``/``is_writable``,
   backpressure and :class:`~sockspec.Poller`;
 * :mod:`.datagrams` -- UDP and ``AF_UNIX`` datagrams;
+* :mod:`.kinds` -- readiness, Poller, timeouts, close and closed sockets on
+  datagram sockets, in whichever family the backend declares;
 * :mod:`.options` -- socket options;
 * :mod:`.resources` -- descriptor leaks and released addresses;
 * :mod:`.tls` -- ``start_tls``: handshakes, verification, TLS endings.
@@ -16,6 +18,7 @@ from . import (
     api,
     connections,
     datagrams,
+    kinds,
     options,
     readiness,
     resources,
@@ -28,6 +31,7 @@ __all__ = [
     "api",
     "connections",
     "datagrams",
+    "kinds",
     "options",
     "readiness",
     "resources",

@@ -45,8 +45,9 @@ def _round_trip(sock: Socket, option: Option) -> None:
 @check(
     group="options",
     cross=False,
-    families=[AF_INET],
-    types=[SOCK_STREAM],
+    any_family=True,
+    types=[SOCK_STREAM, SOCK_DGRAM],
+    any_type=True,
     spec=[
         "setOption( option, value)",
         "setOption / Set socket option value to socket option name",

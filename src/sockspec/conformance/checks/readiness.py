@@ -141,7 +141,7 @@ def non_blocking_connect(h: Harness) -> None:
     assert not client.is_connected, "connected after close()"
 
 
-@check(group="readiness", spec=["isReadable", "isWritable"])
+@check(group="readiness", spec=["isReadable", "isWritable"], any_family=True)
 def poller(h: Harness) -> None:
     """A Poller reports readiness; modify, unregister and close behave."""
     client, server = h.pair()

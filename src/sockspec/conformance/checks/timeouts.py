@@ -13,6 +13,7 @@ import collections
 import functools
 import io
 import tempfile
+import time
 
 from ...api.constants import SHUT_WR, SO_RCVBUF, SO_SNDBUF, SOCK_DGRAM, Option
 from ...api.errors import SocketClosed, SocketError, Timeout, WouldBlock
@@ -59,6 +60,7 @@ def _small_buffers(h: Harness) -> dict[Option, object]:
 
 @check(
     group="timeouts",
+    any_family=True,
     nettest="ReadTimeout",
     spec=["receive/read / Receive a block of bytes from the socket"],
 )
@@ -83,6 +85,7 @@ def read_timeout(h: Harness) -> None:
 
 @check(
     group="timeouts",
+    any_family=True,
     nettest="WriteTimeout",
     spec=[
         "send/write / Send a block of bytes to the socket",
@@ -164,6 +167,7 @@ def send_file_timeout(h: Harness) -> None:
 
 @check(
     group="timeouts",
+    any_family=True,
     nettest="PastTimeout",
     spec=["Socket / The Socket class is used to create a non-blocking TCP socket."],
 )
@@ -205,7 +209,7 @@ def past_timeout(h: Harness) -> None:
     assert received == expected, "bytes were lost or altered"
 
 
-@check(group="timeouts", nettest="PresentTimeout")
+@check(group="timeouts", nettest="PresentTimeout", any_family=True)
 def present_timeout(h: Harness) -> None:
     """A very short timeout fires promptly, again and again, losing nothing."""
     client, server = h.pair()
@@ -220,7 +224,7 @@ def present_timeout(h: Harness) -> None:
         assert client.receive(1) == bytes([i])
 
 
-@check(group="timeouts", nettest="FutureTimeout")
+@check(group="timeouts", nettest="FutureTimeout", any_family=True)
 def future_timeout(h: Harness) -> None:
     """A call finishing before its timeout returns; the next gets it afresh."""
     client, server = h.pair()
@@ -240,6 +244,7 @@ def future_timeout(h: Harness) -> None:
 
 @check(
     group="timeouts",
+    any_family=True,
     nettest="CloseTimeout",
     spec=["close / Close the socket immediately"],
 )
@@ -265,14 +270,18 @@ def close_timeout(h: Harness) -> None:
     reader = h.thread(lambda: until_error("receive"), "receive")
     writer = h.thread(lambda: until_error("send"), "send")
     h.pause()
+    closed_at = time.monotonic()
     client.close()
     for task in (reader, writer):
+        h.assert_woken(task, closed_at, task.name)
         error = task.error(JOIN_TIMEOUT)
         assert isinstance(error, SocketClosed), f"{task.name} ended with {error!r}"
     assert server.is_connected
 
 
-def _close_wakes(h: Harness, sock: Socket, call_name: str) -> None:
+def close_wakes(h: Harness, sock: Socket, call_name: str) -> None:
+    """Block *call_name* on *sock* in a thread; close() must wake it, promptly."""
+
     def call() -> None:
         while True:
             try:
@@ -282,19 +291,22 @@ def _close_wakes(h: Harness, sock: Socket, call_name: str) -> None:
 
     task = h.thread(call, call_name)
     h.pause()
+    closed_at = time.monotonic()
     sock.close()
+    h.assert_woken(task, closed_at, call_name)
     error = task.error(JOIN_TIMEOUT)
     assert isinstance(error, SocketClosed), f"{call_name} ended with {error!r}"
 
 
-@check(group="timeouts", nettest="CloseTimeout", spec=["accept()"])
+@check(group="timeouts", nettest="CloseTimeout", spec=["accept()"], any_family=True)
 def close_unblocks_accept(h: Harness) -> None:
     """close() on a listener wakes a thread blocked in accept()."""
-    _close_wakes(h, h.listener(), "accept")
+    close_wakes(h, h.listener(), "accept")
 
 
 @check(
     group="timeouts",
+    any_family=True,
     nettest="CloseTimeout",
     types=[SOCK_DGRAM],
     spec=["receiveFrom( [maxlen])"],
@@ -303,10 +315,10 @@ def close_unblocks_receive_from(h: Harness) -> None:
     """close() on a datagram socket wakes a thread blocked in receive_from()."""
     sock = h.socket(type=SOCK_DGRAM)
     sock.bind(h.host())
-    _close_wakes(h, sock, "receive_from")
+    close_wakes(h, sock, "receive_from")
 
 
-@check(group="timeouts", nettest="RacyRead")
+@check(group="timeouts", nettest="RacyRead", any_family=True)
 def racy_read(h: Harness) -> None:
     """Threads receiving at once share the stream: every byte arrives once."""
     client, server = h.pair()
@@ -330,7 +342,7 @@ def racy_read(h: Harness) -> None:
     assert collections.Counter(b"".join(chunks)) == collections.Counter(data)
 
 
-@check(group="timeouts", nettest="RacyWrite")
+@check(group="timeouts", nettest="RacyWrite", any_family=True)
 def racy_write(h: Harness) -> None:
     """Threads sending at once each get all their bytes through."""
     client, server = h.pair()
@@ -353,6 +365,7 @@ def racy_write(h: Harness) -> None:
 
 @check(
     group="timeouts",
+    any_family=True,
     nettest="ConcurrentMethods",
     spec=[
         "isConnected",
@@ -412,8 +425,10 @@ def concurrent_methods(h: Harness) -> None:
         for a in ("send", "receive", "inspect", "send")
     ]
     h.pause()
+    closed_at = time.monotonic()
     client.close()
     for task in hammers:
+        h.assert_woken(task, closed_at, task.name)
         error = task.error(JOIN_TIMEOUT)
         assert isinstance(error, SocketError), f"{task.name} ended with {error!r}"
     server.close()
