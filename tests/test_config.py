@@ -107,13 +107,27 @@ def test_use_backend_nests_and_restores_out_of_order(
     registry: _registry.Registry,
 ) -> None:
     outer = sockspec.use_backend("alpha")
+    outer.start()
     inner = sockspec.use_backend("beta")
+    assert default_name() == "alpha"  # made, not yet in force
+    inner.start()
     assert default_name() == "beta"
     outer.restore()
     assert default_name() == "beta"
     inner.restore()
     inner.restore()  # idempotent
     assert default_name() == "stdlib"
+
+
+def test_use_backend_without_with_warns_when_never_started(
+    registry: _registry.Registry,
+) -> None:
+    with pytest.warns(RuntimeWarning, match="never put in force"):
+        sockspec.use_backend("alpha")  # a forgotten 'with'; freed at once
+    assert default_name() == "stdlib"
+    choice = sockspec.use_backend("beta")
+    with choice, pytest.raises(RuntimeError, match="already in force"):
+        choice.start()
 
 
 def test_use_backend_applies_to_every_thread(registry: _registry.Registry) -> None:

@@ -81,6 +81,7 @@ def pytest_configure(config: pytest.Config) -> None:
         choice = use_backend(name.partition("->")[0].strip())
     except (UnknownBackend, ValueError) as exc:
         raise pytest.UsageError(f"--sockspec-backend {name}: {exc}") from None
+    choice.start()
     config.stash[_STASH] = choice
 
 

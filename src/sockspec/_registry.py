@@ -656,9 +656,13 @@ class use_backend:
     ``with sockspec.use_backend("memory"): ...`` -- sockets made inside (in
     any thread) without ``backend=`` use it; the previous default comes back
     on exit.  Takes a name (``"name:options"``) or a backend object; unknown
-    names fail at once with the list of available ones.  The choice takes
-    effect when the object is made, so ``use_backend(name)`` also works
-    without ``with``; call :meth:`restore` to undo it.
+    names fail at once, when the object is made, with the list of available
+    ones.  Making the object changes nothing else: the choice is put in
+    force by entering the ``with`` block or, without ``with``, by
+    :meth:`start`, and undone by leaving the block or by :meth:`restore`
+    (the way ``unittest.mock.patch`` works).  An object that is never
+    put in force warns when it is garbage-collected, since that is almost
+    always a ``with`` that was forgotten.
     """
 
     def __init__(self, backend: str | Backend) -> None:
@@ -669,11 +673,28 @@ class use_backend:
                 f"backend must be a name or a Backend, got {type(backend).__name__}"
             )
         self._backend = backend
-        REGISTRY.push(backend)
+        self._active = False
+        self._used = False
+
+    def start(self) -> Backend:
+        """Put the choice in force now (what entering ``with`` does).
+
+        Returns the backend sockets will get.  Raises :class:`RuntimeError`
+        if this choice is already in force; :meth:`restore` undoes it.
+        """
+        if self._active:
+            raise RuntimeError(f"use_backend({self._backend!r}) is already in force")
+        self._used = True
+        REGISTRY.push(self._backend)
         self._active = True
+        try:
+            return REGISTRY.resolve(self._backend)
+        except BaseException:
+            self.restore()
+            raise
 
     def __enter__(self) -> Backend:
-        return REGISTRY.resolve(self._backend)
+        return self.start()
 
     def __exit__(
         self,
@@ -688,3 +709,12 @@ class use_backend:
         if self._active:
             self._active = False
             REGISTRY.pop(self._backend)
+
+    def __del__(self) -> None:
+        if not getattr(self, "_used", True):
+            warnings.warn(
+                f"use_backend({self._backend!r}) was never put in force: use it "
+                f"in a 'with' statement, or call start()",
+                RuntimeWarning,
+                stacklevel=2,
+            )
