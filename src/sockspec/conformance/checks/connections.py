@@ -346,6 +346,7 @@ def connect_twice(h: Harness) -> None:
     group="connect",
     cross=False,
     types=[SOCK_STREAM, SOCK_DGRAM],
+    any_family=True,
     spec=["close()", "close / Close the socket immediately"],
 )
 def closed_operations(h: Harness) -> None:
@@ -381,8 +382,9 @@ def _kind_error(sock: Socket, name: str) -> bool:
 
 
 def _closed_calls(h: Harness, sock: Socket) -> dict[str, Callable[[], object]]:
+    port = None if sock.family is AF_UNIX else 9
     return {
-        "connect": lambda: sock.connect(h.host(), 9),
+        "connect": lambda: sock.connect(h.host(), port),
         "bind": lambda: sock.bind(h.host()),
         "listen": lambda: sock.listen(),
         "accept": lambda: sock.accept(),
@@ -390,7 +392,7 @@ def _closed_calls(h: Harness, sock: Socket) -> dict[str, Callable[[], object]]:
         "receive": lambda: sock.receive(),
         "send": lambda: sock.send(b"x"),
         "receive_from": lambda: sock.receive_from(),
-        "send_to": lambda: sock.send_to(h.host(), 9, b"x"),
+        "send_to": lambda: sock.send_to(h.host(), port, b"x"),
         "set_option": lambda: sock.set_option(SO_REUSEADDR, True),
         "get_option": lambda: sock.get_option(SO_REUSEADDR),
         "local_address": lambda: sock.local_address,
