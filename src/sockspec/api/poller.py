@@ -18,7 +18,7 @@ from . import _validate as v
 from .backend import Backend, SelectorImpl, SocketImpl
 from .constants import EVENT_READ, Event
 from .errors import SocketClosed, SocketError, UnsupportedOperation, from_os_error
-from .layer import Layer, base_impl
+from .layer import Layer
 from .socket import Socket
 
 __all__ = ["PollKey", "Poller"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import ssl
+import time
 from importlib import resources
 
 from ...api.constants import (
@@ -311,7 +312,9 @@ def tls_close_during_receive(h: Harness) -> None:
     client.timeout = None
     waiter = h.thread(client.receive, "receiver")
     h.pause()
+    closed_at = time.monotonic()
     client.close()
+    h.assert_woken(waiter, closed_at, "a TLS receive")
     error = waiter.error()
     assert isinstance(error, SocketClosed), repr(error)
     # A send blocked on a peer that does not read.
@@ -320,7 +323,9 @@ def tls_close_during_receive(h: Harness) -> None:
     data = bytes(32 << 20)  # more than any loopback buffers hold
     sender = h.thread(lambda: client.send(data), "sender")
     h.pause(0.2)
+    closed_at = time.monotonic()
     client.close()
+    h.assert_woken(sender, closed_at, "a TLS send")
     error = sender.error()
     assert isinstance(error, SocketClosed), repr(error)
 
