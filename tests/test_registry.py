@@ -198,7 +198,7 @@ BROKEN = {
         def sockspec_add_backend():
             return []
         """,
-        "sockspec_add_backend",
+        "(did you mean 'sockspec_add_backends'?)",
     ),
     "wrong hook signature": (
         """
