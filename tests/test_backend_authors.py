@@ -352,6 +352,8 @@ def test_a_factory_needing_options_is_listed_not_called(
         sockspec.get_backend("needy")
     assert sockspec.get_backend("needy:inner=stdlib").name == "needy"
     assert "needy" not in [t.name for t in conformance.targets()]
+    assert cli.main(["check", "-k", "basic_io"]) == 0
+    assert "not checked: needy (needs options)" in capsys.readouterr().out
 
 
 def test_a_misspelt_hook_gets_a_did_you_mean() -> None:
