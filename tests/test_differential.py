@@ -20,9 +20,11 @@ import select
 import termios
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import (
     Bundle,
@@ -275,3 +277,227 @@ def test_errno_of_send_on_a_closed_peer_matches() -> None:
             world.close()
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][1] == ("error", "BrokenPipe", errno.EPIPE)
+
+
+# -- fixed scenarios: where the memory network once differed from Linux -----
+#
+# Issue 10, items 17-26.  Each scenario runs the same calls on stdlib
+# (the real kernel, loopback only) and on a fresh memory network and returns
+# what an application sees; ports are left out (they are random on both).
+
+
+class Kit:
+    """Makes the sockets of one scenario on one backend and closes them all."""
+
+    def __init__(self, backend: sockspec.Backend | str) -> None:
+        self.backend = backend
+        self.made: list[Socket] = []
+
+    def __call__(
+        self,
+        family: sockspec.Family = sockspec.AF_INET,
+        type: sockspec.SocketType = sockspec.SOCK_STREAM,
+        timeout: float | None = 2.0,
+    ) -> Socket:
+        sock = Socket(family, type, backend=self.backend, timeout=timeout)
+        self.made.append(sock)
+        return sock
+
+    def close(self) -> None:
+        for sock in self.made:
+            sock.close()
+
+
+Scenario = Callable[[Kit], list[Outcome]]
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(fn: Scenario) -> Scenario:
+    SCENARIOS[fn.__name__] = fn
+    return fn
+
+
+def _bound(sock: Socket, host: str | None = "127.0.0.1") -> Socket:
+    sock.bind(host)
+    return sock
+
+
+def _listening(sock: Socket, host: str | None = "127.0.0.1") -> Socket:
+    sock.bind(host)
+    sock.listen()
+    return sock
+
+
+def _ends(client: Socket, server: Socket) -> Outcome:
+    """The addresses both ends of a connection report (ports left out)."""
+    return (
+        client.local_address,
+        client.remote_address,
+        server.local_address,
+        server.remote_address,
+    )
+
+
+@scenario
+def connect_and_send_to_the_unspecified_address(kit: Kit) -> list[Outcome]:
+    """Item 17: ``0.0.0.0`` and ``::`` mean this host, shown as loopback."""
+    out: list[Outcome] = []
+    for family, any_addr, loop in (
+        (sockspec.AF_INET, "0.0.0.0", "127.0.0.1"),
+        (sockspec.AF_INET6, "::", "::1"),
+    ):
+        for where in (loop, None):  # a specific and a wildcard listener
+            listener = _listening(kit(family), where)
+            client = kit(family)
+            out.append(observe(partial(client.connect, any_addr, listener.local_port)))
+            out.append(_ends(client, listener.accept()))
+        receiver = _bound(kit(family, SOCK_DGRAM), loop)
+        sender = kit(family, SOCK_DGRAM)
+        sender.send_to(any_addr, receiver.local_port, b"x")
+        out.append(observe(receiver.receive_from))
+        connected = kit(family, SOCK_DGRAM)
+        connected.connect(any_addr, receiver.local_port)
+        out.append((connected.local_address, connected.remote_address))
+    # Bound to another loopback address, 0.0.0.0 is that address.
+    listener = _listening(kit(), None)
+    client = _bound(kit(), "127.0.0.5")
+    client.connect("0.0.0.0", listener.local_port)
+    out.append(_ends(client, listener.accept()))
+    return out
+
+
+def _restart(
+    kit: Kit, old_opt: bool, new_opt: bool, option: sockspec.Option
+) -> Outcome:
+    listener = kit()
+    listener.set_option(option, old_opt)
+    _listening(listener)
+    port = listener.local_port
+    client = kit()
+    client.connect("127.0.0.1", port)
+    server = listener.accept()
+    server.close()  # the server closes first: its port enters TIME_WAIT
+    client.receive()
+    client.close()
+    listener.close()
+    again = kit()
+    again.set_option(option, new_opt)
+
+    def rebind() -> None:
+        again.bind("127.0.0.1", port)
+        again.listen()
+
+    return observe(rebind)
+
+
+@scenario
+def restart_over_time_wait(kit: Kit) -> list[Outcome]:
+    """Item 19: rebinding over TIME_WAIT needs the option on both sockets."""
+    return [
+        _restart(kit, old, new, option)
+        for option in (sockspec.SO_REUSEADDR, sockspec.SO_REUSEPORT)
+        for old in (False, True)
+        for new in (False, True)
+    ]
+
+
+#: Host spellings getaddrinfo accepts or refuses (AF_INET, AF_INET6).
+SPELLINGS = (
+    "LOCALHOST", "LocalHost", "127.1", "127.0.1", "2130706433", "0x7f.0.0.1",
+    "0x7F000001", "0177.0.0.1", "127.00.0.1", "0", "0.0", "::ffff:127.0.0.1",
+    "::FFFF:7f00:1", "::ffff:0.0.0.0", "0:0:0:0:0:0:0:1", "::1", "08.0.0.1",
+    "0x", "1.2.3.256", "127.0.0.1.", "127.0.0.1 ", "[::1]",
+)  # fmt: skip
+
+
+@scenario
+def host_spellings(kit: Kit) -> list[Outcome]:
+    """Item 21: inet_aton forms, mapped literals, names in any case."""
+    out: list[Outcome] = []
+    for family in (sockspec.AF_INET, sockspec.AF_INET6):
+        listener = _listening(kit(family), None)
+        for host in SPELLINGS:
+            if family is sockspec.AF_INET6 and host.lower() == "localhost":
+                continue  # whether localhost has ::1 depends on /etc/hosts
+            client = kit(family)
+            result = observe(partial(client.connect, host, listener.local_port))
+            if result[0] == "ok":
+                result = ("ok", client.remote_address)
+                listener.accept().close()
+            client.close()
+            sock = kit(family, SOCK_DGRAM)
+            bound = observe(partial(sock.bind, host))
+            if bound[0] == "ok":
+                bound = ("ok", sock.local_address)
+            sock.close()
+            out.append((family.name, host, result, bound))
+    return out
+
+
+@scenario
+def implicit_bind_of_a_datagram_socket(kit: Kit) -> list[Outcome]:
+    """Item 24: the first send_to picks a port; each datagram its source."""
+    out: list[Outcome] = []
+    receiver4 = _bound(kit(type=SOCK_DGRAM), "127.0.0.1")
+    receiver6 = _bound(kit(sockspec.AF_INET6, SOCK_DGRAM), "::1")
+    sender = kit(sockspec.AF_INET6, SOCK_DGRAM)
+    sender.send_to("::1", receiver6.local_port, b"six")
+    out.append((sender.local_address, observe(receiver6.receive_from)))
+    sender.send_to("::ffff:127.0.0.1", receiver4.local_port, b"four")
+    out.append((sender.local_address, observe(receiver4.receive_from)))
+    plain = kit(type=SOCK_DGRAM)
+    plain.send_to("127.0.0.1", receiver4.local_port, b"x")
+    out.append((plain.local_address, observe(receiver4.receive_from)))
+    return out
+
+
+@scenario
+def ipv6_only_and_ipv4_mapped_addresses(kit: Kit) -> list[Outcome]:
+    """Item 25: IPV6_V6ONLY (or a native IPv6 bind) cannot reach IPv4."""
+    out: list[Outcome] = []
+    listener = _listening(kit(), "0.0.0.0")
+    listener6 = _listening(kit(sockspec.AF_INET6), "::1")
+    receiver = _bound(kit(type=SOCK_DGRAM), "127.0.0.1")
+    receiver6 = _bound(kit(sockspec.AF_INET6, SOCK_DGRAM), "::1")
+    for v6only, where, dst in (
+        (True, None, "::ffff:127.0.0.1"),
+        (True, "::", "::ffff:127.0.0.1"),
+        (False, "::1", "::ffff:127.0.0.1"),
+        (False, "::ffff:127.0.0.1", "::1"),
+    ):
+        mapped = dst.startswith("::ffff:")
+        for type in (sockspec.SOCK_STREAM, SOCK_DGRAM):
+            if type is SOCK_DGRAM:
+                port = (receiver if mapped else receiver6).local_port
+            else:
+                port = (listener if mapped else listener6).local_port
+            for action in ("connect", "send_to"):
+                sock = kit(sockspec.AF_INET6, type)
+                sock.set_option(sockspec.IPV6_V6ONLY, v6only)
+                if where is not None:
+                    sock.bind(where)
+                if action == "connect":
+                    result = observe(partial(sock.connect, dst, port))
+                elif type is SOCK_DGRAM:
+                    result = observe(partial(sock.send_to, dst, port, b"x"))
+                else:
+                    continue
+                out.append((v6only, where, dst, type.name, action, result))
+                sock.close()
+    sock = kit(sockspec.AF_INET6, SOCK_DGRAM)
+    sock.set_option(sockspec.IPV6_V6ONLY, True)
+    out.append(observe(lambda: sock.bind("::ffff:127.0.0.1")))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_memory_matches_linux_in(name: str, no_fd_leak: None) -> None:
+    outcomes = []
+    for backend in ("stdlib", Network(seed=0)):
+        kit = Kit(backend)
+        try:
+            outcomes.append(SCENARIOS[name](kit))
+        finally:
+            kit.close()
+    real, memory = outcomes
+    assert real == memory, f"stdlib: {real!r}\nmemory: {memory!r}"

@@ -428,6 +428,8 @@ class MemorySocket(SocketImpl):
         else:
             wire = net._resolve(host, self._family)
         v, addr = wire
+        if self._v == 6 and v == 4 and self._opt(IPV6_V6ONLY):
+            raise SocketError(errno.EINVAL, "Invalid argument")  # IPv4-mapped
         if addr not in ("0.0.0.0", "::") and not self._host.is_local(v, addr):
             raise AddressNotAvailable("Cannot assign requested address")
         self._set_cover(v, addr)
@@ -468,13 +470,19 @@ class MemorySocket(SocketImpl):
             ):
                 continue
             return True
-        if listening_only or self._opt(SO_REUSEADDR):
+        if listening_only:
             return False
         entries = host._timewait.get((self._proto, port))
         if entries:
             now = self._sched.now
             entries[:] = [e for e in entries if e[1] > now]
-            for addr, _ in entries:
+            # Linux (inet_csk_bind_conflict): a TIME_WAIT entry keeps the
+            # SO_REUSEADDR/SO_REUSEPORT of its socket; only the same option
+            # on both sides lets a new socket bind over it.
+            reuse = {opt for opt in (SO_REUSEADDR, SO_REUSEPORT) if self._opt(opt)}
+            for addr, _, tw_reuse in entries:
+                if reuse & tw_reuse:
+                    continue
                 if (":" in addr and self._cov6 in ("*", addr)) or (
                     ":" not in addr and self._cov4 in ("*", addr)
                 ):
@@ -502,6 +510,31 @@ class MemorySocket(SocketImpl):
             if (self._proto, port) not in ports and not self._conflicts(port):
                 return port
         raise AddressNotAvailable("Cannot assign requested address (no free port)")
+
+    def _destination(self, target: tuple[int, str]) -> tuple[int, str]:
+        """Where a connect or send to *target* goes, as Linux decides it.
+
+        The unspecified address means this host: ``::`` is ``::1`` and
+        ``0.0.0.0`` the socket's own bound address, else ``127.0.0.1``
+        (``tcp_v6_connect``, ``ip_route_output_key_hash_rcu``).  An IPv6
+        socket reaches IPv4-mapped addresses only if it may carry IPv4.
+        """
+        v, addr = target
+        local = self._local
+        bound_v4 = local is not None and ":" not in local
+        if addr == "::":
+            return (4, "127.0.0.1") if bound_v4 and self._v == 6 else (6, "::1")
+        if self._v == 6:
+            bound_v6 = local is not None and local != "::" and not bound_v4
+            if v == 4 and (self._opt(IPV6_V6ONLY) or bound_v6):
+                raise _error(errno.ENETUNREACH)
+            if v == 6 and bound_v4:
+                raise _error(errno.EAFNOSUPPORT)
+        if addr == "0.0.0.0":
+            if bound_v4 and local != "0.0.0.0":
+                return (4, local or "")
+            return (4, "127.0.0.1")
+        return target
 
     def _autobind(self, dst: tuple[int, str] | None) -> None:
         """Give an unbound socket an address, as connect/sendto do."""
@@ -667,6 +700,7 @@ class MemorySocket(SocketImpl):
             else:
                 listener._syn_wait.append((self, self._syn_token))
             return
+        target = self._destination(target)
         self._autobind(target)
         self._remote = target
         self._rport = port
@@ -787,6 +821,7 @@ class MemorySocket(SocketImpl):
                 raise ConnectionRefused("Connection refused")
             self._remote = target
         else:
+            target = self._destination(target)
             self._autobind(target)
             self._remote = target
             self._rport = port
@@ -885,7 +920,8 @@ class MemorySocket(SocketImpl):
             self._send_fin()
         if self._fin_first and self._port is not None:
             entries = self._host._timewait.setdefault(("tcp", self._port), [])
-            entries.append((self._local or "", self._sched.now + TIME_WAIT))
+            reuse = frozenset(o for o in (SO_REUSEADDR, SO_REUSEPORT) if self._opt(o))
+            entries.append((self._local or "", self._sched.now + TIME_WAIT, reuse))
 
     def _abort(self, code: int) -> None:
         """Tell the peer the connection is reset (we vanish without a FIN)."""
@@ -1179,6 +1215,7 @@ class MemorySocket(SocketImpl):
         n = len(payload)
         if self._unix:
             return self._send_unix_dgram(payload, target)
+        target = self._destination(target)
         v, addr = target
         if n > _MAX_UDP[v]:
             raise MessageTooLong("Message too long")
@@ -1190,7 +1227,11 @@ class MemorySocket(SocketImpl):
             for host in self._net._hosts.values():
                 self._route_dgram(payload, host, (4, addr), port, broadcast=True)
             return n
-        self._autobind(target)
+        # Linux's implicit bind picks only a port: each datagram then gets
+        # the source address of its own route (_source).
+        self._autobind(None)
+        if self._local in ("0.0.0.0", "::") and self._host.source_for(v, addr) is None:
+            raise _error(errno.ENETUNREACH)
         self._sent += n
         dst_host = self._net._route(self._host, v, addr)
         if dst_host is None:
