@@ -16,7 +16,9 @@ from __future__ import annotations
 import array
 import errno
 import fcntl
+import os
 import select
+import tempfile
 import termios
 import time
 from collections.abc import Callable
@@ -303,6 +305,10 @@ class Kit:
         self.made.append(sock)
         return sock
 
+    def events(self, sock: Socket) -> Outcome:
+        """What a Poller reports for *sock* at once."""
+        return World.events(self, sock)  # type: ignore[arg-type]
+
     def close(self) -> None:
         for sock in self.made:
             sock.close()
@@ -487,6 +493,116 @@ def ipv6_only_and_ipv4_mapped_addresses(kit: Kit) -> list[Outcome]:
     sock = kit(sockspec.AF_INET6, SOCK_DGRAM)
     sock.set_option(sockspec.IPV6_V6ONLY, True)
     out.append(observe(lambda: sock.bind("::ffff:127.0.0.1")))
+    return out
+
+
+@scenario
+def shutdown_of_a_listener(kit: Kit) -> list[Outcome]:
+    """Item 20: SHUT_RD/SHUT_RDWR stop a listener, SHUT_WR does nothing."""
+    out: list[Outcome] = []
+    for how in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+        for port in (0, None):  # an ephemeral port, or the one given back
+            listener = kit()
+            listener.bind("127.0.0.1", port)
+            if port is None:
+                listener.close()
+                listener = kit()
+                listener.set_option(sockspec.SO_REUSEADDR, True)
+                listener.bind("127.0.0.1", 0)
+            listener.listen()
+            first = listener.local_port
+            queued = kit()
+            queued.connect("127.0.0.1", first)
+            out.append(observe(partial(listener.shutdown, how)))
+            out.append((listener.is_readable, listener.is_writable))
+            listener.timeout = 0
+            accepted = observe(listener.accept)
+            out.append(accepted[0] if accepted[0] == "ok" else accepted)
+            queued.timeout = 0
+            out.append(observe(queued.receive))
+            late = kit()
+            out.append(observe(partial(late.connect, "127.0.0.1", first)))
+            out.append(observe(partial(listener.shutdown, how)))
+            out.append(observe(listener.listen))
+            out.append(listener.local_port == first)
+    return out
+
+
+@scenario
+def shutdown_during_a_connect(kit: Kit) -> list[Outcome]:
+    """Item 20: shutdown() abandons a pending connect, whatever *how* is."""
+    out: list[Outcome] = []
+    for how in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+        for first in ("receive", "send"):
+            listener = kit()
+            _listening(listener)
+            listener.listen(0)  # room for one connection: the next one waits
+            kit().connect("127.0.0.1", listener.local_port)
+            client = kit(timeout=0)
+            out.append(
+                observe(partial(client.connect, "127.0.0.1", listener.local_port))
+            )
+            out.append(observe(partial(client.shutdown, how)))
+            out.append(("state", client.is_connected, client.is_readable))
+            out.append(client.remote_address)
+            out.append(kit.events(client))
+            calls = [partial(client.receive), partial(client.send, b"x")]
+            if first == "send":
+                calls.reverse()
+            out += [observe(call) for call in calls]
+            out.append(observe(partial(client.shutdown, how)))
+            listener.accept()
+            listener.timeout = 0.2
+            out.append(observe(listener.accept))  # the abandoned one never comes
+            client.timeout = 2
+            out.append(
+                observe(partial(client.connect, "127.0.0.1", listener.local_port))
+            )
+            out.append(client.is_connected)
+    return out
+
+
+@scenario
+def shutdown_of_an_unconnected_datagram_socket(kit: Kit) -> list[Outcome]:
+    """Item 26: ENOTCONN, yet the shutdown is recorded."""
+    out: list[Outcome] = []
+    for how in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+        for bound in (False, True):
+            sock = kit(type=SOCK_DGRAM, timeout=0)
+            if bound:
+                sock.bind("127.0.0.1")
+            peer = _bound(kit(type=SOCK_DGRAM, timeout=0))
+            out.append(observe(partial(sock.shutdown, how)))
+            out.append((sock.is_readable, sock.is_writable, sock.is_connected))
+            out.append(kit.events(sock))
+            out.append(observe(sock.receive_from))
+            out.append(
+                observe(partial(sock.send_to, "127.0.0.1", peer.local_port, b"x"))
+            )
+            out.append(observe(peer.receive_from))
+            if bound:
+                peer.send_to("127.0.0.1", sock.local_port, b"y")
+                out.append(observe(sock.receive_from))
+    return out
+
+
+@scenario
+def shutdown_of_unconnected_unix_sockets(kit: Kit) -> list[Outcome]:
+    """Item 26: AF_UNIX needs no connection to shut down (unix_shutdown)."""
+    out: list[Outcome] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for type in (SOCK_DGRAM, sockspec.SOCK_STREAM):
+            for how in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+                sock = kit(sockspec.AF_UNIX, type, timeout=0)
+                out.append(observe(partial(sock.shutdown, how)))
+                out.append((sock.is_readable, sock.is_writable))
+                if type is SOCK_DGRAM:
+                    path = os.path.join(tmp, f"d{how.value}")
+                    peer = _bound(kit(sockspec.AF_UNIX, type, timeout=0), path)
+                    out.append(observe(partial(sock.send_to, path, None, b"x")))
+                    peer.close()
+                    if os.path.exists(path):
+                        os.unlink(path)
     return out
 
 

@@ -8,10 +8,14 @@ and assert the behaviour measured on Linux, quoted in each docstring.
 
 from __future__ import annotations
 
+import errno
+import threading
+import time
+
 import pytest
 
 import sockspec
-from sockspec import SOCK_DGRAM, Socket
+from sockspec import SHUT_RDWR, SOCK_DGRAM, Socket
 from sockspec.backends.memory import Network
 
 
@@ -66,3 +70,27 @@ def test_each_datagram_gets_the_source_of_its_route(memory_network: Network) -> 
             memory_network.local.ipv4[0],
             sender.local_port,
         )
+
+
+def test_shutdown_wakes_a_blocked_accept_with_einval(backend: str) -> None:
+    """Linux: shutdown(SHUT_RD) of a listener is a way to stop an accept loop."""
+    errors: list[BaseException] = []
+    with Socket(backend=backend, timeout=30) as server:
+        server.bind("127.0.0.1")
+        server.listen()
+
+        def serve() -> None:
+            try:
+                server.accept()
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        time.sleep(0.2)  # let it block (real time; the memory clock follows)
+        server.shutdown(SHUT_RDWR)
+        thread.join(10)
+    assert not thread.is_alive()
+    assert len(errors) == 1
+    assert isinstance(errors[0], sockspec.SocketError)
+    assert errors[0].errno == errno.EINVAL

@@ -170,6 +170,7 @@ class MemorySocket(SocketImpl):
         "_opts",
         "_peer",
         "_port",
+        "_port_locked",
         "_proto",
         "_rcvbuf",
         "_rd_shut",
@@ -183,6 +184,7 @@ class MemorySocket(SocketImpl):
         "_sent",
         "_sndbuf",
         "_state",
+        "_stopped",
         "_stream",
         "_syn_token",
         "_syn_wait",
@@ -217,6 +219,8 @@ class MemorySocket(SocketImpl):
         self._nb_connect = False  # a non-blocking connect is not yet confirmed
         self._local: str | None = None  # wire address text, or UNIX path
         self._port: int | None = None
+        self._port_locked = False  # Linux SOCK_BINDPORT_LOCK: bind() chose it
+        self._stopped = False  # a listener that shutdown() stopped
         self._cov4: str | None = None  # IPv4 addresses the binding covers ("*": all)
         self._cov6: str | None = None
         self._remote: tuple[int, str] | str | None = None  # wire addr, or path
@@ -401,6 +405,7 @@ class MemorySocket(SocketImpl):
                 self._bind_path(host or "")
             else:
                 self._bind_inet(host, port or 0)
+                self._port_locked = bool(port)
             self._log("bind")
 
     def _bind_path(self, path: str) -> None:
@@ -545,6 +550,10 @@ class MemorySocket(SocketImpl):
             self._set_cover(4 if self._v == 4 else 6, any_addr)
             self._claim_port(0)
             self._local = any_addr
+        elif self._stopped:
+            self._stopped = False
+            if not self._port_locked:  # the stopped listener gave it back
+                self._claim_port(0)
         if dst is not None and self._local in ("0.0.0.0", "::"):
             src = self._host.source_for(dst[0], dst[1])
             if src is None:
@@ -576,9 +585,9 @@ class MemorySocket(SocketImpl):
                     if self._local is None:
                         raise SocketError(errno.EINVAL, "Invalid argument")
                 else:
-                    if self._port is None:
+                    if self._port is None or self._stopped:
                         self._autobind(None)
-                    elif self._conflicts(self._port, listening_only=True):
+                    if self._conflicts(self._port or 0, listening_only=True):
                         raise AddressInUse("Address already in use")
                 self._state = _LISTEN
                 self._accept_q = deque()
@@ -604,6 +613,8 @@ class MemorySocket(SocketImpl):
                 if deadline is not None and self._sched.now >= deadline:
                     raise Timeout("timed out")
                 self._wait("accept()", deadline)
+                if self._state != _LISTEN:  # shutdown() stopped the listener
+                    raise SocketError(errno.EINVAL, "Invalid argument")
             conn = queue.popleft()
             conn._connected = True
             self._admit_waiting()
@@ -830,14 +841,35 @@ class MemorySocket(SocketImpl):
 
     def shutdown(self, how: Shutdown) -> None:
         with self._lock:
-            if self._stream:
-                if self._state != _CONNECTED or self._tcp_closed():
-                    if self._state == _CONNECTED:
-                        # Linux still records the flags, then says ENOTCONN.
-                        self._rd_shut |= how is not SHUT_WR
-                        self._user_shut_wr |= how is not SHUT_RD
-                    raise NotConnected("Transport endpoint is not connected")
-            elif self._remote is None:
+            rd, wr = how is not SHUT_WR, how is not SHUT_RD
+            if self._unix and (
+                self._state != _CONNECTED if self._stream else self._remote is None
+            ):
+                # unix_shutdown needs no connection: it records the flags.
+                self._rd_shut |= rd
+                self._wr_shut |= wr
+                self._user_shut_wr |= wr
+                _notify(self)
+                return
+            if self._stream and self._state == _LISTEN:
+                if rd:  # Linux: SHUT_RD stops a listener, SHUT_WR does nothing
+                    self._stop_listening()
+                return
+            if self._stream and self._state == _CONNECTING:
+                self._abandon_connect()
+                return
+            if not self._stream and self._remote is None:
+                # inet_shutdown on an unconnected socket (TCP_CLOSE): the
+                # flags stay although it says ENOTCONN.
+                self._rd_shut |= rd
+                self._wr_shut |= wr
+                _notify(self)
+                raise NotConnected("Transport endpoint is not connected")
+            if self._stream and (self._state != _CONNECTED or self._tcp_closed()):
+                if self._state == _CONNECTED:
+                    # Linux still records the flags, then says ENOTCONN.
+                    self._rd_shut |= rd
+                    self._user_shut_wr |= wr
                 raise NotConnected("Transport endpoint is not connected")
             if how is not SHUT_WR:
                 self._rd_shut = True
@@ -853,6 +885,37 @@ class MemorySocket(SocketImpl):
             peer = self._peer
             if self._rd_shut and self._fin_sent and peer is not None:
                 peer._tx = None  # its next data must take the path that resets
+
+    def _stop_listening(self) -> None:
+        """SHUT_RD on a TCP listener: Linux's tcp_disconnect from LISTEN.
+
+        Queued connections are reset, waiting ones refused, a blocked
+        accept() wakes with EINVAL.  A port the application did not choose
+        is given back (getsockname still shows it) and the next listen or
+        connect picks a new one.
+        """
+        self._close_listener()
+        self._state = _NEW
+        self._accept_q = None
+        self._stopped = True
+        if not self._port_locked:
+            self._unbind()
+        self._log("shutdown", detail="listener stopped")
+        _notify(self)
+
+    def _abandon_connect(self) -> None:
+        """shutdown() during a TCP connect: Linux's tcp_disconnect from SYN_SENT.
+
+        The attempt is dropped (a late SYN-ACK is answered with a reset) and
+        the socket keeps ECONNRESET as its pending error.
+        """
+        conn = self._peer
+        self._abort_connect()
+        if conn is not None and conn._peer is self:
+            self._transmit(_RST, b"")
+        self._peer = self._tx = None
+        self._error = errno.ECONNRESET
+        _notify(self)
 
     def _send_fin(self) -> None:
         if self._fin_sent or self._peer is None:
@@ -1023,6 +1086,8 @@ class MemorySocket(SocketImpl):
                     code, self._error = self._error, 0
                     raise _error(code)
                 if self._state in (_NEW, _LISTEN):
+                    if self._nb_connect:  # stdlib leaves this one to the kernel
+                        raise BrokenPipe("Broken pipe")
                     # Linux says EPIPE; the contract (and stdlib) NotConnected.
                     raise NotConnected("Transport endpoint is not connected")
                 if self._wr_shut or self._dead:
@@ -1418,7 +1483,12 @@ class MemorySocket(SocketImpl):
     def is_readable(self) -> bool:
         with self._lock:
             # Like stdlib: a pending non-blocking connect is not upgraded here.
-            if self._stream and self._state != _LISTEN and not self._connected:
+            if (
+                self._stream
+                and self._state != _LISTEN
+                and not self._connected
+                and not self._stopped  # as stdlib, which still polls it
+            ):
                 return False
             ready = bool(self._mask() & _READ_BITS)
             if not ready:
