@@ -606,6 +606,32 @@ def shutdown_of_unconnected_unix_sockets(kit: Kit) -> list[Outcome]:
     return out
 
 
+@scenario
+def tcp_connect_to_itself(kit: Kit) -> list[Outcome]:
+    """Item 18: connecting to one's own address and port connects to itself."""
+    out: list[Outcome] = []
+    for family, where, dst in (
+        (sockspec.AF_INET, "127.0.0.1", "127.0.0.1"),
+        (sockspec.AF_INET, "0.0.0.0", "127.0.0.1"),
+        (sockspec.AF_INET6, "::1", "::1"),
+    ):
+        sock = _bound(kit(family), where)
+        port = sock.local_port
+        out.append(observe(partial(sock.connect, dst, port)))
+        out.append((sock.local_address, sock.remote_address, sock.remote_port == port))
+        out.append((sock.is_connected, sock.is_readable, sock.is_writable))
+        out.append(observe(partial(sock.send, b"to myself")))
+        out.append(kit.events(sock))
+        out.append(observe(partial(sock.receive, 100)))
+        sock.shutdown(SHUT_WR)
+        out.append(observe(sock.receive))
+        out.append(observe(partial(sock.send, b"x")))
+        sock.close()
+        again = kit(family)
+        out.append(observe(partial(again.bind, where, port)))
+    return out
+
+
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_memory_matches_linux_in(name: str, no_fd_leak: None) -> None:
     outcomes = []

@@ -740,6 +740,10 @@ class MemorySocket(SocketImpl):
                 return
             if verdict == "refused":
                 listener = None
+            elif self._rport == self._port and remote == self._wire_local():
+                # Linux: the SYN finds the socket itself (simultaneous open).
+                self._connect_to_self()
+                return
             else:
                 listener = dst_host._listener(v, addr, self._rport)
             if listener is None:
@@ -759,6 +763,14 @@ class MemorySocket(SocketImpl):
                 listener._establish(self)
 
         self._later(delay, arrive)
+
+    def _connect_to_self(self) -> None:
+        """A TCP socket connected to its own address and port is its own peer."""
+        self._peer = self._tx = self
+        self._cap = self._rcvbuf + self._sndbuf
+        self._state = _CONNECTED
+        self._log("connect", self._host.hostname + " " + _fmt(*self._present_local()))
+        _notify(self)
 
     def _later(self, delay: float, fn: Callable[[], None]) -> None:
         if delay <= 0:
