@@ -9,8 +9,15 @@ and assert the behaviour measured on Linux, quoted in each docstring.
 from __future__ import annotations
 
 import errno
+import json
+import shutil
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +101,106 @@ def test_shutdown_wakes_a_blocked_accept_with_einval(backend: str) -> None:
     assert len(errors) == 1
     assert isinstance(errors[0], sockspec.SocketError)
     assert errors[0].errno == errno.EINVAL
+
+
+#: A two-port ephemeral range, so running out takes three sockets.
+SMALL_RANGE = (40000, 40001)
+
+
+def run_out_of_ports(backend: sockspec.Backend | str) -> list[list[object]]:
+    """Take every ephemeral port, then ask for one more in each way."""
+    made: list[Socket] = []
+
+    def new(type: sockspec.SocketType) -> Socket:
+        made.append(Socket(type=type, backend=backend, timeout=0.2))
+        return made[-1]
+
+    def observe(call: Callable[[], object]) -> list[object]:
+        try:
+            call()
+        except OSError as exc:
+            return [type(exc).__name__, exc.errno]
+        return ["ok"]
+
+    out = []
+    try:
+        for kind in (sockspec.SOCK_STREAM, SOCK_DGRAM):
+            for _ in range(3):
+                out.append(observe(partial(new(kind).bind, "127.0.0.1")))
+            if kind is sockspec.SOCK_STREAM:
+                out.append(observe(new(kind).listen))
+            else:
+                out.append(observe(partial(new(kind).send_to, "127.0.0.1", 9, b"x")))
+            out.append(observe(partial(new(kind).connect, "127.0.0.1", SMALL_RANGE[0])))
+    finally:
+        for sock in made:
+            sock.close()
+    return out
+
+
+def test_running_out_of_ephemeral_ports_fails_as_on_linux() -> None:
+    """Linux: bind/listen EADDRINUSE, TCP connect EADDRNOTAVAIL, UDP EAGAIN."""
+    network = Network(seed=1)
+    network.ephemeral_ports = SMALL_RANGE
+    assert run_out_of_ports(network) == [
+        ["ok"],
+        ["ok"],
+        ["AddressInUse", errno.EADDRINUSE],
+        ["AddressInUse", errno.EADDRINUSE],
+        ["AddressNotAvailable", errno.EADDRNOTAVAIL],
+        ["ok"],
+        ["ok"],
+        ["AddressInUse", errno.EADDRINUSE],
+        ["Timeout", errno.ETIMEDOUT],  # EAGAIN, retried until the timeout
+        ["WouldBlock", errno.EAGAIN],
+    ]
+    with (
+        Socket(type=SOCK_DGRAM, backend=network) as first,
+        Socket(type=SOCK_DGRAM, backend=network) as second,
+        Socket(type=SOCK_DGRAM, backend=network) as blocking,
+    ):
+        first.bind("127.0.0.1")
+        second.bind("127.0.0.1")
+        with pytest.raises(sockspec.WouldBlock):  # a blocking socket: EAGAIN
+            blocking.send_to("127.0.0.1", 9, b"x")
+        first.close()  # a port is free again
+        blocking.send_to("127.0.0.1", 9, b"x")
+        assert blocking.local_port in range(SMALL_RANGE[0], SMALL_RANGE[1] + 1)
+
+
+def test_running_out_of_ephemeral_ports_matches_the_kernel(tmp_path: Path) -> None:
+    """The same calls in a private network namespace with the same range."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.skip("needs unshare(1) and ip(8)")
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_memory_linux import SMALL_RANGE, run_out_of_ports\n"
+        "with open('/proc/sys/net/ipv4/ip_local_port_range', 'w') as f:\n"
+        "    f.write('%d %d' % SMALL_RANGE)\n"
+        "print(json.dumps(run_out_of_ports('stdlib')))\n"
+    )
+    command = [
+        "unshare",
+        "-rn",
+        "sh",
+        "-c",
+        f"ip link set lo up && {sys.executable} {script}",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0 and "unshare" in done.stderr:
+        pytest.skip(f"cannot make a network namespace here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    network = Network(seed=1)
+    network.ephemeral_ports = SMALL_RANGE
+    assert json.loads(done.stdout) == run_out_of_ports(network)
+
+
+def test_ephemeral_range_is_checked() -> None:
+    network = Network(seed=1)
+    assert network.ephemeral_ports == (32768, 60999)
+    with pytest.raises(ValueError, match="ephemeral_ports"):
+        network.ephemeral_ports = (5, 4)
+    with pytest.raises(TypeError, match="ephemeral_ports"):
+        network.ephemeral_ports = 5  # type: ignore[assignment]

@@ -306,6 +306,7 @@ class Network(Backend):
         self._held: list[Any] = []  # callbacks to retry when a rule goes
         self._next_id = 0
         self._next_addr = 1
+        self._ephemeral_ports = EPHEMERAL
         self._closed = False
         #: The host sockets of this backend live on.
         self.local = self.add_host("local")
@@ -337,6 +338,31 @@ class Network(Backend):
     def now(self) -> float:
         """The virtual clock in seconds (starts at 0.0)."""
         return self._sched.now
+
+    @property
+    def ephemeral_ports(self) -> tuple[int, int]:
+        """The range ephemeral ports come from, both ends included.
+
+        Linux's ``net.ipv4.ip_local_port_range``, ``(32768, 60999)`` unless
+        set; a small range lets a test run out of ports quickly.
+        """
+        return self._ephemeral_ports
+
+    @ephemeral_ports.setter
+    def ephemeral_ports(self, value: tuple[int, int]) -> None:
+        try:
+            low, high = value
+        except (TypeError, ValueError):
+            raise TypeError("ephemeral_ports must be a (low, high) pair") from None
+        for end in (low, high):
+            if isinstance(end, bool) or not isinstance(end, int):
+                raise TypeError("ephemeral_ports must be a pair of ints")
+        if not 1 <= low <= high <= 65535:
+            raise ValueError(
+                f"ephemeral_ports must satisfy 1 <= low <= high <= 65535, got {value!r}"
+            )
+        with self._sched.lock:
+            self._ephemeral_ports = (low, high)
 
     # -- hosts and names -------------------------------------------------------------
 

@@ -505,7 +505,7 @@ class MemorySocket(SocketImpl):
 
     def _ephemeral(self) -> int:
         rng = self._net._port_rng
-        low, high = 32768, 60999
+        low, high = self._net.ephemeral_ports
         ports = self._host._ports
         for _ in range(64):
             port = rng.randint(low, high)
@@ -514,7 +514,9 @@ class MemorySocket(SocketImpl):
         for port in range(low, high + 1):
             if (self._proto, port) not in ports and not self._conflicts(port):
                 return port
-        raise AddressNotAvailable("Cannot assign requested address (no free port)")
+        # Linux (inet_csk_get_port, udp_lib_get_port): bind() and listen()
+        # say EADDRINUSE; _autobind translates for connect and send.
+        raise AddressInUse("Address already in use (no free ephemeral port)")
 
     def _destination(self, target: tuple[int, str]) -> tuple[int, str]:
         """Where a connect or send to *target* goes, as Linux decides it.
@@ -545,20 +547,43 @@ class MemorySocket(SocketImpl):
         """Give an unbound socket an address, as connect/sendto do."""
         if self._unix:
             return
+        try:
+            self._take_port()
+        except AddressInUse:
+            # No free ephemeral port: listen() says EADDRINUSE, a TCP connect
+            # EADDRNOTAVAIL (__inet_hash_connect), a datagram socket EAGAIN
+            # (inet_autobind) -- which a send with a timeout retries until
+            # the deadline, as the OS backends do.
+            if self._stream:
+                if dst is None:
+                    raise
+                raise AddressNotAvailable("Cannot assign requested address") from None
+            if dst is not None or not self._timeout:
+                raise _error(errno.EAGAIN) from None
+            deadline = self._sched.now + self._timeout
+            while self._sched.now < deadline:
+                self._wait("send_to() (no free port)", deadline)
+            try:
+                self._take_port()
+            except AddressInUse:
+                raise Timeout("timed out") from None
+        if dst is not None and self._local in ("0.0.0.0", "::"):
+            src = self._host.source_for(dst[0], dst[1])
+            if src is None:
+                raise _error(errno.ENETUNREACH)
+            self._local = src
+
+    def _take_port(self) -> None:
+        """Claim an ephemeral port if the socket has none (lock held)."""
         if self._port is None:
             any_addr = "0.0.0.0" if self._v == 4 else "::"
             self._set_cover(4 if self._v == 4 else 6, any_addr)
             self._claim_port(0)
             self._local = any_addr
         elif self._stopped:
-            self._stopped = False
             if not self._port_locked:  # the stopped listener gave it back
                 self._claim_port(0)
-        if dst is not None and self._local in ("0.0.0.0", "::"):
-            src = self._host.source_for(dst[0], dst[1])
-            if src is None:
-                raise _error(errno.ENETUNREACH)
-            self._local = src
+            self._stopped = False
 
     def _unbind(self) -> None:
         if self._port is not None:
