@@ -20,6 +20,7 @@ import os
 import select
 import tempfile
 import termios
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -629,6 +630,30 @@ def tcp_connect_to_itself(kit: Kit) -> list[Outcome]:
         sock.close()
         again = kit(family)
         out.append(observe(partial(again.bind, where, port)))
+    return out
+
+
+@scenario
+def unix_connect_to_a_full_backlog(kit: Kit) -> list[Outcome]:
+    """Item 22: a blocking UNIX connect waits until there is room."""
+    out: list[Outcome] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "server")
+        server = _listening(kit(sockspec.AF_UNIX), path)
+        server.listen(0)
+        kit(sockspec.AF_UNIX).connect(path, None)  # fills the backlog
+        waiting = kit(sockspec.AF_UNIX, timeout=None)
+        result: list[Outcome] = []
+        thread = threading.Thread(
+            target=lambda: result.append(observe(partial(waiting.connect, path, None)))
+        )
+        thread.start()
+        time.sleep(0.3)  # the memory clock follows: main is busy elsewhere
+        out.append(("still waiting", thread.is_alive()))
+        server.accept()
+        thread.join(5)
+        out += result
+        out.append(waiting.is_connected)
     return out
 
 

@@ -204,3 +204,34 @@ def test_ephemeral_range_is_checked() -> None:
         network.ephemeral_ports = (5, 4)
     with pytest.raises(TypeError, match="ephemeral_ports"):
         network.ephemeral_ports = 5  # type: ignore[assignment]
+
+
+def test_blocking_unix_connect_to_a_full_backlog_waits_without_limit(
+    memory_network: Network, tmp_path: Path
+) -> None:
+    """Linux: a UNIX connect has no SYN to give up on (unix_wait_for_peer)."""
+    path = str(tmp_path / "server")
+    done: list[object] = []
+    with Socket(sockspec.AF_UNIX, timeout=5) as server:
+        server.bind(path)
+        server.listen(0)
+        queued = Socket(sockspec.AF_UNIX, timeout=5)
+        queued.connect(path, None)  # fills the backlog
+        waiting = Socket(sockspec.AF_UNIX, timeout=None)
+
+        def connect() -> None:
+            try:
+                waiting.connect(path, None)
+                done.append(memory_network.now)
+            except BaseException as exc:
+                done.append(exc)
+
+        thread = threading.Thread(target=connect)
+        thread.start()
+        memory_network.sleep(600)  # far past the 127 s a TCP connect waits
+        assert done == []
+        server.accept().close()
+        thread.join(10)
+        assert done == [pytest.approx(600)]
+        for sock in (queued, waiting, server.accept()):
+            sock.close()

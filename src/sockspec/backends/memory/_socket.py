@@ -696,9 +696,13 @@ class MemorySocket(SocketImpl):
 
     def _finish_connect(self, timeout: float | None) -> None:
         give_up = timeout is None
-        deadline = self._sched.now + (SYN_GIVE_UP if timeout is None else timeout)
+        deadline: float | None = self._sched.now + (
+            SYN_GIVE_UP if timeout is None else timeout
+        )
+        if give_up and self._unix:
+            deadline = None  # unix_wait_for_peer: no SYN to give up on
         while self._state == _CONNECTING:
-            if self._sched.now >= deadline:
+            if deadline is not None and self._sched.now >= deadline:
                 self._abort_connect()
                 self._log("timeout", detail="connect")
                 if give_up:
