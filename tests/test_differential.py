@@ -657,6 +657,36 @@ def unix_connect_to_a_full_backlog(kit: Kit) -> list[Outcome]:
     return out
 
 
+@scenario
+def unix_datagrams_and_the_senders_sndbuf(kit: Kit) -> list[Outcome]:
+    """Item 23: unread AF_UNIX datagrams use up their sender's SO_SNDBUF."""
+    out: list[Outcome] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for sndbuf in (None, 50000, 3000):
+            for size in (1, 1000, 3800, 30000, 50000, 100000, 160000):
+                path = os.path.join(tmp, f"r{sndbuf}-{size}")
+                receiver = _bound(kit(sockspec.AF_UNIX, SOCK_DGRAM, timeout=0), path)
+                sender = kit(sockspec.AF_UNIX, SOCK_DGRAM, timeout=0)
+                if sndbuf is not None:
+                    sender.set_option(sockspec.SO_SNDBUF, sndbuf)
+                writable = []
+                sent = 0
+                last = observe(lambda: None)
+                while sent < 20:  # Linux queues at most 11 anyway
+                    writable.append(sender.is_writable)
+                    last = observe(partial(sender.send_to, path, None, b"x" * size))
+                    if last[0] != "ok":
+                        break
+                    sent += 1
+                out.append((sndbuf, size, sent, last, writable))
+                if sent:
+                    receiver.receive_from(1)
+                    out.append((sender.is_writable, kit.events(sender)))
+                receiver.close()
+                sender.close()
+    return out
+
+
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_memory_matches_linux_in(name: str, no_fd_leak: None) -> None:
     outcomes = []

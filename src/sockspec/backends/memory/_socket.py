@@ -113,12 +113,44 @@ _MIN_SNDBUF = 4608
 _TCP_RCVBUF = 131072
 _TCP_SNDBUF = 16384
 _OTHER_BUF = 212992
+# What Linux charges an AF_UNIX datagram to its sender (skb truesize):
+# page size, skb_shared_info, struct sk_buff, SKB_MAX_ALLOC, MAX_SKB_FRAGS.
+_PAGE = 4096
+_SHINFO = 320
+_SKB_STRUCT = 256
+_SKB_MAX_ALLOC = 4 * _PAGE - _SHINFO
+_MAX_SKB_FRAGS = 17
 
 
 def _error(code: int) -> SocketError:
     import os
 
     return from_os_error(OSError(code, os.strerror(code)))
+
+
+def _unix_truesize(n: int) -> int:
+    """Bytes of its sender's SO_SNDBUF an AF_UNIX datagram of *n* bytes takes.
+
+    Linux's unix_dgram_sendmsg puts up to SKB_MAX_ALLOC bytes in the head,
+    a kmalloc'd power of two that also holds skb_shared_info, and the rest,
+    up to MAX_SKB_FRAGS pages, in whole pages; the sk_buff itself adds 256.
+    The charge lasts until the receiver takes the datagram.
+    """
+    paged = 0
+    if n > _SKB_MAX_ALLOC:
+        paged = min(n - _SKB_MAX_ALLOC, _MAX_SKB_FRAGS * _PAGE)
+        paged = -(-paged // _PAGE) * _PAGE
+    head = n - paged + _SHINFO
+    return _SKB_STRUCT + max(512, 1 << (head - 1).bit_length()) + paged
+
+
+def _uncharge(item: tuple[Any, ...]) -> None:
+    """An AF_UNIX datagram left its receiver's queue: free its sender's room."""
+    if len(item) == 4:
+        sender: MemorySocket = item[2]
+        sender._wmem -= item[3]
+        if sender._waiters or sender._sels:
+            _notify(sender)
 
 
 def _notify(sock: MemorySocket) -> None:
@@ -196,6 +228,7 @@ class MemorySocket(SocketImpl):
         "_user_shut_wr",
         "_v",
         "_waiters",
+        "_wmem",
         "_wr_shut",
     )
 
@@ -255,6 +288,7 @@ class MemorySocket(SocketImpl):
             self._rcvbuf = self._sndbuf = _OTHER_BUF
         self._sent = 0
         self._received = 0
+        self._wmem = 0  # AF_UNIX datagrams sent and not yet received (truesize)
         self._unix_linked = False
         if locked:  # made by the network itself, under its lock
             self._register()
@@ -379,7 +413,9 @@ class MemorySocket(SocketImpl):
                     m |= _HUP
             if self._rx:
                 m |= _IN
-            m |= _OUT
+            # unix_writable: a quarter of SO_SNDBUF in flight ends POLLOUT.
+            if not self._unix or (self._wmem + 1) * 4 <= self._sndbuf:
+                m |= _OUT
         if self._error:
             m |= _ERR
         return m
@@ -983,6 +1019,9 @@ class MemorySocket(SocketImpl):
                 self._abort_connect()
             self._unbind()
             self._log("close")
+            if self._unix and not self._stream:
+                for item in self._rx:
+                    _uncharge(item)
             self._rx.clear()
             self._rx_size = 0
             _notify(self)
@@ -1273,7 +1312,10 @@ class MemorySocket(SocketImpl):
         return data
 
     def _take_dgram(self, maxlen: int) -> tuple[bytes, Any]:
-        data, source = self._rx.popleft()
+        item = self._rx.popleft()
+        data, source = item[0], item[1]
+        if self._unix:
+            _uncharge(item)
         self._rx_size -= len(data) + _DGRAM_OVERHEAD
         self._received += min(len(data), maxlen)
         if self._unix and self._waiters:
@@ -1430,23 +1472,28 @@ class MemorySocket(SocketImpl):
         paths = self._host._paths
         timeout = self._timeout
         deadline = self._deadline(timeout if timeout else None)
+        charge = _unix_truesize(n)
         while True:
-            if path not in paths:
-                raise _error(errno.ENOENT)
-            dst = paths[path]
-            if dst is None or dst._stream:
-                raise ConnectionRefused("Connection refused")
-            if dst._remote is not None and dst._remote != self._local:
-                raise PermissionDenied(errno.EPERM, "Operation not permitted")
-            if len(dst._rx) <= UNIX_DGRAM_QLEN:
-                break
+            dst = None
+            # sock_alloc_send_pskb: room in the sender's SO_SNDBUF comes first.
+            if self._wmem < self._sndbuf:
+                if path not in paths:
+                    raise _error(errno.ENOENT)
+                dst = paths[path]
+                if dst is None or dst._stream:
+                    raise ConnectionRefused("Connection refused")
+                if dst._remote is not None and dst._remote != self._local:
+                    raise PermissionDenied(errno.EPERM, "Operation not permitted")
+                if len(dst._rx) <= UNIX_DGRAM_QLEN:
+                    break
             if timeout == 0:
                 self._sched.spin()
                 raise WouldBlock("Resource temporarily unavailable")
             if deadline is not None and self._sched.now >= deadline:
                 raise Timeout("timed out")
             self._wait("send_to()", deadline, also=dst)
-        dst._rx.append((payload, self._local))
+        dst._rx.append((payload, self._local, self, charge))
+        self._wmem += charge
         dst._rx_size += n + _DGRAM_OVERHEAD
         self._sent += n
         if self._net._record_data:
@@ -1597,7 +1644,7 @@ class MemorySocket(SocketImpl):
             local,
             remote,
             self._state_name(),
-            self._rx_size if self._stream else sum(len(d) for d, _ in self._rx),
+            self._rx_size if self._stream else sum(len(item[0]) for item in self._rx),
             peer._inflight_size if peer is not None else 0,
             self._sent,
             self._received,
