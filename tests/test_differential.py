@@ -601,9 +601,29 @@ def shutdown_of_unconnected_unix_sockets(kit: Kit) -> list[Outcome]:
                     path = os.path.join(tmp, f"d{how.value}")
                     peer = _bound(kit(sockspec.AF_UNIX, type, timeout=0), path)
                     out.append(observe(partial(sock.send_to, path, None, b"x")))
+                    peer.shutdown(how)  # the receiver's own shutdown
+                    out.append(
+                        observe(
+                            partial(
+                                kit(sockspec.AF_UNIX, type, timeout=0).send_to,
+                                path,
+                                None,
+                                b"y",
+                            )
+                        )
+                    )
                     peer.close()
                     if os.path.exists(path):
                         os.unlink(path)
+        for how in (SHUT_RD, SHUT_WR, SHUT_RDWR):  # a listener keeps listening
+            path = os.path.join(tmp, f"l{how.value}")
+            listener = _listening(kit(sockspec.AF_UNIX, timeout=0), path)
+            out.append(observe(partial(listener.shutdown, how)))
+            out.append((listener.is_readable, kit.events(listener)))
+            out.append(observe(listener.accept))
+            late = kit(sockspec.AF_UNIX)
+            out.append(observe(partial(late.connect, path, None)))
+            out.append(observe(lambda: listener.accept().close()))  # noqa: B023
     return out
 
 

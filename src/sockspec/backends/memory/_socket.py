@@ -382,7 +382,13 @@ class MemorySocket(SocketImpl):
         m = 0
         if self._stream:
             if self._state == _LISTEN:
-                return _IN if self._accept_q else 0
+                m = _IN if self._accept_q else 0
+                if self._unix:  # unix_poll shows a listener's shutdown too
+                    if self._rd_shut:
+                        m |= _IN
+                    if self._rd_shut and self._wr_shut:
+                        m |= _HUP
+                return m
             if self._unix:
                 if self._rd_shut and self._wr_shut:
                     m |= _HUP
@@ -766,7 +772,12 @@ class MemorySocket(SocketImpl):
             if target not in paths:
                 raise _error(errno.ENOENT)
             listener = paths[target]
-            if listener is None or listener._state != _LISTEN or not listener._stream:
+            if (
+                listener is None
+                or listener._state != _LISTEN
+                or not listener._stream
+                or listener._rd_shut  # unix_stream_connect: shut down listener
+            ):
                 raise ConnectionRefused("Connection refused")
             self._remote = target
             self._state = _CONNECTING
@@ -1484,6 +1495,8 @@ class MemorySocket(SocketImpl):
                     raise ConnectionRefused("Connection refused")
                 if dst._remote is not None and dst._remote != self._local:
                     raise PermissionDenied(errno.EPERM, "Operation not permitted")
+                if dst._rd_shut:  # the receiver shut down reading
+                    raise BrokenPipe("Broken pipe")
                 if len(dst._rx) <= UNIX_DGRAM_QLEN:
                     break
             if timeout == 0:
