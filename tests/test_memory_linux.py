@@ -38,6 +38,12 @@ def test_host_names_are_case_insensitive(memory_network: Network) -> None:
                 server.accept().close()
     with pytest.raises(ValueError, match="already taken"):
         memory_network.add_host("DB")
+    assert memory_network.host("dB") is db
+    assert db.hostname == "db"
+    cut = memory_network.partition("DB")
+    with Socket(timeout=1) as client, pytest.raises(sockspec.Timeout):
+        client.connect("db", 5432)
+    cut.remove()
     memory_network.add_name("Cache", "10.9.9.9")
     assert memory_network.resolve("CACHE") == "10.9.9.9"
     memory_network.remove_name("cache")

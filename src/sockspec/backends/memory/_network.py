@@ -294,7 +294,7 @@ class Network(Backend):
             realtime_after=float(realtime_after), stall_timeout=float(stall_timeout)
         )
         self._record_data = bool(record_data)
-        self._hosts: dict[str, Host] = {}
+        self._hosts: dict[str, Host] = {}  # by lower-case name
         self._by_addr: dict[WireAddr, Host] = {}
         self._names: dict[str, list[WireAddr]] = {}
         self._events: deque[Event] = deque(maxlen=event_log_size)
@@ -377,7 +377,7 @@ class Network(Backend):
             raise ValueError(f"name must be a non-empty str, got {name!r}")
         with self._sched.lock:
             key = name.lower()
-            if name in self._hosts or key == "localhost" or key in self._names:
+            if key in self._hosts or key == "localhost" or key in self._names:
                 raise ValueError(f"name {name!r} is already taken")
             wires: list[WireAddr] = []
             for text in addresses:
@@ -403,16 +403,16 @@ class Network(Backend):
                 [a for v, a in wires if v == 4],
                 [a for v, a in wires if v == 6],
             )
-            self._hosts[name] = host
+            self._hosts[key] = host
             for wire in wires:
                 self._by_addr[wire] = host
             self._names[key] = wires
             return host
 
     def host(self, name: str) -> Host:
-        """Return the host called *name* (``KeyError`` if there is none)."""
+        """Return the host called *name*, in any case (``KeyError`` if none)."""
         try:
-            return self._hosts[name]
+            return self._hosts[name.lower() if isinstance(name, str) else name]
         except KeyError:
             raise KeyError(f"no host named {name!r}") from None
 
@@ -568,8 +568,8 @@ class Network(Backend):
             wire = parse_ip(value)
             if wire is not None:
                 return wire
-            if value in self._hosts:
-                return self._hosts[value]
+            if value.lower() in self._hosts:
+                return self._hosts[value.lower()]
             if value.lower() in self._names:
                 return self._names[value.lower()][0]
             raise ValueError(f"{field}: unknown host {value!r}")
