@@ -175,7 +175,8 @@ def test_running_out_of_ephemeral_ports_fails_as_on_linux() -> None:
 
 
 def test_running_out_of_ephemeral_ports_matches_the_kernel(tmp_path: Path) -> None:
-    """The same calls in a private network namespace with the same range."""
+    """The same calls on the kernel (both OS backends) in a private network
+    namespace with the same range."""
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         pytest.skip("needs unshare(1) and ip(8)")
     script = tmp_path / "run.py"
@@ -185,7 +186,7 @@ def test_running_out_of_ephemeral_ports_matches_the_kernel(tmp_path: Path) -> No
         "from test_memory_linux import SMALL_RANGE, run_out_of_ports\n"
         "with open('/proc/sys/net/ipv4/ip_local_port_range', 'w') as f:\n"
         "    f.write('%d %d' % SMALL_RANGE)\n"
-        "print(json.dumps(run_out_of_ports('stdlib')))\n"
+        "print(json.dumps([run_out_of_ports(b) for b in ('stdlib', 'selectors')]))\n"
     )
     command = [
         "unshare",
@@ -200,7 +201,8 @@ def test_running_out_of_ephemeral_ports_matches_the_kernel(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     network = Network(seed=1)
     network.ephemeral_ports = SMALL_RANGE
-    assert json.loads(done.stdout) == run_out_of_ports(network)
+    stdlib, selectors = json.loads(done.stdout)
+    assert stdlib == selectors == run_out_of_ports(network)
 
 
 def test_ephemeral_range_is_checked() -> None:
