@@ -655,13 +655,16 @@ def tcp_connect_to_itself(kit: Kit) -> list[Outcome]:
 
 @scenario
 def unix_connect_to_a_full_backlog(kit: Kit) -> list[Outcome]:
-    """Item 22: a blocking UNIX connect waits until there is room."""
+    """Item 22: a blocking UNIX connect waits until there is room (no limit)."""
     out: list[Outcome] = []
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "server")
         server = _listening(kit(sockspec.AF_UNIX), path)
         server.listen(0)
         kit(sockspec.AF_UNIX).connect(path, None)  # fills the backlog
+        for timeout in (0, 0.2):
+            other = kit(sockspec.AF_UNIX, timeout=timeout)
+            out.append(observe(partial(other.connect, path, None)))
         waiting = kit(sockspec.AF_UNIX, timeout=None)
         result: list[Outcome] = []
         thread = threading.Thread(
