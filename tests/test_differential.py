@@ -710,6 +710,23 @@ def unix_datagrams_and_the_senders_sndbuf(kit: Kit) -> list[Outcome]:
     return out
 
 
+@scenario
+def connect_again_after_a_reset(kit: Kit) -> list[Outcome]:
+    """A connection reset by the peer leaves the socket connected for connect()."""
+    listener = _listening(kit())
+    out: list[Outcome] = []
+    for timeout in (None, 2.0):
+        client = kit(timeout=timeout)
+        client.connect("127.0.0.1", listener.local_port)
+        server = listener.accept()
+        server.set_option(sockspec.SO_LINGER, 0)
+        server.close()  # a reset
+        settle(client)
+        out.append(observe(client.receive))
+        out.append(observe(partial(client.connect, "127.0.0.1", listener.local_port)))
+    return out
+
+
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_memory_matches_linux_in(name: str, no_fd_leak: None) -> None:
     outcomes = []

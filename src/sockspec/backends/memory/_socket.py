@@ -714,7 +714,9 @@ class MemorySocket(SocketImpl):
                     self._nb_connect = False
                     self._connected = True
                     return
-                if not self._dead:
+                if not self._dead or not self._nb_connect:
+                    # Linux: once connect() reported the connection, the
+                    # socket stays SS_CONNECTED, even after a reset.
                     raise AlreadyConnected("Transport endpoint is already connected")
             if state == _CONNECTING:
                 if timeout == 0:
