@@ -225,13 +225,23 @@ class Differential(RuleBasedStateMachine):
         index = pair[side]
         self.both(lambda w: w.events(w.ends[index]))
 
-    @rule(src=udps, dst=udps, data=st.binary(max_size=1500))
-    def send_datagram(self, src: int, dst: int, data: bytes) -> None:
+    @rule(
+        src=udps,
+        dst=udps,
+        data=st.binary(max_size=1500),
+        # Spellings of this host getaddrinfo and Linux accept (issue 10).
+        host=st.sampled_from(["127.0.0.1", "0.0.0.0", "127.1", "LOCALHOST"]),
+    )
+    def send_datagram(self, src: int, dst: int, data: bytes, host: str) -> None:
         self.both(
             lambda w: observe(
-                lambda: w.udp[src].send_to("127.0.0.1", w.udp[dst].local_port, data)
+                lambda: w.udp[src].send_to(host, w.udp[dst].local_port, data)
             )
         )
+
+    @rule(sock=udps, how=st.sampled_from([SHUT_RD, SHUT_WR, SHUT_RDWR]))
+    def datagram_shutdown(self, sock: int, how: sockspec.Shutdown) -> None:
+        self.both(lambda w: observe(lambda: w.udp[sock].shutdown(how)))
 
     @rule(sock=udps, maxlen=st.integers(1, 2000))
     def receive_datagram(self, sock: int, maxlen: int) -> None:
