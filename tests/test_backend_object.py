@@ -43,6 +43,14 @@ def test_mismatch_names_the_hosts_and_networks() -> None:
             poller.register(sock, EVENT_READ)
         assert "seed=1" in str(info.value)
         assert "backend_object" in str(info.value)
+    with (
+        Poller(backend=first.local) as poller,
+        Socket(backend=second.local) as sock,
+        pytest.raises(ValueError, match="'local'") as info,
+    ):
+        poller.register(sock, EVENT_READ)
+    assert "seed=1" in str(info.value)
+    assert "seed=2" in str(info.value)
     with Poller(backend=first) as poller, Socket(backend=second) as sock:
         with pytest.raises(ValueError, match="seed=2") as info:
             poller.register(sock, EVENT_READ)

@@ -228,7 +228,8 @@ class Host(Backend):
 
     def __repr__(self) -> str:
         addrs = ", ".join(self.ipv4 + self.ipv6)
-        return f"<memory Host {self.hostname!r} {addrs}>"
+        seed = self.network.seed
+        return f"<memory Host {self.hostname!r} {addrs} on network seed={seed}>"
 
 
 class Network(Backend):
