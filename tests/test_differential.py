@@ -16,13 +16,18 @@ from __future__ import annotations
 import array
 import errno
 import fcntl
+import os
 import select
+import tempfile
 import termios
+import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import (
     Bundle,
@@ -220,13 +225,23 @@ class Differential(RuleBasedStateMachine):
         index = pair[side]
         self.both(lambda w: w.events(w.ends[index]))
 
-    @rule(src=udps, dst=udps, data=st.binary(max_size=1500))
-    def send_datagram(self, src: int, dst: int, data: bytes) -> None:
+    @rule(
+        src=udps,
+        dst=udps,
+        data=st.binary(max_size=1500),
+        # Spellings of this host getaddrinfo and Linux accept (issue 10).
+        host=st.sampled_from(["127.0.0.1", "0.0.0.0", "127.1", "LOCALHOST"]),
+    )
+    def send_datagram(self, src: int, dst: int, data: bytes, host: str) -> None:
         self.both(
             lambda w: observe(
-                lambda: w.udp[src].send_to("127.0.0.1", w.udp[dst].local_port, data)
+                lambda: w.udp[src].send_to(host, w.udp[dst].local_port, data)
             )
         )
+
+    @rule(sock=udps, how=st.sampled_from([SHUT_RD, SHUT_WR, SHUT_RDWR]))
+    def datagram_shutdown(self, sock: int, how: sockspec.Shutdown) -> None:
+        self.both(lambda w: observe(lambda: w.udp[sock].shutdown(how)))
 
     @rule(sock=udps, maxlen=st.integers(1, 2000))
     def receive_datagram(self, sock: int, maxlen: int) -> None:
@@ -275,3 +290,461 @@ def test_errno_of_send_on_a_closed_peer_matches() -> None:
             world.close()
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][1] == ("error", "BrokenPipe", errno.EPIPE)
+
+
+# -- fixed scenarios: where the memory network once differed from Linux -----
+#
+# Issue 10, items 17-26.  Each scenario runs the same calls on stdlib
+# (the real kernel, loopback only) and on a fresh memory network and returns
+# what an application sees; ports are left out (they are random on both).
+
+
+class Kit:
+    """Makes the sockets of one scenario on one backend and closes them all."""
+
+    def __init__(self, backend: sockspec.Backend | str) -> None:
+        self.backend = backend
+        self.made: list[Socket] = []
+
+    def __call__(
+        self,
+        family: sockspec.Family = sockspec.AF_INET,
+        type: sockspec.SocketType = sockspec.SOCK_STREAM,
+        timeout: float | None = 2.0,
+    ) -> Socket:
+        sock = Socket(family, type, backend=self.backend, timeout=timeout)
+        self.made.append(sock)
+        return sock
+
+    def events(self, sock: Socket) -> Outcome:
+        """What a Poller reports for *sock* at once."""
+        return World.events(self, sock)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        for sock in self.made:
+            sock.close()
+
+
+Scenario = Callable[[Kit], list[Outcome]]
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(fn: Scenario) -> Scenario:
+    SCENARIOS[fn.__name__] = fn
+    return fn
+
+
+def _bound(sock: Socket, host: str | None = "127.0.0.1") -> Socket:
+    sock.bind(host)
+    return sock
+
+
+def _listening(sock: Socket, host: str | None = "127.0.0.1") -> Socket:
+    sock.bind(host)
+    sock.listen()
+    return sock
+
+
+def _ends(client: Socket, server: Socket) -> Outcome:
+    """The addresses both ends of a connection report (ports left out)."""
+    return (
+        client.local_address,
+        client.remote_address,
+        server.local_address,
+        server.remote_address,
+    )
+
+
+@scenario
+def connect_and_send_to_the_unspecified_address(kit: Kit) -> list[Outcome]:
+    """Item 17: ``0.0.0.0`` and ``::`` mean this host, shown as loopback."""
+    out: list[Outcome] = []
+    for family, any_addr, loop in (
+        (sockspec.AF_INET, "0.0.0.0", "127.0.0.1"),
+        (sockspec.AF_INET6, "::", "::1"),
+    ):
+        for where in (loop, None):  # a specific and a wildcard listener
+            listener = _listening(kit(family), where)
+            client = kit(family)
+            out.append(observe(partial(client.connect, any_addr, listener.local_port)))
+            out.append(_ends(client, listener.accept()))
+        receiver = _bound(kit(family, SOCK_DGRAM), loop)
+        sender = kit(family, SOCK_DGRAM)
+        sender.send_to(any_addr, receiver.local_port, b"x")
+        out.append(observe(receiver.receive_from))
+        connected = kit(family, SOCK_DGRAM)
+        connected.connect(any_addr, receiver.local_port)
+        out.append((connected.local_address, connected.remote_address))
+    # Bound to another loopback address, 0.0.0.0 is that address.
+    listener = _listening(kit(), None)
+    client = _bound(kit(), "127.0.0.5")
+    client.connect("0.0.0.0", listener.local_port)
+    out.append(_ends(client, listener.accept()))
+    return out
+
+
+def _restart(
+    kit: Kit, old_opt: bool, new_opt: bool, option: sockspec.Option
+) -> Outcome:
+    listener = kit()
+    listener.set_option(option, old_opt)
+    _listening(listener)
+    port = listener.local_port
+    client = kit()
+    client.connect("127.0.0.1", port)
+    server = listener.accept()
+    server.close()  # the server closes first: its port enters TIME_WAIT
+    client.receive()
+    client.close()
+    listener.close()
+    again = kit()
+    again.set_option(option, new_opt)
+
+    def rebind() -> None:
+        again.bind("127.0.0.1", port)
+        again.listen()
+
+    return observe(rebind)
+
+
+@scenario
+def restart_over_time_wait(kit: Kit) -> list[Outcome]:
+    """Item 19: rebinding over TIME_WAIT needs the option on both sockets."""
+    return [
+        _restart(kit, old, new, option)
+        for option in (sockspec.SO_REUSEADDR, sockspec.SO_REUSEPORT)
+        for old in (False, True)
+        for new in (False, True)
+    ]
+
+
+#: Host spellings getaddrinfo accepts or refuses (AF_INET, AF_INET6).
+SPELLINGS = (
+    "LOCALHOST", "LocalHost", "127.1", "127.0.1", "2130706433", "0x7f.0.0.1",
+    "0x7F000001", "0177.0.0.1", "127.00.0.1", "0", "0.0", "::ffff:127.0.0.1",
+    "::FFFF:7f00:1", "::ffff:0.0.0.0", "0:0:0:0:0:0:0:1", "::1", "08.0.0.1",
+    "0x", "1.2.3.256", "127.0.0.1.", "127.0.0.1 ", "[::1]",
+)  # fmt: skip
+
+
+@scenario
+def host_spellings(kit: Kit) -> list[Outcome]:
+    """Item 21: inet_aton forms, mapped literals, names in any case."""
+    out: list[Outcome] = []
+    for family in (sockspec.AF_INET, sockspec.AF_INET6):
+        listener = _listening(kit(family), None)
+        for host in SPELLINGS:
+            if family is sockspec.AF_INET6 and host.lower() == "localhost":
+                continue  # whether localhost has ::1 depends on /etc/hosts
+            client = kit(family)
+            result = observe(partial(client.connect, host, listener.local_port))
+            if result[0] == "ok":
+                result = ("ok", client.remote_address)
+                listener.accept().close()
+            client.close()
+            sock = kit(family, SOCK_DGRAM)
+            bound = observe(partial(sock.bind, host))
+            if bound[0] == "ok":
+                bound = ("ok", sock.local_address)
+            sock.close()
+            out.append((family.name, host, result, bound))
+    return out
+
+
+@scenario
+def implicit_bind_of_a_datagram_socket(kit: Kit) -> list[Outcome]:
+    """Item 24: the first send_to picks a port; each datagram its source."""
+    out: list[Outcome] = []
+    receiver4 = _bound(kit(type=SOCK_DGRAM), "127.0.0.1")
+    receiver6 = _bound(kit(sockspec.AF_INET6, SOCK_DGRAM), "::1")
+    sender = kit(sockspec.AF_INET6, SOCK_DGRAM)
+    sender.send_to("::1", receiver6.local_port, b"six")
+    out.append((sender.local_address, observe(receiver6.receive_from)))
+    sender.send_to("::ffff:127.0.0.1", receiver4.local_port, b"four")
+    out.append((sender.local_address, observe(receiver4.receive_from)))
+    plain = kit(type=SOCK_DGRAM)
+    plain.send_to("127.0.0.1", receiver4.local_port, b"x")
+    out.append((plain.local_address, observe(receiver4.receive_from)))
+    return out
+
+
+@scenario
+def ipv6_only_and_ipv4_mapped_addresses(kit: Kit) -> list[Outcome]:
+    """Item 25: IPV6_V6ONLY (or a native IPv6 bind) cannot reach IPv4."""
+    out: list[Outcome] = []
+    listener = _listening(kit(), "0.0.0.0")
+    listener6 = _listening(kit(sockspec.AF_INET6), "::1")
+    receiver = _bound(kit(type=SOCK_DGRAM), "127.0.0.1")
+    receiver6 = _bound(kit(sockspec.AF_INET6, SOCK_DGRAM), "::1")
+    for v6only, where, dst in (
+        (True, None, "::ffff:127.0.0.1"),
+        (True, "::", "::ffff:127.0.0.1"),
+        (False, "::1", "::ffff:127.0.0.1"),
+        (False, "::ffff:127.0.0.1", "::1"),
+    ):
+        mapped = dst.startswith("::ffff:")
+        for type in (sockspec.SOCK_STREAM, SOCK_DGRAM):
+            if type is SOCK_DGRAM:
+                port = (receiver if mapped else receiver6).local_port
+            else:
+                port = (listener if mapped else listener6).local_port
+            for action in ("connect", "send_to"):
+                sock = kit(sockspec.AF_INET6, type)
+                sock.set_option(sockspec.IPV6_V6ONLY, v6only)
+                if where is not None:
+                    sock.bind(where)
+                if action == "connect":
+                    result = observe(partial(sock.connect, dst, port))
+                elif type is SOCK_DGRAM:
+                    result = observe(partial(sock.send_to, dst, port, b"x"))
+                else:
+                    continue
+                out.append((v6only, where, dst, type.name, action, result))
+                sock.close()
+    sock = kit(sockspec.AF_INET6, SOCK_DGRAM)
+    sock.set_option(sockspec.IPV6_V6ONLY, True)
+    out.append(observe(lambda: sock.bind("::ffff:127.0.0.1")))
+    return out
+
+
+@scenario
+def shutdown_of_a_listener(kit: Kit) -> list[Outcome]:
+    """Item 20: SHUT_RD/SHUT_RDWR stop a listener, SHUT_WR does nothing."""
+    out: list[Outcome] = []
+    for how in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+        for port in (0, None):  # an ephemeral port, or the one given back
+            listener = kit()
+            listener.bind("127.0.0.1", port)
+            if port is None:
+                listener.close()
+                listener = kit()
+                listener.set_option(sockspec.SO_REUSEADDR, True)
+                listener.bind("127.0.0.1", 0)
+            listener.listen()
+            first = listener.local_port
+            queued = kit()
+            queued.connect("127.0.0.1", first)
+            out.append(observe(partial(listener.shutdown, how)))
+            out.append((listener.is_readable, listener.is_writable))
+            listener.timeout = 0
+            accepted = observe(listener.accept)
+            out.append(accepted[0] if accepted[0] == "ok" else accepted)
+            queued.timeout = 0
+            out.append(observe(queued.receive))
+            late = kit()
+            out.append(observe(partial(late.connect, "127.0.0.1", first)))
+            out.append(observe(partial(listener.shutdown, how)))
+            out.append(observe(listener.listen))
+            out.append(listener.local_port == first)
+    return out
+
+
+@scenario
+def shutdown_during_a_connect(kit: Kit) -> list[Outcome]:
+    """Item 20: shutdown() abandons a pending connect, whatever *how* is."""
+    out: list[Outcome] = []
+    for how in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+        for first in ("receive", "send"):
+            listener = kit()
+            _listening(listener)
+            listener.listen(0)  # room for one connection: the next one waits
+            kit().connect("127.0.0.1", listener.local_port)
+            client = kit(timeout=0)
+            out.append(
+                observe(partial(client.connect, "127.0.0.1", listener.local_port))
+            )
+            out.append(observe(partial(client.shutdown, how)))
+            out.append(("state", client.is_connected, client.is_readable))
+            out.append(client.remote_address)
+            out.append(kit.events(client))
+            calls = [partial(client.receive), partial(client.send, b"x")]
+            if first == "send":
+                calls.reverse()
+            out += [observe(call) for call in calls]
+            out.append(observe(partial(client.shutdown, how)))
+            listener.accept()
+            listener.timeout = 0.2
+            out.append(observe(listener.accept))  # the abandoned one never comes
+            client.timeout = 2
+            out.append(
+                observe(partial(client.connect, "127.0.0.1", listener.local_port))
+            )
+            out.append(client.is_connected)
+    return out
+
+
+@scenario
+def shutdown_of_an_unconnected_datagram_socket(kit: Kit) -> list[Outcome]:
+    """Item 26: ENOTCONN, yet the shutdown is recorded."""
+    out: list[Outcome] = []
+    for how in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+        for bound in (False, True):
+            sock = kit(type=SOCK_DGRAM, timeout=0)
+            if bound:
+                sock.bind("127.0.0.1")
+            peer = _bound(kit(type=SOCK_DGRAM, timeout=0))
+            out.append(observe(partial(sock.shutdown, how)))
+            out.append((sock.is_readable, sock.is_writable, sock.is_connected))
+            out.append(kit.events(sock))
+            out.append(observe(sock.receive_from))
+            out.append(
+                observe(partial(sock.send_to, "127.0.0.1", peer.local_port, b"x"))
+            )
+            out.append(observe(peer.receive_from))
+            if bound:
+                peer.send_to("127.0.0.1", sock.local_port, b"y")
+                out.append(observe(sock.receive_from))
+    return out
+
+
+@scenario
+def shutdown_of_unconnected_unix_sockets(kit: Kit) -> list[Outcome]:
+    """Item 26: AF_UNIX needs no connection to shut down (unix_shutdown)."""
+    out: list[Outcome] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for type in (SOCK_DGRAM, sockspec.SOCK_STREAM):
+            for how in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+                sock = kit(sockspec.AF_UNIX, type, timeout=0)
+                out.append(observe(partial(sock.shutdown, how)))
+                out.append((sock.is_readable, sock.is_writable))
+                if type is SOCK_DGRAM:
+                    path = os.path.join(tmp, f"d{how.value}")
+                    peer = _bound(kit(sockspec.AF_UNIX, type, timeout=0), path)
+                    out.append(observe(partial(sock.send_to, path, None, b"x")))
+                    peer.shutdown(how)  # the receiver's own shutdown
+                    out.append(
+                        observe(
+                            partial(
+                                kit(sockspec.AF_UNIX, type, timeout=0).send_to,
+                                path,
+                                None,
+                                b"y",
+                            )
+                        )
+                    )
+                    peer.close()
+                    if os.path.exists(path):
+                        os.unlink(path)
+        for how in (SHUT_RD, SHUT_WR, SHUT_RDWR):  # a listener keeps listening
+            path = os.path.join(tmp, f"l{how.value}")
+            listener = _listening(kit(sockspec.AF_UNIX, timeout=0), path)
+            out.append(observe(partial(listener.shutdown, how)))
+            out.append((listener.is_readable, kit.events(listener)))
+            out.append(observe(listener.accept))
+            late = kit(sockspec.AF_UNIX)
+            out.append(observe(partial(late.connect, path, None)))
+            out.append(observe(lambda: listener.accept().close()))  # noqa: B023
+    return out
+
+
+@scenario
+def tcp_connect_to_itself(kit: Kit) -> list[Outcome]:
+    """Item 18: connecting to one's own address and port connects to itself."""
+    out: list[Outcome] = []
+    for family, where, dst in (
+        (sockspec.AF_INET, "127.0.0.1", "127.0.0.1"),
+        (sockspec.AF_INET, "0.0.0.0", "127.0.0.1"),
+        (sockspec.AF_INET6, "::1", "::1"),
+    ):
+        sock = _bound(kit(family), where)
+        port = sock.local_port
+        out.append(observe(partial(sock.connect, dst, port)))
+        out.append((sock.local_address, sock.remote_address, sock.remote_port == port))
+        out.append((sock.is_connected, sock.is_readable, sock.is_writable))
+        out.append(observe(partial(sock.send, b"to myself")))
+        out.append(kit.events(sock))
+        out.append(observe(partial(sock.receive, 100)))
+        sock.shutdown(SHUT_WR)
+        out.append(observe(sock.receive))
+        out.append(observe(partial(sock.send, b"x")))
+        sock.close()
+        again = kit(family)
+        out.append(observe(partial(again.bind, where, port)))
+    return out
+
+
+@scenario
+def unix_connect_to_a_full_backlog(kit: Kit) -> list[Outcome]:
+    """Item 22: a blocking UNIX connect waits until there is room (no limit)."""
+    out: list[Outcome] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "server")
+        server = _listening(kit(sockspec.AF_UNIX), path)
+        server.listen(0)
+        kit(sockspec.AF_UNIX).connect(path, None)  # fills the backlog
+        for timeout in (0, 0.2):
+            other = kit(sockspec.AF_UNIX, timeout=timeout)
+            out.append(observe(partial(other.connect, path, None)))
+        waiting = kit(sockspec.AF_UNIX, timeout=None)
+        result: list[Outcome] = []
+        thread = threading.Thread(
+            target=lambda: result.append(observe(partial(waiting.connect, path, None)))
+        )
+        thread.start()
+        time.sleep(0.3)  # the memory clock follows: main is busy elsewhere
+        out.append(("still waiting", thread.is_alive()))
+        server.accept()
+        thread.join(5)
+        out += result
+        out.append(waiting.is_connected)
+    return out
+
+
+@scenario
+def unix_datagrams_and_the_senders_sndbuf(kit: Kit) -> list[Outcome]:
+    """Item 23: unread AF_UNIX datagrams use up their sender's SO_SNDBUF."""
+    out: list[Outcome] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for sndbuf in (None, 50000, 3000):
+            for size in (1, 1000, 3800, 30000, 50000, 100000, 160000):
+                path = os.path.join(tmp, f"r{sndbuf}-{size}")
+                receiver = _bound(kit(sockspec.AF_UNIX, SOCK_DGRAM, timeout=0), path)
+                sender = kit(sockspec.AF_UNIX, SOCK_DGRAM, timeout=0)
+                if sndbuf is not None:
+                    sender.set_option(sockspec.SO_SNDBUF, sndbuf)
+                writable = []
+                sent = 0
+                last = observe(lambda: None)
+                while sent < 20:  # Linux queues at most 11 anyway
+                    writable.append(sender.is_writable)
+                    last = observe(partial(sender.send_to, path, None, b"x" * size))
+                    if last[0] != "ok":
+                        break
+                    sent += 1
+                out.append((sndbuf, size, sent, last, writable))
+                if sent:
+                    receiver.receive_from(1)
+                    out.append((sender.is_writable, kit.events(sender)))
+                receiver.close()
+                sender.close()
+    return out
+
+
+@scenario
+def connect_again_after_a_reset(kit: Kit) -> list[Outcome]:
+    """A connection reset by the peer leaves the socket connected for connect()."""
+    listener = _listening(kit())
+    out: list[Outcome] = []
+    for timeout in (None, 2.0):
+        client = kit(timeout=timeout)
+        client.connect("127.0.0.1", listener.local_port)
+        server = listener.accept()
+        server.set_option(sockspec.SO_LINGER, 0)
+        server.close()  # a reset
+        settle(client)
+        out.append(observe(client.receive))
+        out.append(observe(partial(client.connect, "127.0.0.1", listener.local_port)))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_memory_matches_linux_in(name: str, no_fd_leak: None) -> None:
+    outcomes = []
+    for backend in ("stdlib", Network(seed=0)):
+        kit = Kit(backend)
+        try:
+            outcomes.append(SCENARIOS[name](kit))
+        finally:
+            kit.close()
+    real, memory = outcomes
+    assert real == memory, f"stdlib: {real!r}\nmemory: {memory!r}"

@@ -228,6 +228,15 @@ class Poller:
         """The name of the backend whose sockets this Poller watches."""
         return self._backend.name
 
+    @property
+    def backend_object(self) -> Backend:
+        """The backend whose sockets this Poller watches, as an object.
+
+        ``Socket(backend=poller.backend_object)`` makes a socket this Poller
+        accepts (the name alone may mean another memory network or host).
+        """
+        return self._backend
+
     def __len__(self) -> int:
         return len(self._keys)
 

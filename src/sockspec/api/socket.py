@@ -587,6 +587,16 @@ class Socket:
         return self._backend.name
 
     @property
+    def backend_object(self) -> Backend:
+        """The backend this socket runs on, as an object.
+
+        Pass it as ``backend=`` to make sockets and Pollers that work with
+        this one: a name such as ``"memory"`` means whatever is current
+        then, which need not be this socket's network or host.
+        """
+        return self._backend
+
+    @property
     def closed(self) -> bool:
         """``True`` after :meth:`close`."""
         return self._impl is _CLOSED
@@ -612,9 +622,13 @@ class Socket:
         Raises :class:`~sockspec.SocketClosed` once the socket is closed.
         """
         if backend is not None and backend is not self._backend:
+            mine, theirs = repr(self._backend.name), repr(backend.name)
+            if mine == theirs:  # the names alone would not tell them apart
+                mine += f" ({self._backend!r})"
+                theirs += f" ({backend!r})"
             raise ValueError(
-                f"sock belongs to backend {self._backend.name!r}, "
-                f"not to backend {backend.name!r}"
+                f"sock belongs to backend {mine}, not to this Poller's backend "
+                f"{theirs}; make the socket with backend=poller.backend_object"
             )
         impl = self._impl
         if impl is _CLOSED:

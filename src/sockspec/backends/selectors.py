@@ -274,6 +274,8 @@ class SelectorsSocket(_os.OSSocket):
         try:
             sock.connect(address)
         except BlockingIOError as exc:
+            if exc.errno == errno.EAGAIN and self._type is not SOCK_STREAM:
+                raise  # a datagram socket found no free port: nothing is pending
             if exc.errno == errno.EAGAIN and self._family is AF_UNIX:
                 # The listener's queue is full; nothing is in progress.
                 if timeout == 0:

@@ -72,6 +72,37 @@ def parse_ip(text: str) -> WireAddr | None:
     return 4, str(ip)
 
 
+def parse_inet_aton(text: str) -> str | None:
+    """Read an IPv4 address the way glibc's ``inet_aton`` does, else ``None``.
+
+    ``getaddrinfo`` accepts these spellings for ``AF_INET``: one to four
+    dot-separated numbers, each decimal, octal (leading ``0``) or hex
+    (``0x``), the last one filling the remaining bytes (``127.1``,
+    ``2130706433``, ``0x7f.0.0.1``, ``0177.0.0.1``, ``0``).
+    """
+    parts = text.split(".")
+    if len(parts) > 4:
+        return None
+    values = []
+    for part in parts:
+        digits, base = part, 10
+        if part[:2] in ("0x", "0X"):
+            digits, base = part[2:], 16
+        elif part[:1] == "0" and len(part) > 1:
+            digits, base = part[1:], 8
+        allowed = "0123456789abcdefABCDEF"[: base if base < 16 else 22]
+        if not digits or any(c not in allowed for c in digits):
+            return None
+        values.append(int(digits, base))
+    *head, last = values
+    if any(v > 0xFF for v in head) or last >= 1 << (8 * (4 - len(head))):
+        return None
+    number = last
+    for i, v in enumerate(head):
+        number |= v << (8 * (3 - i))
+    return str(ipaddress.IPv4Address(number))
+
+
 class Host(Backend):
     """A machine on the network: addresses, ports, UNIX paths.
 
@@ -96,8 +127,11 @@ class Host(Backend):
         self.ipv6 = ipv6
         # (proto, port) -> sockets bound there, in binding order.
         self._ports: dict[tuple[str, int], list[MemorySocket]] = {}
-        # (proto, port) -> [(address, expiry)] left by actively closed connections.
-        self._timewait: dict[tuple[str, int], list[tuple[str, float]]] = {}
+        # (proto, port) -> [(address, expiry, its SO_REUSEADDR/SO_REUSEPORT)]
+        # left by actively closed connections.
+        self._timewait: dict[
+            tuple[str, int], list[tuple[str, float, frozenset[Option]]]
+        ] = {}
         # UNIX path -> its socket, or None for a file whose socket is closed.
         self._paths: dict[str, MemorySocket | None] = {}
 
@@ -130,12 +164,12 @@ class Host(Backend):
     def source_for(self, v: int, dst: str) -> str | None:
         """The address this host sends from to reach *dst*."""
         if v == 4:
-            if dst.startswith("127.") or dst == "0.0.0.0":
+            if dst.startswith("127."):
                 return "127.0.0.1"
             if dst in self.ipv4:
                 return dst
             return self.ipv4[0] if self.ipv4 else None
-        if dst in ("::1", "::"):
+        if dst == "::1":
             return "::1"
         if dst in self.ipv6:
             return dst
@@ -197,7 +231,8 @@ class Host(Backend):
 
     def __repr__(self) -> str:
         addrs = ", ".join(self.ipv4 + self.ipv6)
-        return f"<memory Host {self.hostname!r} {addrs}>"
+        seed = self.network.seed
+        return f"<memory Host {self.hostname!r} {addrs} on network seed={seed}>"
 
 
 class Network(Backend):
@@ -263,7 +298,7 @@ class Network(Backend):
             realtime_after=float(realtime_after), stall_timeout=float(stall_timeout)
         )
         self._record_data = bool(record_data)
-        self._hosts: dict[str, Host] = {}
+        self._hosts: dict[str, Host] = {}  # by lower-case name
         self._by_addr: dict[WireAddr, Host] = {}
         self._names: dict[str, list[WireAddr]] = {}
         self._events: deque[Event] = deque(maxlen=event_log_size)
@@ -275,6 +310,7 @@ class Network(Backend):
         self._held: list[Any] = []  # callbacks to retry when a rule goes
         self._next_id = 0
         self._next_addr = 1
+        self._ephemeral_ports = EPHEMERAL
         self._closed = False
         #: The host sockets of this backend live on.
         self.local = self.add_host("local")
@@ -307,6 +343,31 @@ class Network(Backend):
         """The virtual clock in seconds (starts at 0.0)."""
         return self._sched.now
 
+    @property
+    def ephemeral_ports(self) -> tuple[int, int]:
+        """The range ephemeral ports come from, both ends included.
+
+        Linux's ``net.ipv4.ip_local_port_range``, ``(32768, 60999)`` unless
+        set; a small range lets a test run out of ports quickly.
+        """
+        return self._ephemeral_ports
+
+    @ephemeral_ports.setter
+    def ephemeral_ports(self, value: tuple[int, int]) -> None:
+        try:
+            low, high = value
+        except (TypeError, ValueError):
+            raise TypeError("ephemeral_ports must be a (low, high) pair") from None
+        for end in (low, high):
+            if isinstance(end, bool) or not isinstance(end, int):
+                raise TypeError("ephemeral_ports must be a pair of ints")
+        if not 1 <= low <= high <= 65535:
+            raise ValueError(
+                f"ephemeral_ports must satisfy 1 <= low <= high <= 65535, got {value!r}"
+            )
+        with self._sched.lock:
+            self._ephemeral_ports = (low, high)
+
     # -- hosts and names -------------------------------------------------------------
 
     def add_host(self, name: str, *addresses: str) -> Host:
@@ -319,7 +380,8 @@ class Network(Backend):
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty str, got {name!r}")
         with self._sched.lock:
-            if name in self._hosts or name == "localhost" or name in self._names:
+            key = name.lower()
+            if key in self._hosts or key == "localhost" or key in self._names:
                 raise ValueError(f"name {name!r} is already taken")
             wires: list[WireAddr] = []
             for text in addresses:
@@ -345,16 +407,16 @@ class Network(Backend):
                 [a for v, a in wires if v == 4],
                 [a for v, a in wires if v == 6],
             )
-            self._hosts[name] = host
+            self._hosts[key] = host
             for wire in wires:
                 self._by_addr[wire] = host
-            self._names[name] = wires
+            self._names[key] = wires
             return host
 
     def host(self, name: str) -> Host:
-        """Return the host called *name* (``KeyError`` if there is none)."""
+        """Return the host called *name*, in any case (``KeyError`` if none)."""
         try:
-            return self._hosts[name]
+            return self._hosts[name.lower() if isinstance(name, str) else name]
         except KeyError:
             raise KeyError(f"no host named {name!r}") from None
 
@@ -367,7 +429,11 @@ class Network(Backend):
         """Make *name* resolve to *addresses* (replacing what it meant)."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty str, got {name!r}")
-        if name == "localhost" or parse_ip(name) is not None:
+        if (
+            name.lower() == "localhost"
+            or parse_ip(name) is not None
+            or parse_inet_aton(name) is not None
+        ):
             raise ValueError(f"name {name!r} cannot be redefined")
         wires = []
         for text in addresses:
@@ -378,12 +444,12 @@ class Network(Backend):
         if not wires:
             raise ValueError("addresses: give at least one address")
         with self._sched.lock:
-            self._names[name] = wires
+            self._names[name.lower()] = wires
 
     def remove_name(self, name: str) -> None:
         """Forget *name*; resolving it then raises ``HostNotFound``."""
         with self._sched.lock:
-            self._names.pop(name, None)
+            self._names.pop(name.lower(), None)
 
     def lookup_host(self, host: str, family: Family = AF_INET) -> str:
         """Resolve a name or literal to an address of *family*, like getaddrinfo.
@@ -398,18 +464,24 @@ class Network(Backend):
         """Return the wire address for *host* on a socket of *family*."""
         want = 4 if family is AF_INET else 6
         wire = parse_ip(host)
+        if wire is None:
+            loose = parse_inet_aton(host)
+            wire = None if loose is None else (4, loose)
         if wire is not None:
+            # glibc: an IPv4-mapped literal is IPv4 for AF_INET; an IPv4
+            # literal is no address for AF_INET6 (no AI_V4MAPPED).
             mapped = wire[0] == 4 and ":" in host
-            if (want == 4 and (wire[0] == 6 or mapped)) or (
+            if (want == 4 and wire[0] == 6) or (
                 want == 6 and wire[0] == 4 and not mapped
             ):
                 raise HostNotFound(
                     _socket.EAI_ADDRFAMILY, "Address family for hostname not supported"
                 )
             return wire
-        if host == "localhost":
+        name = host.lower()  # host names are case-insensitive (DNS, /etc/hosts)
+        if name == "localhost":
             return (4, "127.0.0.1") if want == 4 else (6, "::1")
-        wires = self._names.get(host)
+        wires = self._names.get(name)
         if wires is None:
             raise HostNotFound(_socket.EAI_NONAME, "Name or service not known")
         for wire in wires:
@@ -421,7 +493,7 @@ class Network(Backend):
 
     def _route(self, src: Host, v: int, addr: str) -> Host | None:
         """The host that *addr* reaches from *src*, or ``None``."""
-        if src.is_local(v, addr) or addr in ("0.0.0.0", "::"):
+        if src.is_local(v, addr):
             return src
         return self._by_addr.get((v, addr))
 
@@ -504,10 +576,10 @@ class Network(Backend):
             wire = parse_ip(value)
             if wire is not None:
                 return wire
-            if value in self._hosts:
-                return self._hosts[value]
-            if value in self._names:
-                return self._names[value][0]
+            if value.lower() in self._hosts:
+                return self._hosts[value.lower()]
+            if value.lower() in self._names:
+                return self._names[value.lower()][0]
             raise ValueError(f"{field}: unknown host {value!r}")
         raise ValueError(
             f"{field} must be a host, a host name or an address, got {value!r}"
@@ -748,7 +820,7 @@ class Network(Backend):
             now = self._sched.now
             for host in self._hosts.values():
                 for (proto, port), entries in host._timewait.items():
-                    for addr, expiry in entries:
+                    for addr, expiry, _ in entries:
                         if expiry > now:
                             rows.append(
                                 SocketInfo(

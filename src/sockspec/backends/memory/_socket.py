@@ -113,12 +113,44 @@ _MIN_SNDBUF = 4608
 _TCP_RCVBUF = 131072
 _TCP_SNDBUF = 16384
 _OTHER_BUF = 212992
+# What Linux charges an AF_UNIX datagram to its sender (skb truesize):
+# page size, skb_shared_info, struct sk_buff, SKB_MAX_ALLOC, MAX_SKB_FRAGS.
+_PAGE = 4096
+_SHINFO = 320
+_SKB_STRUCT = 256
+_SKB_MAX_ALLOC = 4 * _PAGE - _SHINFO
+_MAX_SKB_FRAGS = 17
 
 
 def _error(code: int) -> SocketError:
     import os
 
     return from_os_error(OSError(code, os.strerror(code)))
+
+
+def _unix_truesize(n: int) -> int:
+    """Bytes of its sender's SO_SNDBUF an AF_UNIX datagram of *n* bytes takes.
+
+    Linux's unix_dgram_sendmsg puts up to SKB_MAX_ALLOC bytes in the head,
+    a kmalloc'd power of two that also holds skb_shared_info, and the rest,
+    up to MAX_SKB_FRAGS pages, in whole pages; the sk_buff itself adds 256.
+    The charge lasts until the receiver takes the datagram.
+    """
+    paged = 0
+    if n > _SKB_MAX_ALLOC:
+        paged = min(n - _SKB_MAX_ALLOC, _MAX_SKB_FRAGS * _PAGE)
+        paged = -(-paged // _PAGE) * _PAGE
+    head = n - paged + _SHINFO
+    return _SKB_STRUCT + max(512, 1 << (head - 1).bit_length()) + paged
+
+
+def _uncharge(item: tuple[Any, ...]) -> None:
+    """An AF_UNIX datagram left its receiver's queue: free its sender's room."""
+    if len(item) == 4:
+        sender: MemorySocket = item[2]
+        sender._wmem -= item[3]
+        if sender._waiters or sender._sels:
+            _notify(sender)
 
 
 def _notify(sock: MemorySocket) -> None:
@@ -170,6 +202,7 @@ class MemorySocket(SocketImpl):
         "_opts",
         "_peer",
         "_port",
+        "_port_locked",
         "_proto",
         "_rcvbuf",
         "_rd_shut",
@@ -183,6 +216,7 @@ class MemorySocket(SocketImpl):
         "_sent",
         "_sndbuf",
         "_state",
+        "_stopped",
         "_stream",
         "_syn_token",
         "_syn_wait",
@@ -194,6 +228,7 @@ class MemorySocket(SocketImpl):
         "_user_shut_wr",
         "_v",
         "_waiters",
+        "_wmem",
         "_wr_shut",
     )
 
@@ -217,6 +252,8 @@ class MemorySocket(SocketImpl):
         self._nb_connect = False  # a non-blocking connect is not yet confirmed
         self._local: str | None = None  # wire address text, or UNIX path
         self._port: int | None = None
+        self._port_locked = False  # Linux SOCK_BINDPORT_LOCK: bind() chose it
+        self._stopped = False  # a listener that shutdown() stopped
         self._cov4: str | None = None  # IPv4 addresses the binding covers ("*": all)
         self._cov6: str | None = None
         self._remote: tuple[int, str] | str | None = None  # wire addr, or path
@@ -251,6 +288,7 @@ class MemorySocket(SocketImpl):
             self._rcvbuf = self._sndbuf = _OTHER_BUF
         self._sent = 0
         self._received = 0
+        self._wmem = 0  # AF_UNIX datagrams sent and not yet received (truesize)
         self._unix_linked = False
         if locked:  # made by the network itself, under its lock
             self._register()
@@ -344,7 +382,13 @@ class MemorySocket(SocketImpl):
         m = 0
         if self._stream:
             if self._state == _LISTEN:
-                return _IN if self._accept_q else 0
+                m = _IN if self._accept_q else 0
+                if self._unix:  # unix_poll shows a listener's shutdown too
+                    if self._rd_shut:
+                        m |= _IN
+                    if self._rd_shut and self._wr_shut:
+                        m |= _HUP
+                return m
             if self._unix:
                 if self._rd_shut and self._wr_shut:
                     m |= _HUP
@@ -375,7 +419,9 @@ class MemorySocket(SocketImpl):
                     m |= _HUP
             if self._rx:
                 m |= _IN
-            m |= _OUT
+            # unix_writable: a quarter of SO_SNDBUF in flight ends POLLOUT.
+            if not self._unix or (self._wmem + 1) * 4 <= self._sndbuf:
+                m |= _OUT
         if self._error:
             m |= _ERR
         return m
@@ -401,6 +447,7 @@ class MemorySocket(SocketImpl):
                 self._bind_path(host or "")
             else:
                 self._bind_inet(host, port or 0)
+                self._port_locked = bool(port)
             self._log("bind")
 
     def _bind_path(self, path: str) -> None:
@@ -428,6 +475,8 @@ class MemorySocket(SocketImpl):
         else:
             wire = net._resolve(host, self._family)
         v, addr = wire
+        if self._v == 6 and v == 4 and self._opt(IPV6_V6ONLY):
+            raise SocketError(errno.EINVAL, "Invalid argument")  # IPv4-mapped
         if addr not in ("0.0.0.0", "::") and not self._host.is_local(v, addr):
             raise AddressNotAvailable("Cannot assign requested address")
         self._set_cover(v, addr)
@@ -468,13 +517,19 @@ class MemorySocket(SocketImpl):
             ):
                 continue
             return True
-        if listening_only or self._opt(SO_REUSEADDR):
+        if listening_only:
             return False
         entries = host._timewait.get((self._proto, port))
         if entries:
             now = self._sched.now
             entries[:] = [e for e in entries if e[1] > now]
-            for addr, _ in entries:
+            # Linux (inet_csk_bind_conflict): a TIME_WAIT entry keeps the
+            # SO_REUSEADDR/SO_REUSEPORT of its socket; only the same option
+            # on both sides lets a new socket bind over it.
+            reuse = {opt for opt in (SO_REUSEADDR, SO_REUSEPORT) if self._opt(opt)}
+            for addr, _, tw_reuse in entries:
+                if reuse & tw_reuse:
+                    continue
                 if (":" in addr and self._cov6 in ("*", addr)) or (
                     ":" not in addr and self._cov4 in ("*", addr)
                 ):
@@ -492,7 +547,7 @@ class MemorySocket(SocketImpl):
 
     def _ephemeral(self) -> int:
         rng = self._net._port_rng
-        low, high = 32768, 60999
+        low, high = self._net.ephemeral_ports
         ports = self._host._ports
         for _ in range(64):
             port = rng.randint(low, high)
@@ -501,22 +556,76 @@ class MemorySocket(SocketImpl):
         for port in range(low, high + 1):
             if (self._proto, port) not in ports and not self._conflicts(port):
                 return port
-        raise AddressNotAvailable("Cannot assign requested address (no free port)")
+        # Linux (inet_csk_get_port, udp_lib_get_port): bind() and listen()
+        # say EADDRINUSE; _autobind translates for connect and send.
+        raise AddressInUse("Address already in use (no free ephemeral port)")
+
+    def _destination(self, target: tuple[int, str]) -> tuple[int, str]:
+        """Where a connect or send to *target* goes, as Linux decides it.
+
+        The unspecified address means this host: ``::`` is ``::1`` and
+        ``0.0.0.0`` the socket's own bound address, else ``127.0.0.1``
+        (``tcp_v6_connect``, ``ip_route_output_key_hash_rcu``).  An IPv6
+        socket reaches IPv4-mapped addresses only if it may carry IPv4.
+        """
+        v, addr = target
+        local = self._local
+        bound_v4 = local is not None and ":" not in local
+        if addr == "::":
+            return (4, "127.0.0.1") if bound_v4 and self._v == 6 else (6, "::1")
+        if self._v == 6:
+            bound_v6 = local is not None and local != "::" and not bound_v4
+            if v == 4 and (self._opt(IPV6_V6ONLY) or bound_v6):
+                raise _error(errno.ENETUNREACH)
+            if v == 6 and bound_v4:
+                raise _error(errno.EAFNOSUPPORT)
+        if addr == "0.0.0.0":
+            if bound_v4 and local != "0.0.0.0":
+                return (4, local or "")
+            return (4, "127.0.0.1")
+        return target
 
     def _autobind(self, dst: tuple[int, str] | None) -> None:
         """Give an unbound socket an address, as connect/sendto do."""
         if self._unix:
             return
-        if self._port is None:
-            any_addr = "0.0.0.0" if self._v == 4 else "::"
-            self._set_cover(4 if self._v == 4 else 6, any_addr)
-            self._claim_port(0)
-            self._local = any_addr
+        try:
+            self._take_port()
+        except AddressInUse:
+            # No free ephemeral port: listen() says EADDRINUSE, a TCP connect
+            # EADDRNOTAVAIL (__inet_hash_connect), a datagram socket EAGAIN
+            # (inet_autobind) -- which a send with a timeout retries until
+            # the deadline, as the OS backends do.
+            if self._stream:
+                if dst is None:
+                    raise
+                raise AddressNotAvailable("Cannot assign requested address") from None
+            if dst is not None or not self._timeout:
+                raise _error(errno.EAGAIN) from None
+            deadline = self._sched.now + self._timeout
+            while self._sched.now < deadline:
+                self._wait("send_to() (no free port)", deadline)
+            try:
+                self._take_port()
+            except AddressInUse:
+                raise Timeout("timed out") from None
         if dst is not None and self._local in ("0.0.0.0", "::"):
             src = self._host.source_for(dst[0], dst[1])
             if src is None:
                 raise _error(errno.ENETUNREACH)
             self._local = src
+
+    def _take_port(self) -> None:
+        """Claim an ephemeral port if the socket has none (lock held)."""
+        if self._port is None:
+            any_addr = "0.0.0.0" if self._v == 4 else "::"
+            self._set_cover(4 if self._v == 4 else 6, any_addr)
+            self._claim_port(0)
+            self._local = any_addr
+        elif self._stopped:
+            if not self._port_locked:  # the stopped listener gave it back
+                self._claim_port(0)
+            self._stopped = False
 
     def _unbind(self) -> None:
         if self._port is not None:
@@ -543,9 +652,9 @@ class MemorySocket(SocketImpl):
                     if self._local is None:
                         raise SocketError(errno.EINVAL, "Invalid argument")
                 else:
-                    if self._port is None:
+                    if self._port is None or self._stopped:
                         self._autobind(None)
-                    elif self._conflicts(self._port, listening_only=True):
+                    if self._conflicts(self._port or 0, listening_only=True):
                         raise AddressInUse("Address already in use")
                 self._state = _LISTEN
                 self._accept_q = deque()
@@ -571,6 +680,8 @@ class MemorySocket(SocketImpl):
                 if deadline is not None and self._sched.now >= deadline:
                     raise Timeout("timed out")
                 self._wait("accept()", deadline)
+                if self._state != _LISTEN:  # shutdown() stopped the listener
+                    raise SocketError(errno.EINVAL, "Invalid argument")
             conn = queue.popleft()
             conn._connected = True
             self._admit_waiting()
@@ -603,7 +714,9 @@ class MemorySocket(SocketImpl):
                     self._nb_connect = False
                     self._connected = True
                     return
-                if not self._dead:
+                if not self._dead or not self._nb_connect:
+                    # Linux: once connect() reported the connection, the
+                    # socket stays SS_CONNECTED, even after a reset.
                     raise AlreadyConnected("Transport endpoint is already connected")
             if state == _CONNECTING:
                 if timeout == 0:
@@ -627,9 +740,13 @@ class MemorySocket(SocketImpl):
 
     def _finish_connect(self, timeout: float | None) -> None:
         give_up = timeout is None
-        deadline = self._sched.now + (SYN_GIVE_UP if timeout is None else timeout)
+        deadline: float | None = self._sched.now + (
+            SYN_GIVE_UP if timeout is None else timeout
+        )
+        if give_up and self._unix:
+            deadline = None  # unix_wait_for_peer: no SYN to give up on
         while self._state == _CONNECTING:
-            if self._sched.now >= deadline:
+            if deadline is not None and self._sched.now >= deadline:
                 self._abort_connect()
                 self._log("timeout", detail="connect")
                 if give_up:
@@ -657,7 +774,12 @@ class MemorySocket(SocketImpl):
             if target not in paths:
                 raise _error(errno.ENOENT)
             listener = paths[target]
-            if listener is None or listener._state != _LISTEN or not listener._stream:
+            if (
+                listener is None
+                or listener._state != _LISTEN
+                or not listener._stream
+                or listener._rd_shut  # unix_stream_connect: shut down listener
+            ):
                 raise ConnectionRefused("Connection refused")
             self._remote = target
             self._state = _CONNECTING
@@ -667,6 +789,7 @@ class MemorySocket(SocketImpl):
             else:
                 listener._syn_wait.append((self, self._syn_token))
             return
+        target = self._destination(target)
         self._autobind(target)
         self._remote = target
         self._rport = port
@@ -695,6 +818,10 @@ class MemorySocket(SocketImpl):
                 return
             if verdict == "refused":
                 listener = None
+            elif self._rport == self._port and remote == self._wire_local():
+                # Linux: the SYN finds the socket itself (simultaneous open).
+                self._connect_to_self()
+                return
             else:
                 listener = dst_host._listener(v, addr, self._rport)
             if listener is None:
@@ -714,6 +841,14 @@ class MemorySocket(SocketImpl):
                 listener._establish(self)
 
         self._later(delay, arrive)
+
+    def _connect_to_self(self) -> None:
+        """A TCP socket connected to its own address and port is its own peer."""
+        self._peer = self._tx = self
+        self._cap = self._rcvbuf + self._sndbuf
+        self._state = _CONNECTED
+        self._log("connect", self._host.hostname + " " + _fmt(*self._present_local()))
+        _notify(self)
 
     def _later(self, delay: float, fn: Callable[[], None]) -> None:
         if delay <= 0:
@@ -787,6 +922,7 @@ class MemorySocket(SocketImpl):
                 raise ConnectionRefused("Connection refused")
             self._remote = target
         else:
+            target = self._destination(target)
             self._autobind(target)
             self._remote = target
             self._rport = port
@@ -795,14 +931,35 @@ class MemorySocket(SocketImpl):
 
     def shutdown(self, how: Shutdown) -> None:
         with self._lock:
-            if self._stream:
-                if self._state != _CONNECTED or self._tcp_closed():
-                    if self._state == _CONNECTED:
-                        # Linux still records the flags, then says ENOTCONN.
-                        self._rd_shut |= how is not SHUT_WR
-                        self._user_shut_wr |= how is not SHUT_RD
-                    raise NotConnected("Transport endpoint is not connected")
-            elif self._remote is None:
+            rd, wr = how is not SHUT_WR, how is not SHUT_RD
+            if self._unix and (
+                self._state != _CONNECTED if self._stream else self._remote is None
+            ):
+                # unix_shutdown needs no connection: it records the flags.
+                self._rd_shut |= rd
+                self._wr_shut |= wr
+                self._user_shut_wr |= wr
+                _notify(self)
+                return
+            if self._stream and self._state == _LISTEN:
+                if rd:  # Linux: SHUT_RD stops a listener, SHUT_WR does nothing
+                    self._stop_listening()
+                return
+            if self._stream and self._state == _CONNECTING:
+                self._abandon_connect()
+                return
+            if not self._stream and self._remote is None:
+                # inet_shutdown on an unconnected socket (TCP_CLOSE): the
+                # flags stay although it says ENOTCONN.
+                self._rd_shut |= rd
+                self._wr_shut |= wr
+                _notify(self)
+                raise NotConnected("Transport endpoint is not connected")
+            if self._stream and (self._state != _CONNECTED or self._tcp_closed()):
+                if self._state == _CONNECTED:
+                    # Linux still records the flags, then says ENOTCONN.
+                    self._rd_shut |= rd
+                    self._user_shut_wr |= wr
                 raise NotConnected("Transport endpoint is not connected")
             if how is not SHUT_WR:
                 self._rd_shut = True
@@ -818,6 +975,37 @@ class MemorySocket(SocketImpl):
             peer = self._peer
             if self._rd_shut and self._fin_sent and peer is not None:
                 peer._tx = None  # its next data must take the path that resets
+
+    def _stop_listening(self) -> None:
+        """SHUT_RD on a TCP listener: Linux's tcp_disconnect from LISTEN.
+
+        Queued connections are reset, waiting ones refused, a blocked
+        accept() wakes with EINVAL.  A port the application did not choose
+        is given back (getsockname still shows it) and the next listen or
+        connect picks a new one.
+        """
+        self._close_listener()
+        self._state = _NEW
+        self._accept_q = None
+        self._stopped = True
+        if not self._port_locked:
+            self._unbind()
+        self._log("shutdown", detail="listener stopped")
+        _notify(self)
+
+    def _abandon_connect(self) -> None:
+        """shutdown() during a TCP connect: Linux's tcp_disconnect from SYN_SENT.
+
+        The attempt is dropped (a late SYN-ACK is answered with a reset) and
+        the socket keeps ECONNRESET as its pending error.
+        """
+        conn = self._peer
+        self._abort_connect()
+        if conn is not None and conn._peer is self:
+            self._transmit(_RST, b"")
+        self._peer = self._tx = None
+        self._error = errno.ECONNRESET
+        _notify(self)
 
     def _send_fin(self) -> None:
         if self._fin_sent or self._peer is None:
@@ -844,6 +1032,9 @@ class MemorySocket(SocketImpl):
                 self._abort_connect()
             self._unbind()
             self._log("close")
+            if self._unix and not self._stream:
+                for item in self._rx:
+                    _uncharge(item)
             self._rx.clear()
             self._rx_size = 0
             _notify(self)
@@ -885,7 +1076,8 @@ class MemorySocket(SocketImpl):
             self._send_fin()
         if self._fin_first and self._port is not None:
             entries = self._host._timewait.setdefault(("tcp", self._port), [])
-            entries.append((self._local or "", self._sched.now + TIME_WAIT))
+            reuse = frozenset(o for o in (SO_REUSEADDR, SO_REUSEPORT) if self._opt(o))
+            entries.append((self._local or "", self._sched.now + TIME_WAIT, reuse))
 
     def _abort(self, code: int) -> None:
         """Tell the peer the connection is reset (we vanish without a FIN)."""
@@ -987,6 +1179,8 @@ class MemorySocket(SocketImpl):
                     code, self._error = self._error, 0
                     raise _error(code)
                 if self._state in (_NEW, _LISTEN):
+                    if self._nb_connect:  # stdlib leaves this one to the kernel
+                        raise BrokenPipe("Broken pipe")
                     # Linux says EPIPE; the contract (and stdlib) NotConnected.
                     raise NotConnected("Transport endpoint is not connected")
                 if self._wr_shut or self._dead:
@@ -1131,7 +1325,10 @@ class MemorySocket(SocketImpl):
         return data
 
     def _take_dgram(self, maxlen: int) -> tuple[bytes, Any]:
-        data, source = self._rx.popleft()
+        item = self._rx.popleft()
+        data, source = item[0], item[1]
+        if self._unix:
+            _uncharge(item)
         self._rx_size -= len(data) + _DGRAM_OVERHEAD
         self._received += min(len(data), maxlen)
         if self._unix and self._waiters:
@@ -1179,6 +1376,7 @@ class MemorySocket(SocketImpl):
         n = len(payload)
         if self._unix:
             return self._send_unix_dgram(payload, target)
+        target = self._destination(target)
         v, addr = target
         if n > _MAX_UDP[v]:
             raise MessageTooLong("Message too long")
@@ -1190,7 +1388,11 @@ class MemorySocket(SocketImpl):
             for host in self._net._hosts.values():
                 self._route_dgram(payload, host, (4, addr), port, broadcast=True)
             return n
-        self._autobind(target)
+        # Linux's implicit bind picks only a port: each datagram then gets
+        # the source address of its own route (_source).
+        self._autobind(None)
+        if self._local in ("0.0.0.0", "::") and self._host.source_for(v, addr) is None:
+            raise _error(errno.ENETUNREACH)
         self._sent += n
         dst_host = self._net._route(self._host, v, addr)
         if dst_host is None:
@@ -1283,23 +1485,30 @@ class MemorySocket(SocketImpl):
         paths = self._host._paths
         timeout = self._timeout
         deadline = self._deadline(timeout if timeout else None)
+        charge = _unix_truesize(n)
         while True:
-            if path not in paths:
-                raise _error(errno.ENOENT)
-            dst = paths[path]
-            if dst is None or dst._stream:
-                raise ConnectionRefused("Connection refused")
-            if dst._remote is not None and dst._remote != self._local:
-                raise PermissionDenied(errno.EPERM, "Operation not permitted")
-            if len(dst._rx) <= UNIX_DGRAM_QLEN:
-                break
+            dst = None
+            # sock_alloc_send_pskb: room in the sender's SO_SNDBUF comes first.
+            if self._wmem < self._sndbuf:
+                if path not in paths:
+                    raise _error(errno.ENOENT)
+                dst = paths[path]
+                if dst is None or dst._stream:
+                    raise ConnectionRefused("Connection refused")
+                if dst._remote is not None and dst._remote != self._local:
+                    raise PermissionDenied(errno.EPERM, "Operation not permitted")
+                if dst._rd_shut:  # the receiver shut down reading
+                    raise BrokenPipe("Broken pipe")
+                if len(dst._rx) <= UNIX_DGRAM_QLEN:
+                    break
             if timeout == 0:
                 self._sched.spin()
                 raise WouldBlock("Resource temporarily unavailable")
             if deadline is not None and self._sched.now >= deadline:
                 raise Timeout("timed out")
             self._wait("send_to()", deadline, also=dst)
-        dst._rx.append((payload, self._local))
+        dst._rx.append((payload, self._local, self, charge))
+        self._wmem += charge
         dst._rx_size += n + _DGRAM_OVERHEAD
         self._sent += n
         if self._net._record_data:
@@ -1377,7 +1586,12 @@ class MemorySocket(SocketImpl):
     def is_readable(self) -> bool:
         with self._lock:
             # Like stdlib: a pending non-blocking connect is not upgraded here.
-            if self._stream and self._state != _LISTEN and not self._connected:
+            if (
+                self._stream
+                and self._state != _LISTEN
+                and not self._connected
+                and not self._stopped  # as stdlib, which still polls it
+            ):
                 return False
             ready = bool(self._mask() & _READ_BITS)
             if not ready:
@@ -1445,7 +1659,7 @@ class MemorySocket(SocketImpl):
             local,
             remote,
             self._state_name(),
-            self._rx_size if self._stream else sum(len(d) for d, _ in self._rx),
+            self._rx_size if self._stream else sum(len(item[0]) for item in self._rx),
             peer._inflight_size if peer is not None else 0,
             self._sent,
             self._received,
