@@ -45,10 +45,10 @@ def test_host_names_are_case_insensitive(memory_network: Network) -> None:
         client.connect("db", 5432)
     cut.remove()
     memory_network.add_name("Cache", "10.9.9.9")
-    assert memory_network.resolve("CACHE") == "10.9.9.9"
+    assert memory_network.lookup_host("CACHE") == "10.9.9.9"
     memory_network.remove_name("cache")
     with pytest.raises(sockspec.HostNotFound):
-        memory_network.resolve("Cache")
+        memory_network.lookup_host("Cache")
 
 
 def test_unspecified_address_is_the_bound_host_address(memory_network: Network) -> None:
