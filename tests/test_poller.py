@@ -101,3 +101,55 @@ def test_memory_register_from_another_thread_is_no_deadlock() -> None:
             sock.close()
     assert outcome == [[sockspec.EVENT_READ]]
     assert threading.active_count() == before
+
+
+class _SpuriousSelector(sockspec.DelegatingSelector):
+    """Ends the first two waits with nothing, as a wake-up meant for no one."""
+
+    spurious = 2
+
+    def select(self, timeout: float | None) -> list[tuple[object, sockspec.Event]]:
+        if self.spurious and timeout != 0:
+            self.spurious -= 1
+            return []
+        return self.inner.select(timeout)
+
+
+class _SpuriousBackend(sockspec.DelegatingBackend):
+    name = "spurious"
+    selector_class = _SpuriousSelector
+
+
+@pytest.mark.parametrize("timeout", [None, 5.0])
+def test_poll_reports_nothing_only_when_the_time_is_up(
+    backend: str, timeout: float | None
+) -> None:
+    # A selector may end a wait with nothing to report (a modify() from
+    # another thread took the readiness away after the kernel saw it).  An
+    # empty list from poll() means the time ran out, so it waits again.
+    wrapper = _SpuriousBackend(backend)
+    with (
+        sockspec.Socket(backend=wrapper, timeout=5) as server,
+        sockspec.Socket(backend=wrapper, timeout=5) as client,
+        sockspec.Poller(backend=wrapper) as poller,
+    ):
+        server.bind("127.0.0.1")
+        server.listen()
+        poller.register(server, sockspec.EVENT_READ)
+        client.connect("127.0.0.1", server.local_port)
+        ready = poller.poll(timeout)
+        assert [key.socket for key, _ in ready] == [server]
+        with server.accept():
+            pass
+
+
+def test_poll_with_a_timeout_still_ends_empty(backend: str) -> None:
+    wrapper = _SpuriousBackend(backend)
+    with (
+        sockspec.Socket(backend=wrapper) as sock,
+        sockspec.Poller(backend=wrapper) as poller,
+    ):
+        sock.bind("127.0.0.1")
+        sock.listen()
+        poller.register(sock, sockspec.EVENT_READ)
+        assert poller.poll(0.05) == []

@@ -140,6 +140,28 @@ class Poller:
         """
         sel = self._sel()
         seconds = v.timeout_arg(timeout)
+        if not seconds:  # 0 only looks; None waits for as long as it takes
+            deadline = None
+        else:
+            clock = self._backend.monotonic
+            deadline = clock() + seconds
+        while True:
+            out = self._poll_once(sel, seconds)
+            if out or seconds == 0:
+                return out
+            # Nothing to report although the wait ended: the selector saw a
+            # readiness that a concurrent modify() took away, or a wake-up
+            # meant for someone else.  An empty list must mean the time ran
+            # out, so wait again for what is left of it.
+            if deadline is not None:
+                seconds = deadline - clock()
+                if seconds <= 0:
+                    return out
+
+    def _poll_once(
+        self, sel: SelectorImpl, seconds: float | None
+    ) -> list[tuple[PollKey, Event]]:
+        """One wait in the selector; the ready events that keys still want."""
         early = self._buffered() if self._layered else None
         if early:
             seconds = 0  # data is there already: only look
