@@ -47,6 +47,12 @@ from ..api.constants import (
 )
 from ..api.errors import Timeout, UnsupportedOperation
 
+# Bound at import: sockspec.compat.patch() replaces these attributes of the
+# standard modules, and the OS backends must keep using the real objects.
+REAL_SOCKET = socket.socket
+REAL_POLL = select.poll
+REAL_SELECTOR = selectors.DefaultSelector
+
 # Connection states; plain ints keep the hot-path comparisons cheap.
 NEW, BOUND, LISTENING, CONNECTING, CONNECTED = range(5)
 
@@ -147,7 +153,7 @@ def send_timeout(sent: int) -> Timeout:
 
 def poll_now(sock: socket.socket, events: int) -> int:
     """Return the ``poll(2)`` events of *sock* right now, without waiting."""
-    poller = select.poll()
+    poller = REAL_POLL()
     poller.register(sock, events)
     ready = poller.poll(0)
     return ready[0][1] if ready else 0
@@ -291,7 +297,7 @@ class OSSelector(SelectorImpl):
     )
 
     def __init__(self) -> None:
-        self._selector = selectors.DefaultSelector()
+        self._selector = REAL_SELECTOR()
         self._fds: dict[int, int] = {}  # id(impl) -> fd, valid after close
         self._wake: tuple[int, int] | None = None
         # Closes the pipe if the selector is dropped without close(), as a

@@ -1,0 +1,27 @@
+"""Fixtures for the compat tests: the standard modules patched onto each backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sockspec import compat
+
+
+@pytest.fixture
+def patched(backend: str, no_fd_leak: None) -> Iterator[Any]:
+    """The standard modules on *backend*; yields the memory Network or ``None``.
+
+    The shared ``backend`` fixture has already installed a fresh network for
+    ``memory``; ``patch()`` without an argument takes the current default.
+    """
+    with compat.patch():
+        net = None
+        if backend == "memory":
+            import sockspec
+
+            net = sockspec.get_backend()
+            net = getattr(net, "current_backend", lambda: net)()
+        yield net

@@ -1,0 +1,147 @@
+"""patch(): what it replaces, how it restores, nesting, threads, the clock."""
+
+from __future__ import annotations
+
+import select
+import selectors
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from sockspec import compat
+from sockspec.backends.memory import Network
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def _snapshot() -> dict[tuple[int, str], Any]:
+    out = {}
+    for module in (socket, select, selectors, time):
+        for name, value in vars(module).items():
+            out[(id(module), name)] = value
+    return out
+
+
+def test_leaving_restores_every_original_object() -> None:
+    before = _snapshot()
+    with Network(seed=1) as net, compat.patch(net, clock=True):
+        assert socket.socket is compat.socket
+        assert socket.SocketType is compat.socket
+        assert selectors.DefaultSelector is compat.DefaultSelector
+        assert time.sleep is not before[(id(time), "sleep")]
+    assert _snapshot() == before
+
+
+def test_restores_after_an_exception() -> None:
+    before = _snapshot()
+    with pytest.raises(KeyError), Network(seed=1) as net, compat.patch(net):
+        raise KeyError("boom")
+    assert _snapshot() == before
+
+
+def test_nesting_restores_the_outer_patch() -> None:
+    before = _snapshot()
+    with Network(seed=1) as outer, Network(seed=2) as inner, compat.patch(outer):
+        with compat.patch(inner), socket.socket() as sock:
+            assert sock.sockspec_socket._backend is inner
+        assert socket.socket is compat.socket
+        with socket.socket() as sock:
+            assert sock.sockspec_socket._backend is outer
+    assert _snapshot() == before
+
+
+def test_decorator() -> None:
+    net = Network(seed=3)
+
+    @compat.patch(net)
+    def probe() -> Any:
+        return socket.socket
+
+    assert probe() is compat.socket
+    assert probe() is compat.socket  # each call is a fresh patch
+    assert socket.socket is not compat.socket
+    net.close()
+
+
+def test_sockets_made_inside_keep_working_after() -> None:
+    with Network(seed=4) as net:
+        with compat.patch(net):
+            listener = socket.create_server(("127.0.0.1", 0))
+            client = socket.create_connection(listener.getsockname())
+        conn, _ = listener.accept()
+        client.sendall(b"after")
+        assert conn.recv(10) == b"after"
+        for s in (client, conn, listener):
+            s.close()
+        assert net.open_resources() == 0
+
+
+def test_a_second_thread_is_refused_clearly() -> None:
+    errors: list[BaseException] = []
+
+    def other() -> None:
+        try:
+            with compat.patch("memory"):
+                pass
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    with Network(seed=5) as net, compat.patch(net):
+        t = threading.Thread(target=other)
+        t.start()
+        t.join(10)
+    assert len(errors) == 1
+    assert "another thread" in str(errors[0])
+    # Once released, another thread may patch.
+    t = threading.Thread(target=other)
+    t.start()
+    t.join(10)
+    assert len(errors) == 1
+
+
+def test_clock_puts_sleep_and_monotonic_on_virtual_time() -> None:
+    real = time.monotonic()
+    with Network(seed=6) as net, compat.patch(net, clock=True):
+        start = time.monotonic()
+        assert start >= real  # never goes backwards
+        time.sleep(3600)
+        assert time.monotonic() - start == pytest.approx(3600)
+        assert net.now == pytest.approx(3600)
+    assert time.monotonic() - real < 60
+
+
+def test_clock_needs_virtual_time() -> None:
+    with (
+        pytest.raises(ValueError, match="virtual time"),
+        compat.patch("stdlib", clock=True),
+    ):
+        pass
+
+
+def test_ssl_refuses_compat_sockets_clearly() -> None:
+    import ssl
+
+    with Network(seed=8) as net, compat.patch(net), socket.socket() as sock:
+        ctx = ssl.create_default_context()
+        with pytest.raises(NotImplementedError, match="sockspec"):
+            ctx.wrap_socket(sock, server_hostname="x")
+
+
+def test_real_sockets_still_work_inside_a_memory_patch(no_fd_leak: None) -> None:
+    real = socket.socket  # taken before the patch
+    with Network(seed=9) as net, compat.patch(net):
+        a, b = real(), real()
+        with a, b:
+            a.bind(("127.0.0.1", 0))
+            a.listen()
+            b.connect(a.getsockname())
+            conn, _ = a.accept()  # socket.py's accept names the patched class
+            with conn:
+                assert type(conn) is real
+                b.sendall(b"r")
+                r, _, _ = select.select([conn], [], [], 5)
+                assert r == [conn]
+                assert conn.recv(1) == b"r"
