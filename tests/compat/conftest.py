@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,3 +26,18 @@ def patched(backend: str, no_fd_leak: None) -> Iterator[Any]:
             net = sockspec.get_backend()
             net = getattr(net, "current_backend", lambda: net)()
         yield net
+
+
+@pytest.fixture
+def server_side(patched: Any) -> Iterator[tuple[Any, str]]:
+    """Where a test's server runs: ``(patch for the server, host to dial)``.
+
+    On the memory network the server lives on its own host ``api`` (so that
+    faults can cut the path between client and server); on the OS backends
+    it is loopback.
+    """
+    if patched is None:
+        yield contextlib.nullcontext, "127.0.0.1"
+        return
+    api = patched.add_host("api")
+    yield (lambda: compat.patch(api)), "api"

@@ -76,12 +76,12 @@ def _timeout_value(value: object) -> float | None:
     """Check a ``settimeout`` argument as the standard module does."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        try:
-            value = float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise TypeError("Timeout value must be int, float or None") from None
-    seconds = float(value)
+    # Like CPython: anything with __float__ or __index__, but not a str.
+    if not hasattr(value, "__float__") and not hasattr(value, "__index__"):
+        raise TypeError(
+            f"'{type(value).__name__}' object cannot be interpreted as an integer"
+        )
+    seconds = float(value)  # type: ignore[arg-type]
     if math.isnan(seconds) or seconds < 0:
         raise ValueError("Timeout value out of range")
     return seconds
@@ -238,6 +238,13 @@ class socket:
     def _err(self, exc: SocketError) -> OSError:
         timeout = self._timeout
         return standard_error(exc, timeout is not None and timeout > 0)
+
+    def _send_err(self, exc: SocketError) -> OSError:
+        # Linux answers a send on a stream socket that never connected with
+        # EPIPE (the connection is "closed"), not ENOTCONN as recv does.
+        if exc.errno == errno.ENOTCONN and self._sock.type is SOCK_STREAM:
+            return OSError(errno.EPIPE, os.strerror(errno.EPIPE))
+        return self._err(exc)
 
     # -- identity --------------------------------------------------------------
 
@@ -521,7 +528,7 @@ class socket:
         try:
             return self._sock.send(data)
         except SocketError as exc:
-            raise self._err(exc) from None
+            raise self._send_err(exc) from None
         except TypeError:
             raise TypeError(
                 f"a bytes-like object is required, not '{type(data).__name__}'"
@@ -541,7 +548,7 @@ class socket:
             while sent < total:
                 sent += send(view[sent:] if sent else view)
         except SocketError as exc:
-            raise self._err(exc) from None
+            raise self._send_err(exc) from None
 
     def sendto(self, data: Any, flags_or_address: Any, address: Any = None) -> int:
         """Send one datagram: ``sendto(data[, flags], address)``."""
