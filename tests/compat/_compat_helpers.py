@@ -12,7 +12,7 @@ from typing import Any
 def running(server: Any) -> Iterator[Any]:
     """Run a :mod:`socketserver` server in a thread for the block's duration."""
     thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        target=server.serve_forever, kwargs={"poll_interval": 0.5}, daemon=True
     )
     thread.start()
     try:

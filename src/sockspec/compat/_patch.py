@@ -119,7 +119,7 @@ class patch:
             urllib.request.urlopen("http://app.test/")
 
     Leaving restores every original object exactly, also after an
-    exception; patches nest.  See :data:`PATCHED` for what is replaced.
+    exception; patches nest.  ``sockspec.compat.PATCHED`` lists what is replaced.
     """
 
     def __init__(self, backend: Any = None, *, clock: bool = False) -> None:
