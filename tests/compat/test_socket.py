@@ -265,3 +265,46 @@ def test_threads_block_and_wake(patched: Any) -> None:
         assert got == [b"late"]
         client.close()
         conn.close()
+
+
+def test_sendfile_from_an_offset(patched: Any, tmp_path: Any) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(bytes(range(256)) * 400)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client, conn = _pair(listener)
+        with client, conn, open(path, "rb") as f:
+            assert client.sendfile(f, offset=100, count=50_000) == 50_000
+            assert f.tell() == 50_100
+            client.shutdown(socket.SHUT_WR)
+            got = b""
+            while chunk := conn.recv(65536):
+                got += chunk
+            assert got == path.read_bytes()[100:50_100]
+
+
+def test_options_known_and_unknown(patched: Any) -> None:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) != 0
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) == socket.SOCK_STREAM
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock,
+        pytest.raises(OSError, match="Protocol not available"),
+    ):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def test_unbuffered_makefile_and_repr(patched: Any) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client, conn = _pair(listener)
+        with client, conn:
+            raw = client.makefile("wb", buffering=0)
+            raw.write(b"abc")
+            raw.close()
+            assert conn.recv(3) == b"abc"
+            assert "laddr=('127.0.0.1'" in repr(client)
+            assert "backend=" in repr(client)
+    assert "[closed]" in repr(client)

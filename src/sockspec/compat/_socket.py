@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 A compat :class:`socket` wraps one :class:`sockspec.Socket` (the facade),
 so it runs on every backend through the :class:`~sockspec.Backend`
-interface alone.  The facade is held by a :class:`_Handle` that ``dup()``
+interface alone.  The facade is held by a :class:`Handle` that ``dup()``
 shares and ``detach()`` parks; the handle also keeps what the facade has no
 place for: a non-blocking ``connect`` still to be collected (``SO_ERROR``),
 and option values the backend does not model.
@@ -24,13 +24,10 @@ from __future__ import annotations
 
 import builtins
 import errno
-import io
-import math
 import os
 import socket as _s
 import types
 import warnings
-from collections.abc import Callable
 from typing import IO, Any
 
 from ..api.constants import (
@@ -43,7 +40,6 @@ from ..api.constants import (
     SOCK_DGRAM,
     SOCK_STREAM,
     Family,
-    Option,
     SocketType,
 )
 from ..api.errors import SocketError, UnsupportedOperation, WouldBlock
@@ -51,7 +47,9 @@ from ..api.socket import Socket
 from . import _fds
 from ._address import host_port, std_address
 from ._errors import not_supported, standard_error
-from ._options import KNOWN, from_std_value, to_std_value
+from ._files import make_file, send_file
+from ._handle import Handle, timeout_value
+from ._options import get_std_option, set_std_option
 
 __all__ = ["socket"]
 
@@ -70,44 +68,6 @@ _SHUT = {_s.SHUT_RD: SHUT_RD, _s.SHUT_WR: SHUT_WR, _s.SHUT_RDWR: SHUT_RDWR}
 _MAX_READ = 1 << 24
 _getdefaulttimeout = _s.getdefaulttimeout
 _RealSocket = _s.socket
-
-
-def _timeout_value(value: object) -> float | None:
-    """Check a ``settimeout`` argument as the standard module does."""
-    if value is None:
-        return None
-    # Like CPython: anything with __float__ or __index__, but not a str.
-    if not hasattr(value, "__float__") and not hasattr(value, "__index__"):
-        raise TypeError(
-            f"'{type(value).__name__}' object cannot be interpreted as an integer"
-        )
-    seconds = float(value)  # type: ignore[arg-type]
-    if math.isnan(seconds) or seconds < 0:
-        raise ValueError("Timeout value out of range")
-    return seconds
-
-
-class _Handle:
-    """One underlying sockspec socket, shared by ``dup()``-ed compat sockets."""
-
-    __slots__ = ("extra_options", "listening", "pending", "refs", "sock")
-
-    def __init__(self, sock: Socket) -> None:
-        #: The facade socket doing the work.
-        self.sock = sock
-        #: How many open compat sockets use it; the last close closes it.
-        self.refs = 1
-        #: ``(host, port)`` of a non-blocking connect not yet collected.
-        self.pending: tuple[str, int | None] | None = None
-        #: Options the backend does not model: remembered, without effect.
-        self.extra_options: dict[tuple[int, int], int | bytes] = {}
-        #: ``listen()`` succeeded (``SO_ACCEPTCONN``).
-        self.listening = False
-
-    def release(self) -> None:
-        self.refs -= 1
-        if self.refs <= 0:
-            self.sock.close()
 
 
 class socket:
@@ -139,7 +99,7 @@ class socket:
     )
 
     _sock: Socket
-    _handle: _Handle
+    _handle: Handle
     _fd: int
     _proto: int
     _timeout: float | None
@@ -202,10 +162,10 @@ class socket:
             ) from None
         except SocketError as exc:
             raise standard_error(exc, False) from None
-        self._attach(_Handle(sock), _fds.reserve(), timeout, proto)
+        self._attach(Handle(sock), _fds.reserve(), timeout, proto)
 
     def _attach(
-        self, handle: _Handle, fd: int, timeout: float | None, proto: int = 0
+        self, handle: Handle, fd: int, timeout: float | None, proto: int = 0
     ) -> None:
         self._handle = handle
         self._sock = handle.sock
@@ -225,7 +185,7 @@ class socket:
             )
         self: socket = cls.__new__(cls)
         self._fd = -1
-        self._attach(_Handle(sock), _fds.reserve(), sock.timeout, proto)
+        self._attach(Handle(sock), _fds.reserve(), sock.timeout, proto)
         return self
 
     @property
@@ -288,7 +248,7 @@ class socket:
 
     def settimeout(self, value: float | None) -> None:
         """``None`` blocks, ``0`` never waits, a positive number is seconds."""
-        seconds = _timeout_value(value)
+        seconds = timeout_value(value)
         try:
             self._sock.timeout = seconds
         except SocketError as exc:
@@ -350,7 +310,7 @@ class socket:
             conn.timeout = timeout
         new: socket = socket.__new__(socket)
         new._fd = -1
-        new._attach(_Handle(conn), _fds.reserve(), timeout, self._proto)
+        new._attach(Handle(conn), _fds.reserve(), timeout, self._proto)
         return new, new._peer(conn)
 
     def _peer(self, sock: Socket) -> object:
@@ -398,27 +358,6 @@ class socket:
             if exc.errno is None:
                 raise
             return exc.errno
-        return 0
-
-    def _so_error(self) -> int:
-        """Collect the outcome of a pending non-blocking connect (``SO_ERROR``)."""
-        handle = self._handle
-        if handle.pending is None:
-            return 0
-        host, port = handle.pending
-        try:
-            self._sock.connect(host, port, 0)
-        except SocketError as exc:
-            if isinstance(exc, WouldBlock) or exc.errno in (
-                errno.EALREADY,
-                errno.EINPROGRESS,
-            ):
-                return 0  # still in progress: Linux answers 0 too
-            handle.pending = None
-            if exc.errno == errno.EISCONN:
-                return 0
-            return exc.errno or errno.EIO
-        handle.pending = None
         return 0
 
     def getsockname(self) -> object:
@@ -569,27 +508,7 @@ class socket:
         self, file: IO[bytes], offset: int = 0, count: int | None = None
     ) -> int:
         """Send a binary file from *offset* (*count* bytes, or to its end)."""
-        if "b" not in getattr(file, "mode", "b"):
-            raise ValueError("file should be opened in binary mode")
-        if self._sock.type is not SOCK_STREAM:
-            raise ValueError("only SOCK_STREAM type sockets are supported")
-        if count is not None and (not isinstance(count, int) or count <= 0):
-            raise ValueError(f"count must be a positive integer (got {count!r})")
-        if self._timeout == 0.0:
-            raise ValueError("non-blocking sockets are not supported")
-        if offset:
-            file.seek(offset)
-        total = 0
-        while count is None or total < count:
-            want = 65536 if count is None else min(65536, count - total)
-            chunk = file.read(want)
-            if not chunk:
-                break
-            self.sendall(chunk)
-            total += len(chunk)
-        if total and hasattr(file, "seek"):
-            file.seek(offset + total)
-        return total
+        return send_file(self, file, offset, count)
 
     # -- options ---------------------------------------------------------------
 
@@ -599,64 +518,11 @@ class socket:
         """Set an option; those the backend does not model are only remembered."""
         if value is None:
             raise not_supported("setsockopt(level, optname, None, optlen)")
-        if not isinstance(value, (int, bytes, bytearray, memoryview)):
-            raise TypeError(
-                f"a bytes-like object is required, not '{type(value).__name__}'"
-            )
-        if self._fd < 0:
-            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-        option = KNOWN.get((level, optname))
-        sock = self._sock
-        if option is None or option not in sock._backend.capabilities.options:
-            self._handle.extra_options[(level, optname)] = (
-                value if isinstance(value, int) else bytes(value)
-            )
-            return
-        try:
-            std = value if isinstance(value, int) else bytes(value)
-            sock.set_option(option, from_std_value(option, std))
-        except UnsupportedOperation:
-            raise OSError(errno.ENOPROTOOPT, os.strerror(errno.ENOPROTOOPT)) from None
-        except SocketError as exc:
-            raise self._err(exc) from None
+        set_std_option(self, level, optname, value)
 
     def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> Any:
         """Read an option; ``SO_ERROR`` collects a non-blocking connect."""
-        if self._fd < 0:
-            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-        sock = self._sock
-        if level == _s.SOL_SOCKET:
-            special: dict[int, Callable[[], int]] = {
-                _s.SO_ERROR: self._so_error,
-                _s.SO_TYPE: lambda: int(self.type),
-                _s.SO_ACCEPTCONN: lambda: int(self._handle.listening),
-            }
-            if hasattr(_s, "SO_DOMAIN"):
-                special[_s.SO_DOMAIN] = lambda: int(self.family)
-            if hasattr(_s, "SO_PROTOCOL"):
-                special[_s.SO_PROTOCOL] = lambda: (
-                    0 if sock.family is AF_UNIX else _PROTOS[sock.type]
-                )
-            fn = special.get(optname)
-            if fn is not None:
-                return to_std_value(Option.SO_RCVBUF, fn(), buflen)
-        option = KNOWN.get((level, optname))
-        if option is None or option not in sock._backend.capabilities.options:
-            stored = self._handle.extra_options.get((level, optname), 0)
-            if isinstance(stored, bytes):
-                return (
-                    stored
-                    if buflen is not None
-                    else int.from_bytes(stored[:4].ljust(4, b"\0"), "little")
-                )
-            return to_std_value(Option.SO_RCVBUF, stored, buflen)
-        try:
-            value = sock.get_option(option)
-        except UnsupportedOperation:
-            raise OSError(errno.ENOPROTOOPT, os.strerror(errno.ENOPROTOOPT)) from None
-        except SocketError as exc:
-            raise self._err(exc) from None
-        return to_std_value(option, value, buflen)
+        return get_std_option(self, level, optname, buflen)
 
     # -- files -----------------------------------------------------------------
 
@@ -675,35 +541,7 @@ class socket:
         (it only needs ``recv_into``, ``send`` and the reference counting
         below); buffering and text decoding are :mod:`io`'s.
         """
-        if not set(mode) <= {"r", "w", "b"}:
-            raise ValueError(f"invalid mode {mode!r} (only r, w, b allowed)")
-        reading = "r" in mode
-        writing = "w" in mode
-        if not (reading or writing):
-            reading = True
-        binary = "b" in mode
-        raw = _s.SocketIO(self, ("r" if reading else "") + ("w" if writing else ""))  # type: ignore[arg-type]
-        self._io_refs += 1
-        if buffering is None:
-            buffering = -1
-        if buffering < 0:
-            buffering = io.DEFAULT_BUFFER_SIZE
-        if buffering == 0:
-            if not binary:
-                raise ValueError("unbuffered streams must be binary")
-            return raw
-        buffer: io.BufferedIOBase
-        if reading and writing:
-            buffer = io.BufferedRWPair(raw, raw, buffering)
-        elif reading:
-            buffer = io.BufferedReader(raw, buffering)
-        else:
-            buffer = io.BufferedWriter(raw, buffering)
-        if binary:
-            return buffer
-        text = io.TextIOWrapper(buffer, encoding, errors, newline)  # type: ignore[type-var]
-        text.mode = mode  # type: ignore[misc]
-        return text
+        return make_file(self, mode, buffering, encoding, errors, newline)
 
     def _decref_socketios(self) -> None:
         # Called by SocketIO.close(): the socket really closes once close()
