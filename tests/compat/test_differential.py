@@ -183,6 +183,37 @@ def makefile_lines() -> list[Any]:
             return [reader.readline(), reader.readline(), writer.mode]
 
 
+@scenario
+def construction_and_arguments() -> list[Any]:
+    out = [
+        _observe(lambda: socket.socket(12345, socket.SOCK_STREAM)),
+        _observe(lambda: socket.socket(socket.AF_INET, 999)),
+    ]
+    with socket.socket() as sock, socket.socket(socket.AF_INET6) as six:
+        out += [
+            _observe(lambda: sock.shutdown(5)),
+            _observe(lambda: sock.bind(("127.0.0.1",))),
+            _observe(lambda: sock.connect([1, 2])),
+            _observe(lambda: sock.connect((1, 80))),
+            _observe(lambda: six.connect(("::1",))),
+            _observe(lambda: six.connect([1])),
+            _observe(lambda: sock.bind(("127.0.0.1", -1))),
+        ]
+    return out
+
+
+@scenario
+def getaddrinfo_literals() -> list[Any]:
+    return [
+        socket.getaddrinfo("127.0.0.1", 80),
+        socket.getaddrinfo("::1", "http", type=socket.SOCK_STREAM),
+        socket.getaddrinfo(None, 80, 0, socket.SOCK_STREAM, 0, socket.AI_PASSIVE),
+        socket.getaddrinfo("localhost", 80, socket.AF_INET, socket.SOCK_STREAM),
+        _observe(lambda: socket.getaddrinfo("127.0.0.1", 80, 99)),
+        socket.gethostbyname("127.0.0.1"),
+    ]
+
+
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 @pytest.mark.parametrize("backend", ["memory", "stdlib", "selectors"])
 def test_compat_matches_the_real_socket(

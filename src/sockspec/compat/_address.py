@@ -24,9 +24,7 @@ def _host(value: object, what: str) -> str:
         return value
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).decode("idna")
-    raise TypeError(
-        f"{what}(): host must be str, bytes or bytearray, not {type(value).__name__}"
-    )
+    raise TypeError(f"str, bytes or bytearray expected, not {type(value).__name__}")
 
 
 def _port(value: object, what: str) -> int:
@@ -67,11 +65,10 @@ def host_port(
         )
     if family is AF_INET:
         if len(address) != 2:
-            raise TypeError(f"{what}(): AF_INET address must be a pair (host, port)")
+            raise TypeError("AF_INET address must be a pair (host, port)")
     elif not 2 <= len(address) <= 4:
         raise TypeError(
-            f"{what}(): AF_INET6 address must be a tuple "
-            "(host, port[, flowinfo[, scopeid]])"
+            "AF_INET6 address must be a tuple (host, port[, flowinfo[, scopeid]])"
         )
     host = _host(address[0], what)
     port = _port(address[1], what)

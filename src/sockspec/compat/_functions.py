@@ -42,6 +42,11 @@ _os_fromfd = _s.fromfd
 _GLOBAL_DEFAULT_TIMEOUT: Any = _s._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
 
 Resolver = Callable[[str, Family], str]
+_PROTOCOLS: dict[int, int] = {
+    _s.SOCK_STREAM: _s.IPPROTO_TCP,
+    _s.SOCK_DGRAM: _s.IPPROTO_UDP,
+    _s.SOCK_RAW: 0,
+}
 
 
 def _backend(backend: Any) -> Any:
@@ -154,14 +159,15 @@ def getaddrinfo(
                 addrs = [
                     (f, a) for f, a in addrs if not a.startswith("::ffff:")
                 ] or addrs
-    types = [type] if type else [_s.SOCK_STREAM, _s.SOCK_DGRAM]
+    # Linux lists a raw socket too when no type is asked for.
+    types = [type] if type else [_s.SOCK_STREAM, _s.SOCK_DGRAM, _s.SOCK_RAW]
     out: list[tuple[Any, Any, int, str, Any]] = []
     canon = host if (flags & _s.AI_CANONNAME and host) else ""
     for f, addr in addrs:
         for t in types:
-            if t not in (_s.SOCK_STREAM, _s.SOCK_DGRAM):
+            if t not in _PROTOCOLS:
                 raise _s.gaierror(_s.EAI_SOCKTYPE, "ai_socktype not supported")
-            p = proto or (_s.IPPROTO_TCP if t == _s.SOCK_STREAM else _s.IPPROTO_UDP)
+            p = proto or _PROTOCOLS[t]
             sa = (addr, portnum) if f == _s.AF_INET else (addr, portnum, 0, 0)
             out.append((_s.AddressFamily(f), _s.SocketKind(t), p, canon, sa))
             canon = ""
