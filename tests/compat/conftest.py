@@ -12,11 +12,13 @@ from sockspec import compat
 
 
 @pytest.fixture
-def patched(backend: str, no_fd_leak: None) -> Iterator[Any]:
+def patched(backend: str) -> Iterator[Any]:
     """The standard modules on *backend*; yields the memory Network or ``None``.
 
     The shared ``backend`` fixture has already installed a fresh network for
     ``memory``; ``patch()`` without an argument takes the current default.
+    Descriptor leaks are counted by the tests that ask for ``no_fd_leak``
+    (its garbage collection costs a tenth of a second per test).
     """
     with compat.patch():
         net = None

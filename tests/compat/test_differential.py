@@ -216,9 +216,7 @@ def getaddrinfo_literals() -> list[Any]:
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 @pytest.mark.parametrize("backend", ["memory", "stdlib", "selectors"])
-def test_compat_matches_the_real_socket(
-    name: str, backend: str, no_fd_leak: None
-) -> None:
+def test_compat_matches_the_real_socket(name: str, backend: str) -> None:
     run = SCENARIOS[name]
     expected = run()
     if backend == "memory":
@@ -228,6 +226,15 @@ def test_compat_matches_the_real_socket(
         with compat.patch(backend):
             got = run()
     assert _mask(got) == _mask(expected)
+
+
+@pytest.mark.parametrize("backend", ["memory", "stdlib"])
+def test_scenarios_leave_no_descriptor_open(backend: str, no_fd_leak: None) -> None:
+    with Network(seed=12) as net, compat.patch(net if backend == "memory" else backend):
+        for run in SCENARIOS.values():
+            run()
+        if backend == "memory":
+            assert net.open_resources() == 0
 
 
 def test_errno_of_refused_is_linux_s() -> None:

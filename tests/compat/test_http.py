@@ -52,7 +52,9 @@ def _server(server_side: tuple[Any, str]) -> tuple[Server, str]:
     return server, host
 
 
-def test_keep_alive_and_a_1mib_post_echoed(server_side: tuple[Any, str]) -> None:
+def test_keep_alive_and_a_1mib_post_echoed(
+    server_side: tuple[Any, str], no_fd_leak: None
+) -> None:
     server, host = _server(server_side)
     with running(server):
         conn = http.client.HTTPConnection(host, server.server_port, timeout=10)
@@ -128,7 +130,9 @@ def test_partition_makes_a_30s_timeout_fire_without_waiting(
         conn.close()
 
 
-def test_reset_mid_response(server_side: tuple[Any, str], patched: Any) -> None:
+def test_reset_mid_response(
+    server_side: tuple[Any, str], patched: Any, no_fd_leak: None
+) -> None:
     if patched is None:
         pytest.skip("faults need the memory network")
     server, host = _server(server_side)
@@ -163,7 +167,9 @@ def test_latency_costs_virtual_time_only(
         conn.close()
 
 
-def test_requests_against_http_server(server_side: tuple[Any, str]) -> None:
+def test_requests_against_http_server(
+    server_side: tuple[Any, str], no_fd_leak: None
+) -> None:
     requests = pytest.importorskip("requests")
     server, host = _server(server_side)
     with running(server), requests.Session() as session:

@@ -31,7 +31,7 @@ class TCPServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
 
-def test_socketserver_tcp(server_side: tuple[Any, str]) -> None:
+def test_socketserver_tcp(server_side: tuple[Any, str], no_fd_leak: None) -> None:
     patch, host = server_side
     with patch():
         server = TCPServer(("0.0.0.0", 0), LineEcho)
@@ -47,7 +47,7 @@ def test_socketserver_tcp(server_side: tuple[Any, str]) -> None:
         f.close()
 
 
-def test_socketserver_udp(server_side: tuple[Any, str]) -> None:
+def test_socketserver_udp(server_side: tuple[Any, str], no_fd_leak: None) -> None:
     patch, host = server_side
     with patch():
         server = socketserver.UDPServer(("0.0.0.0", 0), Upper)
@@ -100,7 +100,9 @@ def _echo_server(listener: Any, stop: threading.Event, clients: int) -> None:
                 key.fileobj.close()
 
 
-def test_selectors_echo_server_with_200_clients(server_side: tuple[Any, str]) -> None:
+def test_selectors_echo_server_with_200_clients(
+    server_side: tuple[Any, str], no_fd_leak: None
+) -> None:
     patch, host = server_side
     count = 200
     with patch():
@@ -169,7 +171,7 @@ class FakeRedis(socketserver.StreamRequestHandler):
 
 
 def test_redis_client_against_a_fake_server(
-    server_side: tuple[Any, str], patched: Any
+    server_side: tuple[Any, str], patched: Any, no_fd_leak: None
 ) -> None:
     redis = pytest.importorskip("redis")
     patch, host = server_side

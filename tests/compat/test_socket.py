@@ -117,7 +117,7 @@ def test_non_blocking_connect_succeeds(patched: Any) -> None:
             assert conn.recv(1) == b"x"
 
 
-def test_fileno_is_unique_among_real_and_compat(patched: Any) -> None:
+def test_fileno_is_unique_among_real_and_compat(patched: Any, no_fd_leak: None) -> None:
     socks = [socket.socket() for _ in range(5)]
     r, w = os.pipe()
     try:
@@ -147,7 +147,7 @@ def test_makefile_text_and_binary(patched: Any) -> None:
             reader.close()
 
 
-def test_close_waits_for_makefile(patched: Any) -> None:
+def test_close_waits_for_makefile(patched: Any, no_fd_leak: None) -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:
         client, conn = _pair(listener)
         reader = conn.makefile("rb")
@@ -160,7 +160,7 @@ def test_close_waits_for_makefile(patched: Any) -> None:
         client.close()
 
 
-def test_dup_and_detach(patched: Any) -> None:
+def test_dup_and_detach(patched: Any, no_fd_leak: None) -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:
         client, conn = _pair(listener)
         twin = client.dup()
