@@ -145,3 +145,20 @@ def test_real_sockets_still_work_inside_a_memory_patch(no_fd_leak: None) -> None
                 r, _, _ = select.select([conn], [], [], 5)
                 assert r == [conn]
                 assert conn.recv(1) == b"r"
+
+
+def test_clock_with_a_thread_pool_server() -> None:
+    """The scheduler keeps measuring wall time while time.* is virtual."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with Network(seed=10) as net, compat.patch(net, clock=True):
+        listener = socket.create_server(("127.0.0.1", 0))
+        with ThreadPoolExecutor(2) as pool:
+            got = pool.submit(lambda: listener.accept()[0].recv(10))
+            client = socket.create_connection(listener.getsockname())
+            time.sleep(5)  # virtual: the worker waits in recv meanwhile
+            client.sendall(b"hi")
+            assert got.result(timeout=10) == b"hi"
+            client.close()
+        listener.close()
+        assert net.now == pytest.approx(5.0)
