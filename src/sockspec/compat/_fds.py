@@ -46,7 +46,10 @@ def release(fd: int) -> None:
     """Forget *fd* and close the descriptor."""
     with _lock:
         _live.pop(fd, None)
-    os.close(fd)
+    try:
+        os.close(fd)
+    except OSError:
+        pass  # someone closed our descriptor behind our back: nothing to free
 
 
 def lookup(fd: int) -> socket | None:

@@ -618,4 +618,7 @@ class socket:
                 )
             except Exception:
                 pass  # interpreter shutdown: warnings may be gone
-            self._real_close()
+            try:
+                self._real_close()
+            except Exception:
+                pass  # __del__ must not raise; at shutdown modules may be gone
