@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from _compat_helpers import running
 
+from sockspec.backends.memory import Latency, Loss, Reset, Uniform
+
 pytestmark = pytest.mark.timeout(60)
 
 
@@ -31,7 +33,9 @@ class TCPServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
 
-def test_socketserver_tcp(server_side: tuple[Any, str], no_fd_leak: None) -> None:
+def test_socketserver_tcp(
+    server_side: tuple[Any, str], patched: Any, no_fd_leak: None
+) -> None:
     patch, host = server_side
     with patch():
         server = TCPServer(("0.0.0.0", 0), LineEcho)
@@ -45,9 +49,17 @@ def test_socketserver_tcp(server_side: tuple[Any, str], no_fd_leak: None) -> Non
             f.flush()
             assert f.readline() == word.upper()
         f.close()
+        if patched is not None:  # a middlebox kills the connection
+            patched.add_rule(Reset(src="local", dst="api"))
+            with pytest.raises(ConnectionResetError):
+                sock.sendall(b"gamma\n")
+            with pytest.raises(BrokenPipeError):  # as Linux says it next
+                sock.sendall(b"delta\n")
 
 
-def test_socketserver_udp(server_side: tuple[Any, str], no_fd_leak: None) -> None:
+def test_socketserver_udp(
+    server_side: tuple[Any, str], patched: Any, no_fd_leak: None
+) -> None:
     patch, host = server_side
     with patch():
         server = socketserver.UDPServer(("0.0.0.0", 0), Upper)
@@ -58,9 +70,17 @@ def test_socketserver_udp(server_side: tuple[Any, str], no_fd_leak: None) -> Non
         data, sender = sock.recvfrom(100)
         assert data == b"QUIET"
         assert sender == address
+        if patched is not None:  # every datagram lost: the 30 s timeout fires
+            patched.add_rule(Loss(1.0, src="local", dst="api"))
+            sock.settimeout(30)
+            started = patched.now
+            sock.sendto(b"lost", address)
+            with pytest.raises(TimeoutError):
+                sock.recvfrom(100)
+            assert patched.now - started == pytest.approx(30.0)
 
 
-def test_xmlrpc(server_side: tuple[Any, str]) -> None:
+def test_xmlrpc(server_side: tuple[Any, str], patched: Any) -> None:
     patch, host = server_side
     with patch():
         server = xmlrpc.server.SimpleXMLRPCServer(("0.0.0.0", 0), logRequests=False)
@@ -71,6 +91,13 @@ def test_xmlrpc(server_side: tuple[Any, str]) -> None:
         with xmlrpc.client.ServerProxy(url) as proxy:
             assert proxy.pow(2, 10) == 1024
             assert proxy.sort(3, 1, 2) == [1, 2, 3]
+        if patched is not None:  # 200 ms each way: slower only on the clock
+            patched.add_rule(Latency(0.2, src="local", dst="api"))
+            patched.add_rule(Latency(0.2, src="api", dst="local"))
+            started = patched.now
+            with xmlrpc.client.ServerProxy(url) as proxy:
+                assert proxy.pow(3, 3) == 27
+            assert patched.now - started >= 0.8  # handshake + request/reply
 
 
 def _echo_server(listener: Any, stop: threading.Event, clients: int) -> None:
@@ -101,12 +128,15 @@ def _echo_server(listener: Any, stop: threading.Event, clients: int) -> None:
 
 
 def test_selectors_echo_server_with_200_clients(
-    server_side: tuple[Any, str], no_fd_leak: None
+    server_side: tuple[Any, str], patched: Any, no_fd_leak: None
 ) -> None:
     patch, host = server_side
     count = 200
     with patch():
         listener = socket.create_server(("0.0.0.0", 0), backlog=count)
+    if patched is not None:  # a random 1-20 ms each way
+        patched.add_rule(Latency(Uniform(0.001, 0.02), src="local", dst="api"))
+        patched.add_rule(Latency(Uniform(0.001, 0.02), src="api", dst="local"))
     listener.setblocking(False)
     stop = threading.Event()
     thread = threading.Thread(target=_echo_server, args=(listener, stop, count))
