@@ -162,3 +162,20 @@ def test_clock_with_a_thread_pool_server() -> None:
             client.close()
         listener.close()
         assert net.now == pytest.approx(5.0)
+
+
+def _seeded_run(seed: int) -> str:
+    with Network(seed=seed) as net, compat.patch(net):
+        listener = socket.create_server(("127.0.0.1", 0))
+        client = socket.create_connection(listener.getsockname(), timeout=5)
+        conn, _ = listener.accept()
+        client.sendall(b"same seed, same run")
+        conn.recv(100)
+        for s in (client, conn, listener):
+            s.close()
+        return net.format_events()
+
+
+def test_same_seed_same_event_log() -> None:
+    assert _seeded_run(21) == _seeded_run(21)
+    assert _seeded_run(21) != _seeded_run(22)  # ports come from the seed

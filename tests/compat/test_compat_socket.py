@@ -308,3 +308,30 @@ def test_unbuffered_makefile_and_repr(patched: Any) -> None:
             assert "laddr=('127.0.0.1'" in repr(client)
             assert "backend=" in repr(client)
     assert "[closed]" in repr(client)
+
+
+def test_select_mixes_real_descriptors_and_compat_sockets(patched: Any) -> None:
+    import selectors
+
+    r, w = os.pipe()
+    try:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            client, conn = _pair(listener)
+            with client, conn, selectors.DefaultSelector() as sel:
+                assert select.select([r, conn], [], [], 0) == ([], [], [])
+                os.write(w, b"p")
+                assert select.select([r, conn], [], [], 5)[0] == [r]
+                os.read(r, 1)
+                client.sendall(b"s")
+                assert select.select([r, conn], [], [], 5)[0] == [conn]
+                sel.register(r, selectors.EVENT_READ, "pipe")
+                sel.register(conn, selectors.EVENT_READ, "sock")
+                assert [k.data for k, _ in sel.select(5)] == ["sock"]
+                conn.recv(1)
+                os.write(w, b"q")
+                assert [k.data for k, _ in sel.select(5)] == ["pipe"]
+                sel.unregister(r)
+                sel.unregister(conn)
+    finally:
+        os.close(r)
+        os.close(w)

@@ -130,7 +130,10 @@ class _Multiplexer:
             timeout = 0.0
         sources: list[Any] = [p for p in self._pollers.values() if len(p)]
         if self._real is not None and self._real.get_map():
-            sources.append(self._real)
+            # Mixed with real descriptors, the slices block on the real
+            # selector: wall time is what matters then, and a virtual clock
+            # would race ahead of it.
+            sources.insert(0, self._real)
         if not sources:
             if timeout is None:
                 raise ValueError("nothing to wait for and no timeout: it would hang")
