@@ -179,3 +179,18 @@ def _seeded_run(seed: int) -> str:
 def test_same_seed_same_event_log() -> None:
     assert _seeded_run(21) == _seeded_run(21)
     assert _seeded_run(21) != _seeded_run(22)  # ports come from the seed
+
+
+def test_decorating_a_coroutine_function_patches_while_it_runs() -> None:
+    import asyncio
+
+    net = Network(seed=13)
+
+    @compat.patch(net)
+    async def probe() -> Any:
+        await asyncio.sleep(0)
+        return socket.socket
+
+    assert asyncio.run(probe()) is compat.socket
+    assert socket.socket is not compat.socket
+    net.close()

@@ -29,6 +29,7 @@ thread entering a patch while another thread's patch is active gets a
 from __future__ import annotations
 
 import functools
+import inspect
 import select as _select_mod
 import selectors as _selectors_mod
 import socket as _socket_mod
@@ -129,7 +130,18 @@ class patch:
         self._use: _registry.use_backend | None = None
 
     def __call__(self, fn: _F) -> _F:
-        """Decorate *fn* so that each call runs inside a fresh patch."""
+        """Decorate *fn* so that each call runs inside a fresh patch.
+
+        A coroutine function is patched while its coroutine runs.
+        """
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def patched_async(*args: Any, **kwargs: Any) -> Any:
+                with patch(self._backend, clock=self._clock):
+                    return await fn(*args, **kwargs)
+
+            return patched_async  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def patched(*args: Any, **kwargs: Any) -> Any:
