@@ -18,10 +18,13 @@ pytestmark = pytest.mark.timeout(30)
 
 
 def _snapshot() -> dict[tuple[int, str], Any]:
+    import socketserver
+    import ssl
+
     out = {}
-    for module in (socket, select, selectors, time):
-        for name, value in vars(module).items():
-            out[(id(module), name)] = value
+    for owner in (socket, select, selectors, time, socketserver, ssl.SSLContext):
+        for name, value in vars(owner).items():
+            out[(id(owner), name)] = value
     return out
 
 
