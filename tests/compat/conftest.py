@@ -25,8 +25,7 @@ def patched(backend: str) -> Iterator[Any]:
         if backend == "memory":
             import sockspec
 
-            net = sockspec.get_backend()
-            net = getattr(net, "current_backend", lambda: net)()
+            net = sockspec.get_backend().resolve()
         yield net
 
 

@@ -52,6 +52,7 @@ from ..api.errors import Timeout, UnsupportedOperation
 REAL_SOCKET = socket.socket
 REAL_POLL = select.poll
 REAL_SELECTOR = selectors.DefaultSelector
+REAL_GETADDRINFO = socket.getaddrinfo
 
 # Connection states; plain ints keep the hot-path comparisons cheap.
 NEW, BOUND, LISTENING, CONNECTING, CONNECTED = range(5)
@@ -424,7 +425,7 @@ class OSBackend(Backend):
 
     def lookup_host(self, host: str, family: Family) -> str | None:
         """The first address ``getaddrinfo`` gives, as the OS's connect uses."""
-        infos = socket.getaddrinfo(host, None, FAMILIES[family], socket.SOCK_STREAM)
+        infos = REAL_GETADDRINFO(host, None, FAMILIES[family], socket.SOCK_STREAM)
         return str(infos[0][4][0])
 
     @classmethod

@@ -1,10 +1,14 @@
 """The standard ``socket`` module's functions, answered through a backend.
 
-Names resolve through the backend when it resolves names itself (the
-memory network has its own name table: a backend, or the network behind
-it, with a ``resolve(name, family)`` method); other backends use OS sockets,
-whose ``connect`` asks the OS resolver, so these functions ask it too.  IP
-literals never need a resolver.
+Names resolve the way the backend's own ``connect`` resolves them: a
+backend on OS sockets (``capabilities.os_sockets``) asks the OS resolver, so
+these functions ask it too, with everything ``getaddrinfo`` reports; any
+other backend answers through :meth:`Backend.lookup_host
+<sockspec.Backend.lookup_host>` (the memory network's name table).  A
+backend whose ``lookup_host`` declines (returns ``None``) resolves names
+inside its sockets: the name itself then stands in the address, and the
+compat socket hands it to ``connect`` unchanged.  IP literals never need a
+resolver.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ _os_getfqdn = _s.getfqdn
 _os_fromfd = _s.fromfd
 _GLOBAL_DEFAULT_TIMEOUT: Any = _s._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
 
-Resolver = Callable[[str, Family], str]
+Resolver = Callable[[str, Family], "str | None"]
 _PROTOCOLS: dict[int, int] = {
     _s.SOCK_STREAM: _s.IPPROTO_TCP,
     _s.SOCK_DGRAM: _s.IPPROTO_UDP,
@@ -49,24 +53,16 @@ _PROTOCOLS: dict[int, int] = {
 }
 
 
-def _backend(backend: Any) -> Any:
-    be = _registry.resolve_backend(backend)
-    # The registry's "memory" is a front for whichever network is current.
-    current = getattr(be, "current_backend", None)
-    return current() if current is not None else be
-
-
 def name_service(backend: Any = None) -> tuple[Resolver | None, str | None]:
-    """The backend's ``(resolve, hostname)``, or ``(None, None)`` for the OS's."""
-    be = _backend(backend)
-    for owner in (be, getattr(be, "network", None)):
-        resolve = getattr(owner, "resolve", None)
-        if callable(resolve):
-            local = getattr(be, "hostname", None) or getattr(
-                getattr(be, "local", None), "hostname", None
-            )
-            return resolve, local
-    return None, None
+    """The backend's ``(lookup_host, host name)``; ``(None, None)``: the OS's."""
+    be = _registry.resolve_backend(backend)  # a proxy comes back resolved
+    if be.capabilities.os_sockets:
+        return None, None
+    # The memory network names the host its sockets live on; a Host is one.
+    local = getattr(be, "hostname", None) or getattr(
+        getattr(be, "local", None), "hostname", None
+    )
+    return be.lookup_host, local
 
 
 def _literal(host: str) -> int | None:
@@ -145,7 +141,7 @@ def getaddrinfo(
             first: SocketError | None = None
             for f in families:
                 try:
-                    addrs.append((f, resolve(host, FAMILIES[f])))
+                    addrs.append((f, resolve(host, FAMILIES[f]) or host))
                 except SocketError as exc:
                     first = first or exc
             if not addrs:

@@ -208,6 +208,7 @@ class patch:
             if chosen is None:
                 chosen = _registry.resolve_backend(None)
             self._use = _registry.use_backend(chosen)
+            self._use.start()
         except BaseException:
             self._release()
             raise
@@ -262,10 +263,7 @@ _MISSING = object()
 
 def _virtual_network(backend: Any) -> Any:
     """The memory network whose clock ``clock=True`` follows."""
-    be = _registry.resolve_backend(backend)
-    current = getattr(be, "current_backend", None)
-    if current is not None:
-        be = current()
+    be = _registry.resolve_backend(backend)  # a proxy comes back resolved
     net = getattr(be, "network", be)
     if not be.capabilities.virtual_time or not hasattr(net, "sleep"):
         raise ValueError(
