@@ -1,10 +1,12 @@
-"""sockspec's pytest plugin: the ``memory_network`` fixture.
+"""sockspec's pytest plugin: the ``memory_network`` and ``compat_network`` fixtures.
 
 Registered through the ``pytest11`` entry point, so it is active wherever
 sockspec is installed.  It is inert until used: importing it loads neither
 the backends nor the plugin registry, and nothing happens in a test that does
 not ask for the fixture.  It also brings the ``--sockspec-backend`` option
-(:mod:`sockspec._pytest_backend`).
+(:mod:`sockspec._pytest_backend`) and ``--sockspec-compat``
+(:mod:`sockspec._pytest_compat`), which runs a whole suite with the standard
+socket modules patched onto a backend.
 
 ``memory_network`` makes a fresh :class:`~sockspec.backends.memory.Network`,
 installs it as the default backend for one test (``sockspec.use_backend``)
@@ -20,6 +22,12 @@ record_data=True)`` (any :class:`Network` keyword), or the whole run with
 "memory network" section with the seed, the command-line option that
 replays the same run, and the last :data:`LOG_TAIL` (20) events of the
 network's log.
+
+``compat_network`` is ``memory_network`` with the standard ``socket``,
+``select`` and ``selectors`` modules patched onto the network
+(:func:`sockspec.compat.patch`), so unmodified clients and servers run on
+it; ``@pytest.mark.compat_network(clock=True)`` also puts ``time.sleep`` and
+``time.monotonic`` on the network's clock.
 """
 
 from __future__ import annotations
@@ -33,13 +41,15 @@ if TYPE_CHECKING:
     from .backends.memory import Network
 
 __all__ = [
+    "compat_network",
     "memory_network",
     "pytest_addoption",
     "pytest_configure",
     "pytest_runtest_makereport",
+    "remember_network",
 ]
 
-pytest_plugins = ["sockspec._pytest_backend"]
+pytest_plugins = ["sockspec._pytest_backend", "sockspec._pytest_compat"]
 
 _NETWORK = pytest.StashKey["Network"]()
 
@@ -67,6 +77,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "fixture's Network (seed, record_data, stall_timeout, realtime_after, "
         "event_log_size)",
     )
+    config.addinivalue_line(
+        "markers",
+        "compat_network(clock=False): options of the compat_network fixture's "
+        "patch (clock=True: time.sleep/time.monotonic on the network's clock)",
+    )
 
 
 @pytest.fixture
@@ -85,11 +100,32 @@ def memory_network(request: pytest.FixtureRequest) -> Iterator[Network]:
     if seed is not None:
         options["seed"] = seed
     network = Network(**options)
-    request.node.stash[_NETWORK] = network
+    remember_network(request.node, network)
     with use_backend(network):
         yield network
     # Threads the test left blocked on the network must not hang the run.
     network.close()
+
+
+@pytest.fixture
+def compat_network(
+    memory_network: Network, request: pytest.FixtureRequest
+) -> Iterator[Network]:
+    """``memory_network`` with the standard socket modules patched onto it."""
+    from .compat import patch
+
+    marker = request.node.get_closest_marker("compat_network")
+    options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
+    clock = options.pop("clock", False)
+    if options or (marker is not None and marker.args):
+        raise TypeError("the compat_network marker takes only clock=")
+    with patch(memory_network, clock=bool(clock)):
+        yield memory_network
+
+
+def remember_network(item: pytest.Item, network: Network) -> None:
+    """Name *network*'s seed in *item*'s report if the test fails."""
+    item.stash[_NETWORK] = network
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -47,6 +47,13 @@ from ..api.constants import (
 )
 from ..api.errors import Timeout, UnsupportedOperation
 
+# Bound at import: sockspec.compat.patch() replaces these attributes of the
+# standard modules, and the OS backends must keep using the real objects.
+REAL_SOCKET = socket.socket
+REAL_POLL = select.poll
+REAL_SELECTOR = selectors.DefaultSelector
+REAL_GETADDRINFO = socket.getaddrinfo
+
 # Connection states; plain ints keep the hot-path comparisons cheap.
 NEW, BOUND, LISTENING, CONNECTING, CONNECTED = range(5)
 
@@ -147,7 +154,7 @@ def send_timeout(sent: int) -> Timeout:
 
 def poll_now(sock: socket.socket, events: int) -> int:
     """Return the ``poll(2)`` events of *sock* right now, without waiting."""
-    poller = select.poll()
+    poller = REAL_POLL()
     poller.register(sock, events)
     ready = poller.poll(0)
     return ready[0][1] if ready else 0
@@ -291,7 +298,7 @@ class OSSelector(SelectorImpl):
     )
 
     def __init__(self) -> None:
-        self._selector = selectors.DefaultSelector()
+        self._selector = REAL_SELECTOR()
         self._fds: dict[int, int] = {}  # id(impl) -> fd, valid after close
         self._wake: tuple[int, int] | None = None
         # Closes the pipe if the selector is dropped without close(), as a
@@ -418,7 +425,7 @@ class OSBackend(Backend):
 
     def lookup_host(self, host: str, family: Family) -> str | None:
         """The first address ``getaddrinfo`` gives, as the OS's connect uses."""
-        infos = socket.getaddrinfo(host, None, FAMILIES[family], socket.SOCK_STREAM)
+        infos = REAL_GETADDRINFO(host, None, FAMILIES[family], socket.SOCK_STREAM)
         return str(infos[0][4][0])
 
     @classmethod

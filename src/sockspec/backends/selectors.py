@@ -165,10 +165,12 @@ class SelectorsSocket(_os.OSSocket):
     ) -> None:
         if sock is None and _SOCK_NONBLOCK:
             # Born non-blocking: saves the ioctl of setblocking().
-            sock = socket.socket(_os.FAMILIES[family], _os.TYPES[type] | _SOCK_NONBLOCK)
+            sock = _os.REAL_SOCKET(
+                _os.FAMILIES[family], _os.TYPES[type] | _SOCK_NONBLOCK
+            )
         else:
             if sock is None:  # pragma: no cover - no SOCK_NONBLOCK (non-Linux)
-                sock = socket.socket(_os.FAMILIES[family], _os.TYPES[type])
+                sock = _os.REAL_SOCKET(_os.FAMILIES[family], _os.TYPES[type])
             sock.setblocking(False)
         super().__init__(family, type, sock, state)
         self._fd = sock.fileno()
@@ -238,7 +240,7 @@ class SelectorsSocket(_os.OSSocket):
 
     def _new_poller(self) -> select.poll:
         assert self._wakeup is not None
-        poller = select.poll()
+        poller = _os.REAL_POLL()
         poller.register(self._wakeup.fd, _POLLIN)
         return poller
 

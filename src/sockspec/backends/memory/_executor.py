@@ -33,6 +33,11 @@ import time
 from types import CodeType, FrameType
 from typing import Any
 
+# Bound once: sockspec.compat.patch(clock=True) replaces time.monotonic and
+# time.sleep with the virtual clock; this self-check measures wall time.
+_wall = time.monotonic
+_sleep = time.sleep
+
 __all__ = ["all_idle", "waiting_for_work"]
 
 
@@ -92,14 +97,14 @@ def _find_shape() -> _Shape | None:
     pool = ThreadPoolExecutor(1, thread_name_prefix="sockspec-self-check")
     try:
         ident = pool.submit(threading.get_ident).result(timeout=5)
-        give_up = time.monotonic() + 1.0
-        while time.monotonic() < give_up:
+        give_up = _wall() + 1.0
+        while _wall() < give_up:
             frame = sys._current_frames().get(ident)
             owner = _waiting(frame, shape) if frame is not None else None
             frame = None
             if owner is not None and (not counted or all_idle(owner, 1)):
                 return shape
-            time.sleep(0.001)
+            _sleep(0.001)
         return None
     finally:
         pool.shutdown(wait=True)

@@ -72,6 +72,10 @@ from . import _executor
 
 __all__ = ["Deadlock", "Scheduler", "Waiter"]
 
+# Bound once: sockspec.compat.patch(clock=True) replaces time.monotonic with
+# the virtual clock, and the scheduler must keep measuring wall time.
+_wall = time.monotonic
+
 
 class Deadlock(RuntimeError):
     """Every thread using the network waits, and nothing can ever wake them.
@@ -211,7 +215,7 @@ class Scheduler:
         )
         #: Whether some outsider may still join: a cheap test for hot paths.
         self._strangers = bool(self._outsiders)
-        self._mark = self._credited = time.monotonic()
+        self._mark = self._credited = _wall()
 
     # -- participation -----------------------------------------------------------
 
@@ -296,7 +300,7 @@ class Scheduler:
             raise w.error
 
     def _touch(self) -> None:
-        self._mark = self._credited = time.monotonic()
+        self._mark = self._credited = _wall()
 
     def spin(self) -> None:
         """A non-blocking call found nothing: let wall time flow if quiet.
@@ -306,7 +310,7 @@ class Scheduler:
         """
         if self._waiting:
             return  # the waiting threads drive the clock
-        wall = time.monotonic()
+        wall = _wall()
         if wall - self._mark >= self.realtime_after:
             self._flow(wall, self._next_time())
 
@@ -330,7 +334,7 @@ class Scheduler:
                 if self._woken:
                     return
                 continue
-            wall = time.monotonic()
+            wall = _wall()
             quiet = wall - self._mark
             if nxt is None:
                 limit = self.stall_timeout
