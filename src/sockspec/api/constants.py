@@ -38,39 +38,42 @@ __all__ = [
 ]
 
 
-class Family(enum.Enum):
+class _Constant(enum.Enum):
+    """A named constant: prints as ``sockspec.NAME``, hashes in C."""
+
+    def __repr__(self) -> str:
+        return f"sockspec.{self.name}"
+
+    # Members are singletons compared by identity, so the identity hash (in
+    # C) agrees with ==.  Enum's own hashes the name in Python, and making a
+    # socket looks these up in dicts and sets several times.
+    __hash__ = object.__hash__
+
+
+class Family(_Constant):
     """Address family of a socket."""
 
     AF_INET = "AF_INET"
     AF_INET6 = "AF_INET6"
     AF_UNIX = "AF_UNIX"
 
-    def __repr__(self) -> str:
-        return f"sockspec.{self.name}"
 
-
-class SocketType(enum.Enum):
+class SocketType(_Constant):
     """Socket type: a byte stream (TCP) or datagrams (UDP)."""
 
     SOCK_STREAM = "SOCK_STREAM"
     SOCK_DGRAM = "SOCK_DGRAM"
 
-    def __repr__(self) -> str:
-        return f"sockspec.{self.name}"
 
-
-class Shutdown(enum.Enum):
+class Shutdown(_Constant):
     """Which direction :meth:`Socket.shutdown` closes."""
 
     SHUT_RD = "SHUT_RD"
     SHUT_WR = "SHUT_WR"
     SHUT_RDWR = "SHUT_RDWR"
 
-    def __repr__(self) -> str:
-        return f"sockspec.{self.name}"
 
-
-class Option(enum.Enum):
+class Option(_Constant):
     """Socket option names understood by :meth:`Socket.set_option`.
 
     Values: flags take and return ``bool``; ``SO_RCVBUF`` and ``SO_SNDBUF``
@@ -88,15 +91,24 @@ class Option(enum.Enum):
     TCP_NODELAY = "TCP_NODELAY"
     IPV6_V6ONLY = "IPV6_V6ONLY"
 
-    def __repr__(self) -> str:
-        return f"sockspec.{self.name}"
-
 
 class Event(enum.IntFlag):
-    """Readiness events for :class:`Poller` (bit flags, combine with ``|``)."""
+    """Readiness events for :class:`Poller` (bit flags, combine with ``|``).
+
+    An :class:`enum.IntFlag`: members combine with ``|`` into an ``Event``,
+    iterate, support ``in`` and print their names.  ``&`` is ``int``'s own
+    and gives a plain ``int``, so the test every event loop makes,
+    ``if events & EVENT_READ:``, costs what it costs on ints (``IntFlag``'s
+    ``&`` runs three Python calls, about 40 times slower;
+    ``benchmarks/bench_events.py`` measures both).
+    """
 
     EVENT_READ = 1
     EVENT_WRITE = 2
+
+    # The slot wrappers of int: CPython installs int's C function directly.
+    __and__ = int.__and__  # type: ignore[assignment]
+    __rand__ = int.__rand__  # type: ignore[assignment]
 
 
 #: IPv4: addresses like ``127.0.0.1``, a port per socket.
