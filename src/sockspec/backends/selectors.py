@@ -154,7 +154,15 @@ def _closed_while_waiting() -> SocketClosed:
 class SelectorsSocket(_os.OSSocket):
     """One OS socket in non-blocking mode; waits happen in ``poll(2)``."""
 
-    __slots__ = ("_fd", "_hungry", "_pollers", "_waiters", "_wakeup")
+    __slots__ = ("_fd", "_hungry", "_pollers", "_waiters", "_wakeup", "receive", "send")
+
+    #: ``receive`` and ``send`` are the methods below, or, on a socket that
+    #: never waits (``timeout=0``), the OS socket's own ``recv`` and (once
+    #: connected) ``send``: the methods would only make the same call and
+    #: re-raise ``BlockingIOError``, so a Poller loop saves a frame per call.
+    #: :meth:`set_timeout` chooses.
+    receive: Callable[[int], bytes]  # type: ignore[assignment]
+    send: Callable[[bytes | memoryview], int]  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -177,8 +185,10 @@ class SelectorsSocket(_os.OSSocket):
         # Idle poll objects with the socket and the wakeup fd registered.
         self._pollers: list[select.poll] = []
         self._wakeup: _Wakeup | None = None
-        # How many more receives ask poll(2) before recv(2); see receive().
+        # How many more receives ask poll(2) before recv(2); see _receive().
         self._hungry = 0
+        self.receive = self._receive
+        self.send = self._send
 
     # -- waiting ---------------------------------------------------------------
 
@@ -375,7 +385,7 @@ class SelectorsSocket(_os.OSSocket):
 
     # -- data ------------------------------------------------------------------
 
-    def receive(self, maxlen: int) -> bytes:
+    def _receive(self, maxlen: int) -> bytes:
         # A receive that had to wait predicts the next ones: in request /
         # response traffic the reply is rarely there yet.  For the next
         # _HUNGRY receives poll(2) goes first -- it returns at once when data
@@ -407,7 +417,7 @@ class SelectorsSocket(_os.OSSocket):
             except BlockingIOError:
                 continue
 
-    def send(self, data: bytes | memoryview) -> int:
+    def _send(self, data: bytes | memoryview) -> int:
         try:
             sent = self.os_socket.send(data)
         except BlockingIOError:
@@ -572,6 +582,15 @@ class SelectorsSocket(_os.OSSocket):
     def set_timeout(self, timeout: float | None) -> None:
         # The OS socket stays non-blocking; the timeout only steers waits.
         self._timeout = timeout
+        sock = self.os_socket
+        if timeout == 0:
+            self.receive = sock.recv
+            # Before a connection, send must turn EPIPE into ENOTCONN.
+            if self._state == CONNECTED and self._type is SOCK_STREAM:
+                self.send = sock.send
+        else:
+            self.receive = self._receive
+            self.send = self._send
 
 
 class SelectorsBackend(_os.OSBackend):
