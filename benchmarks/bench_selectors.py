@@ -11,8 +11,8 @@ cost is waiting.
   never waits: this isolates the per-call cost of facade + backend.
 * ``pingpong-2proc``: the same with the echoing end in a child process, so
   every ``receive`` really waits (the selectors backend then does
-  ``recv`` -> ``EAGAIN`` -> ``poll`` -> ``recv`` where raw does one
-  blocking ``recv``).  Scheduler noise on a busy machine is large here.
+  ``poll`` -> ``recv`` where raw does one blocking ``recv``).  Scheduler
+  noise on a busy machine is large here.
 * ``bulk``: ``--mib`` MiB (128) from this process to a child over loopback
   TCP, 1 MiB per ``send`` (raw: ``sendall``), receiving 256 KiB at a time;
   the clock stops when the child acknowledges the last byte.
@@ -25,6 +25,12 @@ Usage::
     python benchmarks/bench_selectors.py                     # all cases
     python benchmarks/bench_selectors.py --case bulk --rounds 9
     python benchmarks/bench_selectors.py --quick             # smoke run
+    python benchmarks/bench_selectors.py --case hungry       # _HUNGRY on/off
+
+``--case hungry`` measures the backend's receive heuristic (``_HUNGRY``:
+after a receive that waited, the next ones poll first) against none, on
+request/response traffic with a child process and on a stream received
+from one, so the heuristic stays only while it measurably helps.
 
 Targets (issues 3, 16): ping-pong <= 1.25x raw, bulk <= 1.10x raw.
 """
@@ -135,8 +141,8 @@ def _echo_child(kind: str, port: int) -> None:
     s.close()
 
 
-def pingpong_2proc(kind: str, n: int) -> float:
-    """Wall seconds per round trip, the echoing end in a child process."""
+def pingpong_2proc(kind: str, n: int, clock: Callable[[], float] = wall) -> float:
+    """Seconds (*clock*) per round trip, the echoing end in a child process."""
     lst: Any
     lst, port = raw_listener() if kind == "raw" else spec_listener()
     child = _CTX.Process(target=_echo_child, args=(kind, port))
@@ -149,11 +155,11 @@ def pingpong_2proc(kind: str, n: int) -> float:
     for _ in range(min(n, 200)):  # warm up both ends
         send(msg)
         recv(1)
-    started = wall()
+    started = clock()
     for _ in range(n):
         send(msg)
         recv(1)
-    elapsed = wall() - started
+    elapsed = clock() - started
     conn.close()
     child.join(30)
     return elapsed / n
@@ -198,6 +204,84 @@ def bulk(kind: str, mib: int) -> float:
     return elapsed
 
 
+# -- the receive heuristic (_HUNGRY) on and off ------------------------------------
+
+
+def _source_child(port: int, total: int) -> None:
+    s = raw_connect(port)
+    chunk = bytes(1 << 14)
+    for _ in range(total // len(chunk)):
+        s.sendall(chunk)
+    s.close()
+
+
+def stream_in(total: int) -> float:
+    """CPU seconds of this thread receiving *total* bytes from a child."""
+    lst, port = spec_listener()
+    child = _CTX.Process(target=_source_child, args=(port, total))
+    child.start()
+    conn = spec_accept(lst)
+    lst.close()
+    got = 0
+    started = cpu()
+    while data := conn.receive(1 << 16):
+        got += len(data)
+    elapsed = cpu() - started
+    conn.close()
+    child.join(30)
+    assert got == total, got
+    return elapsed
+
+
+def hungry_ab(opts: Any) -> list[tuple[str, str, float, float | None]]:
+    """The shipped ``_HUNGRY`` against none, on traffic that waits and that streams."""
+    from sockspec.backends import selectors as backend_module
+
+    shipped = backend_module._HUNGRY
+
+    def with_hungry(value: int, fn: Callable[[], float]) -> Callable[[], float]:
+        def run() -> float:
+            backend_module._HUNGRY = value  # the forked child inherits it too
+            try:
+                return fn()
+            finally:
+                backend_module._HUNGRY = shipped
+
+        return run
+
+    rows = []
+    for title, fn, unit, scale in (
+        (
+            "request/response, echo in a child process (CPU of this thread/trip)",
+            lambda: pingpong_2proc(BACKEND, opts.trips, cpu),
+            "us",
+            1e6,
+        ),
+        (
+            "request/response, echo in a child process (wall/trip)",
+            lambda: pingpong_2proc(BACKEND, opts.trips, wall),
+            "us",
+            1e6,
+        ),
+        (
+            f"stream {opts.mib} MiB in from a child (CPU of this thread)",
+            lambda: stream_in(opts.mib << 20),
+            "ms",
+            1e3,
+        ),
+    ):
+        result = interleave(
+            {
+                "no heuristic": with_hungry(0, fn),
+                f"_HUNGRY={shipped}": with_hungry(shipped, fn),
+            },
+            opts.rounds,
+            "no heuristic",
+        )
+        rows += table(title, result, unit=unit, scale=scale)
+    return rows
+
+
 # -- driver ----------------------------------------------------------------------------
 
 
@@ -205,7 +289,7 @@ def main() -> None:
     args = parser(__doc__, rounds=15)
     args.add_argument(
         "--case",
-        choices=("pingpong-1thread", "pingpong-2proc", "bulk", "all"),
+        choices=("pingpong-1thread", "pingpong-2proc", "bulk", "all", "hungry"),
         default="all",
     )
     args.add_argument("--trips", type=int, default=10000, help="ping-pong count")
@@ -229,6 +313,9 @@ def main() -> None:
         "bulk": f"bulk {opts.mib} MiB to a child process (wall clock)",
     }
     header(opts.rounds)
+    if opts.case == "hungry":
+        hungry_ab(opts)
+        return
     rows = []
     for name, (fn, unit, scale, limit) in cases.items():
         if opts.case not in (name, "all"):
