@@ -12,12 +12,14 @@ import gc
 import os
 import socket
 import sys
+import tracemalloc
 from collections.abc import Callable
 
 import pytest
 
 import sockspec
 from sockspec.api.constants import Family, Option, Shutdown, SocketType
+from sockspec.backends.memory import Network
 from sockspec.backends.stdlib import StdlibSocket
 
 
@@ -231,3 +233,108 @@ def test_a_selectors_socket_that_never_waits_calls_the_os_socket_directly(
     finally:
         client.close()
         server.close()
+
+
+# -- memory network ------------------------------------------------------------
+
+
+def python_lines(fn: Callable[[], object]) -> int:
+    """Run *fn*; return how many lines of Python it executed."""
+    count = 0
+
+    def trace(frame: object, event: str, arg: object) -> Callable[..., object]:
+        nonlocal count
+        if event == "line":
+            count += 1
+        return trace
+
+    gc.collect()
+    gc.disable()
+    sys.settrace(trace)
+    try:
+        fn()
+    finally:
+        sys.settrace(None)
+        gc.enable()
+    return count
+
+
+def _lines_per_connection(open_before: int) -> int:
+    """Python lines to open, use and close one connection to 0.0.0.0."""
+    network = Network(seed=5)
+    listener = sockspec.Socket(backend=network)
+    listener.bind("0.0.0.0", 9000)
+    listener.listen(4096)
+    pairs = []
+
+    def connect() -> tuple[sockspec.Socket, sockspec.Socket]:
+        client = sockspec.Socket(backend=network)
+        client.connect("127.0.0.1", 9000)
+        return client, listener.accept()
+
+    for _ in range(open_before):
+        pairs.append(connect())
+    first_client, first_server = pairs[0]
+
+    def one_more() -> None:
+        client, server = connect()
+        client.send(b"ping")
+        server.send(server.receive())
+        client.receive()
+        client.close()
+        server.close()
+        # ... and one from deep in the port list (accepted first).
+        first_server.close()
+        first_client.close()
+
+    lines = python_lines(one_more)
+    for client, server in pairs:
+        client.close()
+        server.close()
+    listener.close()
+    network.close()
+    return lines
+
+
+def test_a_memory_connection_costs_the_same_however_many_are_open() -> None:
+    # Counted, not timed: a listener on 0.0.0.0 used to look at every
+    # accepted connection on each connect (20,000 connections cost 63x
+    # 2,000).  Ephemeral port draws that collide may add a few lines.
+    few, many = _lines_per_connection(20), _lines_per_connection(400)
+    assert many <= few + 20, (few, many)
+
+
+def test_an_idle_memory_connection_stays_under_two_and_a_half_kilobytes() -> None:
+    # Counted in bytes: the receive and in-flight queues are made on first
+    # use (an empty deque is ~760 bytes; four of them were half of 5.8 KB).
+    network = Network(seed=6)
+    listener = sockspec.Socket(backend=network)
+    listener.bind("127.0.0.1", 9000)
+    listener.listen(4096)
+    pairs = []
+
+    def connect() -> None:
+        client = sockspec.Socket(backend=network)
+        client.connect("127.0.0.1", 9000)
+        pairs.append((client, listener.accept()))
+
+    for _ in range(10):
+        connect()
+    network.clear_events()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(200):
+            connect()
+        network.clear_events()  # the log is the network's history, bounded apart
+        gc.collect()
+        per_connection = (tracemalloc.get_traced_memory()[0] - before) / 200
+    finally:
+        tracemalloc.stop()
+        for client, server in pairs:
+            client.close()
+            server.close()
+        listener.close()
+        network.close()
+    assert per_connection <= 2560, per_connection
