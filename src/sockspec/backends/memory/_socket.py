@@ -1171,7 +1171,11 @@ class MemorySocket(SocketImpl):
         peer = self._tx
         if peer is not None and self._fast:
             n = len(data)
-            with self._lock:
+            # acquire/release, not "with": half the cost on 3.11, and this
+            # is every send of a ping-pong.
+            lock = self._lock
+            lock.acquire()
+            try:
                 if self._sched._strangers:
                     self._sched.join()
                 if (
@@ -1189,6 +1193,8 @@ class MemorySocket(SocketImpl):
                     if peer._waiters or peer._sels:
                         _notify(peer)
                     return n
+            finally:
+                lock.release()
         return self._send_slow(data)
 
     def _send_slow(self, data: bytes | memoryview) -> int:
@@ -1273,7 +1279,9 @@ class MemorySocket(SocketImpl):
 
     def receive(self, maxlen: int) -> bytes:
         if self._fast:
-            with self._lock:
+            lock = self._lock  # acquire/release: see send()
+            lock.acquire()
+            try:
                 if self._sched._strangers:
                     self._sched.join()
                 rx = self._rx
@@ -1288,6 +1296,8 @@ class MemorySocket(SocketImpl):
                         if peer is not None and (peer._waiters or peer._sels):
                             _notify(peer)
                         return data
+            finally:
+                lock.release()
         return self._receive_slow(maxlen)[0]
 
     def _receive_slow(self, maxlen: int) -> tuple[bytes, Any]:
