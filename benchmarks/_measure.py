@@ -8,7 +8,8 @@ Method
   rotating from round to round, so load that comes and goes on a shared
   machine hits all cases alike.
 * The first round is a warm-up and is thrown away (caches, lazy imports,
-  the allocator's pools, the CPU's frequency).
+  the allocator's pools, the CPU's frequency).  Garbage is collected
+  before every case, so no case pays for the previous one's.
 * Single-threaded cases are timed in CPU time of the calling thread
   (:func:`time.thread_time`): other processes on the machine do not
   count, only what this thread did.  Cases with several threads or
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import statistics
 import sys
 import time
@@ -77,6 +79,9 @@ def interleave(
     for r in range(warmup + rounds):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
+            # The previous case's garbage (reference cycles) must not be
+            # collected on this case's clock.
+            gc.collect()
             value = cases[name]()
             if r >= warmup:
                 got[name].append(value)
