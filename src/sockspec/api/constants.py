@@ -38,42 +38,39 @@ __all__ = [
 ]
 
 
-class _Constant(enum.Enum):
-    """A named constant: prints as ``sockspec.NAME``, hashes in C."""
-
-    def __repr__(self) -> str:
-        return f"sockspec.{self.name}"
-
-    # Members are singletons compared by identity, so the identity hash (in
-    # C) agrees with ==.  Enum's own hashes the name in Python, and making a
-    # socket looks these up in dicts and sets several times.
-    __hash__ = object.__hash__
-
-
-class Family(_Constant):
+class Family(enum.Enum):
     """Address family of a socket."""
 
     AF_INET = "AF_INET"
     AF_INET6 = "AF_INET6"
     AF_UNIX = "AF_UNIX"
 
+    def __repr__(self) -> str:
+        return f"sockspec.{self.name}"
 
-class SocketType(_Constant):
+
+class SocketType(enum.Enum):
     """Socket type: a byte stream (TCP) or datagrams (UDP)."""
 
     SOCK_STREAM = "SOCK_STREAM"
     SOCK_DGRAM = "SOCK_DGRAM"
 
+    def __repr__(self) -> str:
+        return f"sockspec.{self.name}"
 
-class Shutdown(_Constant):
+
+class Shutdown(enum.Enum):
     """Which direction :meth:`Socket.shutdown` closes."""
 
     SHUT_RD = "SHUT_RD"
     SHUT_WR = "SHUT_WR"
     SHUT_RDWR = "SHUT_RDWR"
 
+    def __repr__(self) -> str:
+        return f"sockspec.{self.name}"
 
-class Option(_Constant):
+
+class Option(enum.Enum):
     """Socket option names understood by :meth:`Socket.set_option`.
 
     Values: flags take and return ``bool``; ``SO_RCVBUF`` and ``SO_SNDBUF``
@@ -91,6 +88,9 @@ class Option(_Constant):
     TCP_NODELAY = "TCP_NODELAY"
     IPV6_V6ONLY = "IPV6_V6ONLY"
 
+    def __repr__(self) -> str:
+        return f"sockspec.{self.name}"
+
 
 class Event(enum.IntFlag):
     """Readiness events for :class:`Poller` (bit flags, combine with ``|``).
@@ -99,7 +99,7 @@ class Event(enum.IntFlag):
     iterate, support ``in`` and print their names.  ``&`` is ``int``'s own
     and gives a plain ``int``, so the test every event loop makes,
     ``if events & EVENT_READ:``, costs what it costs on ints (``IntFlag``'s
-    ``&`` runs three Python calls, about 40 times slower;
+    ``&`` runs three Python calls, 20 to 40 times slower;
     ``benchmarks/bench_events.py`` measures both).
     """
 
@@ -110,6 +110,13 @@ class Event(enum.IntFlag):
     __and__ = int.__and__  # type: ignore[assignment]
     __rand__ = int.__rand__  # type: ignore[assignment]
 
+
+# Members are singletons compared by identity, so the identity hash (in C)
+# agrees with ==.  Enum's own __hash__ hashes the name in Python, and making
+# a socket looks these up in dicts and sets several times.
+for _cls in (Family, SocketType, Shutdown, Option):
+    _cls.__hash__ = object.__hash__  # type: ignore[method-assign]
+del _cls
 
 #: IPv4: addresses like ``127.0.0.1``, a port per socket.
 AF_INET = Family.AF_INET
