@@ -30,7 +30,15 @@ CHILD = (
     "print(t)\n"
     "print(' '.join(m for m in {heavy!r} if m in sys.modules))\n"
 )
-HEAVY = ("importlib.metadata", "email", "zipfile", "pathlib", "inspect", "pluggy")
+HEAVY = (
+    "importlib.metadata",
+    "email",
+    "zipfile",
+    "pathlib",
+    "inspect",
+    "pluggy",
+    "ssl",
+)
 TIMEOUT = 60.0
 
 
