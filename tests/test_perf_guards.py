@@ -61,7 +61,7 @@ def no_env_backend(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # Socket.__init__, resolve_backend, Registry.resolve, Registry.get/default,
-# Backend.socket, StdlibSocket.__init__, Socket.close, StdlibSocket.close.
+# Backend.socket, the implementation's __init__ and close, Socket.close.
 # It was 17 (enum hashes, os.environ.get, super().__init__, Socket._init).
 CREATION_BUDGET = 8
 
@@ -131,8 +131,8 @@ def test_a_virtual_subclass_of_backend_is_still_accepted() -> None:
 
 @pytest.mark.parametrize("accepted", [False, True])
 def test_every_slot_of_a_stdlib_socket_is_set(accepted: bool) -> None:
-    # StdlibSocket.__init__ inlines OSSocket.__init__; a slot added to one
-    # and forgotten in the other would surface here.
+    # SelectorsSocket.__init__ (StdlibSocket's) inlines OSSocket.__init__; a
+    # slot added to one and forgotten in the other would surface here.
     listener = StdlibSocket(sockspec.AF_INET, sockspec.SOCK_STREAM)
     listener.bind("127.0.0.1", None)
     listener.listen(1)

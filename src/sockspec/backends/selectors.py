@@ -178,7 +178,16 @@ class SelectorsSocket(_os.OSSocket):
             if sock is None:  # pragma: no cover - no SOCK_NONBLOCK (non-Linux)
                 sock = socket.socket(_os.FAMILIES[family], _os.TYPES[type])
             sock.setblocking(False)
-        super().__init__(family, type, sock, state)
+        # OSSocket.__init__'s assignments, inlined: a socket is made per
+        # connection and a super() call is a frame and an object more.
+        # tests/test_perf_guards.py checks that every slot gets set.
+        self.os_socket = sock
+        self._family = family
+        self._type = type
+        self._timeout = None
+        self._state = state
+        self._closed = False
+        self._shut_wr = False
         self._fd = sock.fileno()
         # One entry per thread inside _wait; list.append/pop are atomic.
         self._waiters: list[None] = []
