@@ -154,15 +154,10 @@ def _closed_while_waiting() -> SocketClosed:
 class SelectorsSocket(_os.OSSocket):
     """One OS socket in non-blocking mode; waits happen in ``poll(2)``."""
 
-    __slots__ = ("_fd", "_hungry", "_pollers", "_waiters", "_wakeup", "receive", "send")
-
-    #: ``receive`` and ``send`` are the methods below, or, on a socket that
-    #: never waits (``timeout=0``), the OS socket's own ``recv`` and (once
-    #: connected) ``send``: the methods would only make the same call and
-    #: re-raise ``BlockingIOError``, so a Poller loop saves a frame per call.
-    #: :meth:`set_timeout` chooses.
-    receive: Callable[[int], bytes]  # type: ignore[assignment]
-    send: Callable[[bytes | memoryview], int]  # type: ignore[assignment]
+    # __dict__ holds only the OS socket's own recv and send, which shadow
+    # the methods on a socket that never waits (see set_timeout); it is
+    # made on first use, so other sockets pay nothing for it.
+    __slots__ = ("__dict__", "_fd", "_hungry", "_pollers", "_waiters", "_wakeup")
 
     def __init__(
         self,
@@ -194,10 +189,8 @@ class SelectorsSocket(_os.OSSocket):
         # Idle poll objects with the socket and the wakeup fd registered.
         self._pollers: list[select.poll] = []
         self._wakeup: _Wakeup | None = None
-        # How many more receives ask poll(2) before recv(2); see _receive().
+        # How many more receives ask poll(2) before recv(2); see receive().
         self._hungry = 0
-        self.receive = self._receive
-        self.send = self._send
 
     # -- waiting ---------------------------------------------------------------
 
@@ -394,7 +387,7 @@ class SelectorsSocket(_os.OSSocket):
 
     # -- data ------------------------------------------------------------------
 
-    def _receive(self, maxlen: int) -> bytes:
+    def receive(self, maxlen: int) -> bytes:
         # A receive that had to wait predicts the next ones: in request /
         # response traffic the reply is rarely there yet.  For the next
         # _HUNGRY receives poll(2) goes first -- it returns at once when data
@@ -426,7 +419,7 @@ class SelectorsSocket(_os.OSSocket):
             except BlockingIOError:
                 continue
 
-    def _send(self, data: bytes | memoryview) -> int:
+    def send(self, data: bytes | memoryview) -> int:
         try:
             sent = self.os_socket.send(data)
         except BlockingIOError:
@@ -590,16 +583,19 @@ class SelectorsSocket(_os.OSSocket):
 
     def set_timeout(self, timeout: float | None) -> None:
         # The OS socket stays non-blocking; the timeout only steers waits.
-        self._timeout = timeout
+        was, self._timeout = self._timeout, timeout
+        # A socket that never waits gets the OS socket's own recv (and, once
+        # connected, send) in place of the methods, which would only make
+        # the same call and re-raise BlockingIOError: a Poller loop saves a
+        # frame per call.
         sock = self.os_socket
         if timeout == 0:
-            self.receive = sock.recv
+            self.receive = sock.recv  # type: ignore[method-assign, assignment]
             # Before a connection, send must turn EPIPE into ENOTCONN.
             if self._state == CONNECTED and self._type is SOCK_STREAM:
-                self.send = sock.send
-        else:
-            self.receive = self._receive
-            self.send = self._send
+                self.send = sock.send  # type: ignore[method-assign, assignment]
+        elif was == 0:
+            self.__dict__.clear()  # the methods again
 
 
 class SelectorsBackend(_os.OSBackend):
