@@ -124,6 +124,9 @@ def test_a_virtual_subclass_of_backend_is_still_accepted() -> None:
         def socket(self, family: Family, type: SocketType) -> object:
             return real.socket(family, type)
 
+        def resolve(self) -> Wrapper:
+            return self
+
     sockspec.Backend.register(Wrapper)
     with sockspec.Socket(backend=Wrapper()) as sock:  # type: ignore[arg-type]
         assert sock.backend == "wrapped"
