@@ -1,85 +1,136 @@
 """Benchmarks of the memory backend.
 
-1. Single-threaded 1-byte ping-pong through the sockspec ``Socket`` facade on
-   a memory network, measured side by side with the same exchange on a raw
-   :func:`socket.socketpair` (no sockspec at all).  Target: memory <= 1.0x
-   the socketpair time.  Runs alternate and the best of several rounds is
-   kept, so a noisy neighbour on a shared machine hurts both sides alike.
-2. 5,000 simultaneous connections on one memory network, each exchanging one
-   message (client -> server -> client), single-threaded.  Target: well
-   under a second.
+Measured the way every script here measures (see ``_measure.py``):
+interleaved rounds after a warm-up, median of paired ratios.
 
-Run: ``python benchmarks/bench_memory.py [--rounds N] [--trips N]``.
+1. 1-byte ping-pong through the sockspec ``Socket`` facade on a memory
+   network against the same exchange on a raw :func:`socket.socketpair`:
+   both ends in one thread (CPU time of the thread), and one thread per end
+   (CPU time of the process, both threads; the ends hand over every message).
+2. Connections to a listener bound to ``0.0.0.0``: open, exchange one
+   message each way, close, for 2,000 and for 20,000 connections (CPU
+   time).  Linear cost means the 20,000 case costs 10x the 2,000 one.
+3. The size of an idle connection, both ends (``tracemalloc``: the bytes
+   one more connected pair costs), with and without the records it adds to
+   the network's event log; no timing.
+
+Run: ``python benchmarks/bench_memory.py`` (``--quick`` for a smoke run).
 """
 
 from __future__ import annotations
 
-import argparse
+import gc
 import socket
+import threading
 import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+from _measure import Target, cpu, header, interleave, parser, summary, table
 
 import sockspec
 from sockspec.backends.memory import Network
 
-CONNECTIONS = 5000
+JOIN = 60.0  # seconds a ping-pong thread may take before the run is abandoned
 
 
-def pingpong_socketpair(trips: int) -> float:
-    """Seconds per round trip on a raw socketpair."""
+def socketpair_ends() -> tuple[Any, Any, Callable[[], None]]:
     a, b = socket.socketpair()
-    try:
-        send_a, recv_a, send_b, recv_b = a.send, a.recv, b.send, b.recv
-        started = time.perf_counter()
-        for _ in range(trips):
-            send_a(b"x")
-            recv_b(1)
-            send_b(b"x")
-            recv_a(1)
-        return (time.perf_counter() - started) / trips
-    finally:
+
+    def close() -> None:
         a.close()
         b.close()
 
+    return (a.send, a.recv), (b.send, b.recv), close
 
-def memory_pair(network: Network) -> tuple[sockspec.Socket, sockspec.Socket]:
-    """A connected pair of sockets on *network*."""
+
+def memory_ends() -> tuple[Any, Any, Callable[[], None]]:
+    network = Network(seed=1)
     with sockspec.Socket(backend=network) as listener:
         listener.bind("127.0.0.1")
         listener.listen()
         client = sockspec.Socket(backend=network)
         client.connect("127.0.0.1", listener.local_port)
         server = listener.accept()
-    return client, server
 
-
-def pingpong_memory(trips: int) -> float:
-    """Seconds per round trip through the facade on a memory network."""
-    client, server = memory_pair(Network(seed=1))
-    try:
-        send_a, recv_a, send_b, recv_b = (
-            client.send,
-            client.receive,
-            server.send,
-            server.receive,
-        )
-        started = time.perf_counter()
-        for _ in range(trips):
-            send_a(b"x")
-            recv_b(1)
-            send_b(b"x")
-            recv_a(1)
-        return (time.perf_counter() - started) / trips
-    finally:
+    def close() -> None:
         client.close()
         server.close()
 
+    return (client.send, client.receive), (server.send, server.receive), close
 
-def many_connections(count: int = CONNECTIONS) -> float:
-    """Seconds to open *count* connections and exchange one message on each."""
-    network = Network(seed=2)
-    started = time.perf_counter()
+
+def one_thread(make: Callable[[], Any], trips: int) -> Callable[[], float]:
+    """CPU seconds of this thread per round trip, both ends in this thread."""
+
+    def run() -> float:
+        (send_a, recv_a), (send_b, recv_b), close = make()
+        try:
+            started = cpu()
+            for _ in range(trips):
+                send_a(b"x")
+                recv_b(1)
+                send_b(b"x")
+                recv_a(1)
+            return (cpu() - started) / trips
+        finally:
+            close()
+
+    return run
+
+
+def two_threads(make: Callable[[], Any], trips: int) -> Callable[[], float]:
+    """CPU seconds of the process per round trip, an echo thread at one end."""
+
+    def run() -> float:
+        (send_a, recv_a), (send_b, recv_b), close = make()
+
+        def echo() -> None:
+            for _ in range(trips):
+                send_b(recv_b(1))
+
+        thread = threading.Thread(target=echo, daemon=True)
+        try:
+            started = time.process_time()
+            thread.start()
+            for _ in range(trips):
+                send_a(b"x")
+                recv_a(1)
+            thread.join(JOIN)
+            if thread.is_alive():
+                raise SystemExit("the echo thread is stuck")
+            return (time.process_time() - started) / trips
+        finally:
+            close()
+
+    return run
+
+
+def connections(count: int, collector: bool = True) -> Callable[[], float]:
+    """CPU seconds to open, use and close *count* connections to 0.0.0.0.
+
+    Without the *collector*, the cyclic garbage collector is off for the
+    run: what is left is sockspec's own work.
+    """
+
+    def run() -> float:
+        network = Network(seed=2)
+        if not collector:
+            gc.disable()
+        try:
+            return _connections(network, count)
+        finally:
+            gc.enable()
+
+    return run
+
+
+def _connections(network: Network, count: int) -> float:
+    """CPU seconds of one run of :func:`connections` on *network*."""
+    started = cpu()
     listener = sockspec.Socket(backend=network)
-    listener.bind("127.0.0.1", 9000)
+    listener.bind("0.0.0.0", 9000)
     listener.listen(4096)
     pairs = []
     for _ in range(count):
@@ -91,37 +142,121 @@ def many_connections(count: int = CONNECTIONS) -> float:
     for _, server in pairs:
         server.send(server.receive())
     for i, (client, _) in enumerate(pairs):
-        reply = client.receive()
-        if reply != b"request %d" % i:
-            raise AssertionError(f"connection {i} got {reply!r}")
+        if client.receive() != b"request %d" % i:
+            raise AssertionError(f"connection {i} got the wrong reply")
     for client, server in pairs:
         client.close()
         server.close()
     listener.close()
-    return time.perf_counter() - started
+    return cpu() - started
+
+
+def idle_connection_bytes(count: int) -> tuple[float, float]:
+    """Bytes one idle connection (both ends) costs: with, and without, its log.
+
+    The mean over *count* connections opened to one listener.  The second
+    figure leaves out the records the connection added to the network's
+    event log, which is the network's history rather than the connection.
+    """
+    network = Network(seed=3)
+    listener = sockspec.Socket(backend=network)
+    listener.bind("127.0.0.1", 9000)
+    listener.listen(4096)
+    pairs = []
+    for _ in range(10):  # warm the network's tables before counting
+        client = sockspec.Socket(backend=network)
+        client.connect("127.0.0.1", 9000)
+        pairs.append((client, listener.accept()))
+    network.clear_events()
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(count):
+        client = sockspec.Socket(backend=network)
+        client.connect("127.0.0.1", 9000)
+        pairs.append((client, listener.accept()))
+    gc.collect()
+    with_log = tracemalloc.get_traced_memory()[0]
+    network.clear_events()
+    gc.collect()
+    without_log = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    for client, server in pairs:
+        client.close()
+        server.close()
+    listener.close()
+    return (with_log - before) / count, (without_log - before) / count
 
 
 def main() -> None:
-    """Run both benchmarks and print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--trips", type=int, default=100_000)
-    args = parser.parse_args()
-    raw: list[float] = []
-    mem: list[float] = []
-    for _ in range(args.rounds):
-        raw.append(pingpong_socketpair(args.trips))
-        mem.append(pingpong_memory(args.trips))
-    best_raw, best_mem = min(raw), min(mem)
-    print(f"1-byte ping-pong, {args.trips} round trips, best of {args.rounds}:")
-    print(f"  socket.socketpair()     {best_raw * 1e6:7.2f} us/round trip")
-    print(f"  sockspec memory backend {best_mem * 1e6:7.2f} us/round trip")
-    print(f"  memory / socketpair     {best_mem / best_raw:7.2f}x (target <= 1.0x)")
-    times = [many_connections() for _ in range(3)]
-    print(
-        f"{CONNECTIONS} connections, one message each way: "
-        f"best {min(times) * 1e3:.0f} ms, worst {max(times) * 1e3:.0f} ms"
+    args = parser(__doc__, rounds=7)
+    args.add_argument("--trips", type=int, default=50_000)
+    opts = args.parse_args()
+    rounds = 1 if opts.quick else opts.rounds
+    trips = 2_000 if opts.quick else opts.trips
+    small, large = (200, 2_000) if opts.quick else (2_000, 20_000)
+    header(rounds)
+    rows = []
+    rows += table(
+        "1-byte ping-pong, both ends in one thread (CPU per round trip)",
+        interleave(
+            {
+                "socket.socketpair()": one_thread(socketpair_ends, trips),
+                "sockspec memory": one_thread(memory_ends, trips),
+            },
+            rounds,
+            "socket.socketpair()",
+        ),
+        unit="us",
+        scale=1e6,
+        targets=[Target("sockspec memory", 0.8)],
     )
+    rows += table(
+        "1-byte ping-pong, one thread per end (process CPU per round trip)",
+        interleave(
+            {
+                "socket.socketpair()": two_threads(socketpair_ends, trips // 5),
+                "sockspec memory": two_threads(memory_ends, trips // 5),
+            },
+            rounds,
+            "socket.socketpair()",
+        ),
+        unit="us",
+        scale=1e6,
+        targets=[Target("sockspec memory", 3.0)],
+    )
+    scale_rounds = 1 if opts.quick else 3
+    rows += table(
+        f"{small:,} vs {large:,} connections to 0.0.0.0 (CPU, whole run)",
+        interleave(
+            {f"{small:,}": connections(small), f"{large:,}": connections(large)},
+            scale_rounds,
+            f"{small:,}",
+        ),
+        unit="s",
+        scale=1.0,
+        targets=[Target(f"{large:,}", 1.2 * large / small)],
+    )
+    table(
+        "the same with the cyclic garbage collector off (sockspec's own work)",
+        interleave(
+            {
+                f"{small:,}": connections(small, collector=False),
+                f"{large:,}": connections(large, collector=False),
+            },
+            scale_rounds,
+            f"{small:,}",
+        ),
+        unit="s",
+        scale=1.0,
+    )
+    with_log, without_log = idle_connection_bytes(200 if opts.quick else 2_000)
+    verdict = "ok" if without_log <= 2560 else "MISSED"
+    print(
+        f"idle connection, both ends: {without_log:,.0f} bytes, "
+        f"{with_log:,.0f} with its event-log records (target <= 2,560) {verdict}\n"
+    )
+    summary(rows)
 
 
 if __name__ == "__main__":

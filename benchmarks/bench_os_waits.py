@@ -3,9 +3,9 @@
 Two measurements that a busy machine disturbs far less than wall time:
 
 * ping-pong: 1-byte request and reply over loopback TCP with both ends in
-  one thread, sockspec ``stdlib`` against raw ``socket``; each round times
-  both with :func:`time.thread_time`, and the figure is the median of the
-  paired ratios (a warm-up round first);
+  one thread, sockspec ``stdlib`` against raw ``socket``, measured as every
+  script here measures (``_measure.py``: :func:`time.thread_time`,
+  interleaved rounds after a warm-up, median of paired ratios);
 * unix-wait: the process CPU time spent by a ``send_to(timeout=1)`` of an
   AF_UNIX datagram socket to a receiver whose queue is full, per backend
   (a busy loop shows as a large share of the second).
@@ -16,15 +16,13 @@ To compare with another version, put its ``src`` first on ``PYTHONPATH``.
 
 from __future__ import annotations
 
-import argparse
 import os
-import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
+from _measure import cpu, header, interleave, parser, table
 from bench_stdlib import raw_pair, spec_pair
 
 import sockspec
@@ -39,13 +37,13 @@ def ping_pong(make: Callable[[], Any], raw: bool, rounds: int) -> float:
         else:
             a_send, a_recv = a.send, a.receive
             b_send, b_recv = b.send, b.receive
-        t0 = time.thread_time()
+        t0 = cpu()
         for _ in range(rounds):
             a_send(one)
             b_recv(1)
             b_send(one)
             a_recv(1)
-        return (time.thread_time() - t0) / rounds
+        return (cpu() - t0) / rounds
     finally:
         close()
 
@@ -65,12 +63,12 @@ def unix_wait(backend: str, seconds: float) -> tuple[float, float]:
             except sockspec.WouldBlock:
                 break
         sender.timeout = seconds
-        wall, cpu = time.monotonic(), time.process_time()
+        wall, cpu0 = time.monotonic(), time.process_time()
         try:
             sender.send_to(path, None, b"y" * 1024)
         except sockspec.Timeout:
             pass
-        return time.process_time() - cpu, time.monotonic() - wall
+        return time.process_time() - cpu0, time.monotonic() - wall
     finally:
         sender.close()
         receiver.close()
@@ -79,29 +77,27 @@ def unix_wait(backend: str, seconds: float) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small smoke run")
-    args = parser.parse_args(argv)
-    repeat, rounds = (3, 1_000) if args.quick else (15, 5_000)
+    args = parser(__doc__, rounds=15).parse_args(argv)
+    rounds, trips = (1, 1_000) if args.quick else (args.rounds, 5_000)
     print(f"sockspec from {os.path.dirname(sockspec.__file__)}")
-    print(f"python {sys.version.split()[0]}\n")
-    ping_pong(raw_pair, True, rounds // 5)
-    ping_pong(spec_pair, False, rounds // 5)
-    raws, specs, ratios = [], [], []
-    for _ in range(repeat):
-        r = ping_pong(raw_pair, True, rounds)
-        s = ping_pong(spec_pair, False, rounds)
-        raws.append(r)
-        specs.append(s)
-        ratios.append(s / r)
-    print(f"1-byte ping-pong, one thread, CPU per round trip ({repeat} rounds)")
-    print(f"  raw socket       {statistics.median(raws) * 1e6:8.2f} us")
-    print(f"  sockspec stdlib  {statistics.median(specs) * 1e6:8.2f} us")
-    print(f"  median of paired ratios {statistics.median(ratios):.3f}x\n")
+    header(rounds)
+    table(
+        "1-byte ping-pong, one thread (CPU per round trip)",
+        interleave(
+            {
+                "raw socket": lambda: ping_pong(raw_pair, True, trips),
+                "sockspec stdlib": lambda: ping_pong(spec_pair, False, trips),
+            },
+            rounds,
+            "raw socket",
+        ),
+        unit="us",
+        scale=1e6,
+    )
     print("AF_UNIX datagram send_to(timeout=1) to a full receiver")
     for backend in ("stdlib", "selectors"):
-        cpu, wall = unix_wait(backend, 0.2 if args.quick else 1.0)
-        print(f"  {backend:<10} {cpu * 1e3:7.1f} ms CPU in {wall * 1e3:6.0f} ms")
+        cpu_s, wall = unix_wait(backend, 0.2 if args.quick else 1.0)
+        print(f"  {backend:<10} {cpu_s * 1e3:7.1f} ms CPU in {wall * 1e3:6.0f} ms")
     return 0
 
 

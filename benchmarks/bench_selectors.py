@@ -1,15 +1,18 @@
 """The selectors backend against raw blocking ``socket``: ping-pong and bulk.
 
 Every case runs side by side with its raw twin in one run, interleaved round
-by round so machine noise hits both alike; the figure is the median.
+by round after a warm-up round; the figure is the median of paired ratios
+(see ``_measure.py``).  The one-thread ping-pong is timed in this thread's
+CPU time; the cases with a child process in wall-clock time, since their
+cost is waiting.
 
 * ``pingpong-1thread``: 1-byte request and reply over loopback TCP with both
   ends in one thread.  Loopback delivers during ``send``, so ``receive``
   never waits: this isolates the per-call cost of facade + backend.
 * ``pingpong-2proc``: the same with the echoing end in a child process, so
   every ``receive`` really waits (the selectors backend then does
-  ``recv`` -> ``EAGAIN`` -> ``poll`` -> ``recv`` where raw does one
-  blocking ``recv``).  Scheduler noise on a busy machine is large here.
+  ``poll`` -> ``recv`` where raw does one blocking ``recv``).  Scheduler
+  noise on a busy machine is large here.
 * ``bulk``: ``--mib`` MiB (128) from this process to a child over loopback
   TCP, 1 MiB per ``send`` (raw: ``sendall``), receiving 256 KiB at a time;
   the clock stops when the child acknowledges the last byte.
@@ -20,21 +23,26 @@ sockets (``timeout=None``) on the ``selectors`` backend, or raw sockets.
 Usage::
 
     python benchmarks/bench_selectors.py                     # all cases
-    python benchmarks/bench_selectors.py --case bulk --repeat 9
+    python benchmarks/bench_selectors.py --case bulk --rounds 9
     python benchmarks/bench_selectors.py --quick             # smoke run
+    python benchmarks/bench_selectors.py --case hungry       # _HUNGRY on/off
 
-Targets (issue 3): ping-pong <= 1.25x raw, bulk <= 1.10x raw.
+``--case hungry`` measures the backend's receive heuristic (``_HUNGRY``:
+after a receive that waited, the next ones poll first) against none, on
+request/response traffic with a child process and on a stream received
+from one, so the heuristic stays only while it measurably helps.
+
+Targets (issues 3, 16): ping-pong <= 1.25x raw, bulk <= 1.10x raw.
 """
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import socket
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from _measure import Target, cpu, header, interleave, parser, summary, table, wall
 
 import sockspec
 
@@ -97,7 +105,7 @@ def spec_accept(lst: sockspec.Socket) -> sockspec.Socket:
 
 
 def pingpong_1thread(kind: str, n: int) -> float:
-    """Microseconds per round trip, both ends in this thread."""
+    """CPU seconds of this thread per round trip, both ends in this thread."""
     a: Any
     b: Any
     if kind == "raw":
@@ -112,16 +120,16 @@ def pingpong_1thread(kind: str, n: int) -> float:
         a_send, a_recv, b_send, b_recv = a.send, a.receive, b.send, b.receive
     lst.close()
     msg = b"x"
-    started = time.perf_counter()
+    started = cpu()
     for _ in range(n):
         a_send(msg)
         b_recv(1)
         b_send(msg)
         a_recv(1)
-    elapsed = time.perf_counter() - started
+    elapsed = cpu() - started
     a.close()
     b.close()
-    return elapsed / n * 1e6
+    return elapsed / n
 
 
 def _echo_child(kind: str, port: int) -> None:
@@ -133,8 +141,8 @@ def _echo_child(kind: str, port: int) -> None:
     s.close()
 
 
-def pingpong_2proc(kind: str, n: int) -> float:
-    """Microseconds per round trip, the echoing end in a child process."""
+def pingpong_2proc(kind: str, n: int, clock: Callable[[], float] = wall) -> float:
+    """Seconds (*clock*) per round trip, the echoing end in a child process."""
     lst: Any
     lst, port = raw_listener() if kind == "raw" else spec_listener()
     child = _CTX.Process(target=_echo_child, args=(kind, port))
@@ -147,14 +155,14 @@ def pingpong_2proc(kind: str, n: int) -> float:
     for _ in range(min(n, 200)):  # warm up both ends
         send(msg)
         recv(1)
-    started = time.perf_counter()
+    started = clock()
     for _ in range(n):
         send(msg)
         recv(1)
-    elapsed = time.perf_counter() - started
+    elapsed = clock() - started
     conn.close()
     child.join(30)
-    return elapsed / n * 1e6
+    return elapsed / n
 
 
 # -- bulk ----------------------------------------------------------------------------
@@ -185,77 +193,146 @@ def bulk(kind: str, mib: int) -> float:
     lst.close()
     send_all: Callable[[bytes], object] = conn.sendall if kind == "raw" else conn.send
     recv = conn.recv if kind == "raw" else conn.receive
-    started = time.perf_counter()
+    started = wall()
     for _ in range(mib):
         send_all(chunk)
     ack = recv(1)
-    elapsed = time.perf_counter() - started
+    elapsed = wall() - started
     assert ack == b"!", ack
     conn.close()
     child.join(30)
     return elapsed
 
 
+# -- the receive heuristic (_HUNGRY) on and off ------------------------------------
+
+
+def _source_child(port: int, total: int) -> None:
+    s = raw_connect(port)
+    chunk = bytes(1 << 14)
+    for _ in range(total // len(chunk)):
+        s.sendall(chunk)
+    s.close()
+
+
+def stream_in(total: int) -> float:
+    """CPU seconds of this thread receiving *total* bytes from a child."""
+    lst, port = spec_listener()
+    child = _CTX.Process(target=_source_child, args=(port, total))
+    child.start()
+    conn = spec_accept(lst)
+    lst.close()
+    got = 0
+    started = cpu()
+    while data := conn.receive(1 << 16):
+        got += len(data)
+    elapsed = cpu() - started
+    conn.close()
+    child.join(30)
+    assert got == total, got
+    return elapsed
+
+
+def hungry_ab(opts: Any) -> list[tuple[str, str, float, float | None]]:
+    """The shipped ``_HUNGRY`` against none, on traffic that waits and that streams."""
+    from sockspec.backends import selectors as backend_module
+
+    shipped = backend_module._HUNGRY
+
+    def with_hungry(value: int, fn: Callable[[], float]) -> Callable[[], float]:
+        def run() -> float:
+            backend_module._HUNGRY = value  # the forked child inherits it too
+            try:
+                return fn()
+            finally:
+                backend_module._HUNGRY = shipped
+
+        return run
+
+    rows = []
+    for title, fn, unit, scale in (
+        (
+            "request/response, echo in a child process (CPU of this thread/trip)",
+            lambda: pingpong_2proc(BACKEND, opts.trips, cpu),
+            "us",
+            1e6,
+        ),
+        (
+            "request/response, echo in a child process (wall/trip)",
+            lambda: pingpong_2proc(BACKEND, opts.trips, wall),
+            "us",
+            1e6,
+        ),
+        (
+            f"stream {opts.mib} MiB in from a child (CPU of this thread)",
+            lambda: stream_in(opts.mib << 20),
+            "ms",
+            1e3,
+        ),
+    ):
+        result = interleave(
+            {
+                "no heuristic": with_hungry(0, fn),
+                f"_HUNGRY={shipped}": with_hungry(shipped, fn),
+            },
+            opts.rounds,
+            "no heuristic",
+        )
+        rows += table(title, result, unit=unit, scale=scale)
+    return rows
+
+
 # -- driver ----------------------------------------------------------------------------
 
 
-def run_case(
-    name: str, fn: Callable[[str], float], repeat: int, unit: str
-) -> tuple[float, float, float]:
-    """Interleave raw and sockspec *repeat* times; print and return medians."""
-    figures: dict[str, list[float]] = {"raw": [], BACKEND: []}
-    for _ in range(repeat):
-        for kind in figures:
-            figures[kind].append(fn(kind))
-    raw = statistics.median(figures["raw"])
-    ours = statistics.median(figures[BACKEND])
-    # Each round's two runs are neighbours in time, so the median of the
-    # per-round ratios resists load that comes and goes better than the
-    # ratio of medians; both are printed, the paired one is the figure.
-    paired = statistics.median(
-        o / r for o, r in zip(figures[BACKEND], figures["raw"], strict=True)
-    )
-    print(f"{name}")
-    for kind, values in figures.items():
-        runs = " ".join(f"{v:.3f}" for v in values)
-        print(f"  {kind:<10} median {statistics.median(values):>10.3f} {unit}   {runs}")
-    print(f"  ratio of medians {BACKEND}/raw = {ours / raw:.3f}x")
-    print(f"  median of paired ratios     = {paired:.3f}x")
-    return raw, ours, paired
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument(
+    args = parser(__doc__, rounds=15)
+    args.add_argument(
         "--case",
-        choices=("pingpong-1thread", "pingpong-2proc", "bulk", "all"),
+        choices=("pingpong-1thread", "pingpong-2proc", "bulk", "all", "hungry"),
         default="all",
     )
-    parser.add_argument("--repeat", type=int, default=15, help="interleaved rounds")
-    parser.add_argument("--trips", type=int, default=10000, help="ping-pong count")
-    parser.add_argument("--mib", type=int, default=128, help="bulk size in MiB")
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
-    args = parser.parse_args()
-    if args.quick:
-        args.repeat, args.trips, args.mib = 1, 500, 4
-    cases: dict[str, tuple[Callable[[str], float], str, float]] = {
+    args.add_argument("--trips", type=int, default=10000, help="ping-pong count")
+    args.add_argument("--mib", type=int, default=128, help="bulk size in MiB")
+    opts = args.parse_args()
+    if opts.quick:
+        opts.rounds, opts.trips, opts.mib = 1, 500, 4
+    cases: dict[str, tuple[Callable[[str], float], str, float, float]] = {
         "pingpong-1thread": (
-            lambda k: pingpong_1thread(k, args.trips),
-            "us/trip",
+            lambda k: pingpong_1thread(k, opts.trips),
+            "us",
+            1e6,
             1.25,
         ),
-        "pingpong-2proc": (lambda k: pingpong_2proc(k, args.trips), "us/trip", 1.25),
-        "bulk": (lambda k: bulk(k, args.mib), "s", 1.10),
+        "pingpong-2proc": (lambda k: pingpong_2proc(k, opts.trips), "us", 1e6, 1.25),
+        "bulk": (lambda k: bulk(k, opts.mib), "ms", 1e3, 1.10),
     }
-    summary = []
-    for name, (fn, unit, target) in cases.items():
-        if args.case in (name, "all"):
-            _, _, ratio = run_case(name, fn, args.repeat, unit)
-            summary.append((name, ratio, target))
-    print("summary")
-    for name, ratio, target in summary:
-        verdict = "ok" if ratio <= target else "MISSED"
-        print(f"  {name:<18} {ratio:.3f}x  (target <= {target:.2f}x) {verdict}")
+    titles = {
+        "pingpong-1thread": "1-byte ping-pong, both ends in this thread (CPU/trip)",
+        "pingpong-2proc": "1-byte ping-pong, echo in a child process (wall/trip)",
+        "bulk": f"bulk {opts.mib} MiB to a child process (wall clock)",
+    }
+    header(opts.rounds)
+    if opts.case == "hungry":
+        hungry_ab(opts)
+        return
+    rows = []
+    for name, (fn, unit, scale, limit) in cases.items():
+        if opts.case not in (name, "all"):
+            continue
+        result = interleave(
+            {"raw": lambda fn=fn: fn("raw"), BACKEND: lambda fn=fn: fn(BACKEND)},
+            opts.rounds,
+            "raw",
+        )
+        rows += table(
+            titles[name],
+            result,
+            unit=unit,
+            scale=scale,
+            targets=[Target(BACKEND, limit)],
+        )
+    summary(rows)
 
 
 if __name__ == "__main__":

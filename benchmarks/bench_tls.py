@@ -12,27 +12,26 @@ thread and a receiving main thread, the same loop for every case.
   slower than the baseline, which runs over real loopback).
 
 Cases run side by side in one process, interleaved round by round after a
-warm-up round; the ratio reported is the median of the per-round ratios to
-the baseline, for wall time and for the process's CPU time (which a busy
-machine disturbs less).  Certificates come from ``trustme`` (the ``test`` extra).
+warm-up round (see ``_measure.py``); the figure is the median of the
+per-round ratios to the baseline in the process's CPU time (which a busy
+machine disturbs less), with the wall-time ratios printed beside.
+Certificates come from ``trustme`` (the ``test`` extra).
 
 Run: ``python benchmarks/bench_tls.py`` (``--quick`` for a smoke run).
 """
 
 from __future__ import annotations
 
-import argparse
 import socket
 import ssl
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import trustme
-from _common import now
+from _measure import Target, header, interleave, parser, summary, table, wall
 
 import sockspec
 from sockspec.backends.memory import Network
@@ -116,7 +115,7 @@ def bulk(
 
         t = threading.Thread(target=sender)
         got = 0
-        t0 = now()
+        t0 = wall()
         c0 = time.process_time()
         t.start()
         while got < total:
@@ -125,7 +124,7 @@ def bulk(
                 break
             got += len(data)
         t.join(30)
-        elapsed = now() - t0
+        elapsed = wall() - t0
         cpu = time.process_time() - c0
         close()
         if got != total:
@@ -135,57 +134,47 @@ def bulk(
     return run
 
 
-def _paired(values: list[float], base: list[float]) -> float:
-    return statistics.median(v / b for v, b in zip(values, base, strict=True))
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small smoke run")
-    parser.add_argument("--repeat", type=int, default=7)
-    args = parser.parse_args(argv)
-    repeat = 2 if args.quick else args.repeat
+    args = parser(__doc__, rounds=7).parse_args(argv)
+    rounds = 1 if args.quick else args.rounds
     total = (8 if args.quick else 128) << 20
     net = Network(seed=1)
+    walls: dict[str, list[float]] = {}
+
+    def cpu_of(name: str, fn: Callable[[], tuple[float, float]]) -> Callable[[], float]:
+        def run() -> float:
+            w, c = fn()
+            walls.setdefault(name, []).append(w)
+            return c
+
+        return run
+
+    base = "raw ssl.SSLSocket"
     cases = {
-        "raw ssl.SSLSocket": bulk(raw_pair, total, raw=True),
+        base: bulk(raw_pair, total, raw=True),
         "sockspec stdlib": bulk(spec_pair("stdlib"), total, raw=False),
         "sockspec selectors": bulk(spec_pair("selectors"), total, raw=False),
         "sockspec memory": bulk(spec_pair(net), total, raw=False),
     }
-    for fn in cases.values():  # warm-up round, not counted
-        fn()
-    wall: dict[str, list[float]] = {name: [] for name in cases}
-    cpu: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(repeat):
-        for name, fn in cases.items():
-            w, c = fn()
-            wall[name].append(w)
-            cpu[name].append(c)
-    print(
-        f"python {sys.version.split()[0]}, {ssl.OPENSSL_VERSION}, "
-        f"{repeat} interleaved rounds, {total >> 20} MiB over TLS 1.3\n"
+    header(rounds)
+    print(f"{ssl.OPENSSL_VERSION}, {total >> 20} MiB over TLS 1.3\n")
+    result = interleave(
+        {name: cpu_of(name, fn) for name, fn in cases.items()}, rounds, base
     )
-    print(
-        f"  {'case':<22} {'wall ms':>9} {'MiB/s':>7} {'ratio':>7}"
-        f" {'CPU ms':>9} {'ratio':>7}"
+    rows = table(
+        "bulk over TLS, sender thread (process CPU, both threads)",
+        result,
+        unit="ms",
+        scale=1e3,
+        targets=[Target("sockspec stdlib", 1.15), Target("sockspec memory", 1.0)],
     )
-    base = "raw ssl.SSLSocket"
+    # walls holds the warm-up round first; the paired wall ratios skip it.
+    print("wall clock, paired ratio to the baseline (a busy machine disturbs it):")
     for name in cases:
-        w = statistics.median(wall[name])
-        c = statistics.median(cpu[name])
-        wr = _paired(wall[name], wall[base])
-        cr = _paired(cpu[name], cpu[base])
-        rate = (total >> 20) / w
-        print(
-            f"  {name:<22} {w * 1e3:>9.1f} {rate:>7.0f} {wr:>6.3f}x"
-            f" {c * 1e3:>9.1f} {cr:>6.3f}x"
-        )
-    print(
-        "\n  ratio: median of per-round ratios to raw ssl.SSLSocket; CPU is the"
-        "\n  process's CPU time (both threads), steadier than wall time on a"
-        "\n  busy machine"
-    )
+        ratios = [w / b for w, b in zip(walls[name][1:], walls[base][1:], strict=True)]
+        print(f"  {name:<22} {statistics.median(ratios):.3f}x")
+    print()
+    summary(rows)
     return 0
 
 

@@ -39,7 +39,7 @@ import sys
 import threading
 import types
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .api.backend import Backend, BackendSpec, Capabilities
@@ -160,9 +160,13 @@ class Registry:
         self._disabled: list[str] = []
         self._dists: dict[str, str | None] = {}
         self._backends: dict[str, Backend] = {}
+        # The part of _backends that is not a proxy (resolves to itself):
+        # get() answers those with one dict lookup.
+        self._direct: dict[str, Backend] = {}
         self._override: list[Backend | str] = []
-        # ($SOCKSPEC_BACKEND, its backend, whether that stands for another)
-        self._env_cache: tuple[str | None, Backend, bool] | None = None
+        # ($SOCKSPEC_BACKEND, its backend, whether that stands for another,
+        # the raw value object os.environ held)
+        self._env_cache: tuple[str | None, Backend, bool, object] | None = None
 
     # -- loading ---------------------------------------------------------------
 
@@ -320,6 +324,7 @@ class Registry:
                 k for k in self._backends if k.split(":", 1)[0] not in self._entries
             ]:
                 del self._backends[key]
+                self._direct.pop(key, None)
             self._env_cache = None
 
     # -- choosing --------------------------------------------------------------
@@ -335,6 +340,9 @@ class Registry:
         The object is passed through :meth:`Backend.resolve`, so a proxy
         (``"memory"`` means the current network) gives what it stands for.
         """
+        backend = self._direct.get(choice)
+        if backend is not None:
+            return backend
         return self._made(choice).resolve()
 
     def _made(self, choice: str) -> Backend:
@@ -367,6 +375,8 @@ class Registry:
                 backend=backend, options=options or None
             )
             self._backends[choice] = backend
+            if not _is_proxy(backend):
+                self._direct[choice] = backend
             return backend
 
     def _unknown(self, name: str) -> str:
@@ -391,11 +401,14 @@ class Registry:
         if override:
             top = override[-1]
             return top.resolve() if isinstance(top, Backend) else self.get(top)
-        env = os.environ.get(BACKEND_ENV, "").strip() or None
+        raw = _environ_get(_ENV_KEY)
         cache = self._env_cache
-        if cache is not None and cache[0] == env:
-            # Socket() without backend= comes here: keep it to a tuple check.
+        if cache is not None and cache[3] is raw:
+            # Socket() without backend= comes here: keep it to a dict lookup
+            # and a tuple check.  os.environ keeps the same value object
+            # until the variable is set again.
             return cache[1].resolve() if cache[2] else cache[1]
+        env = os.environ.get(BACKEND_ENV, "").strip() or None
         if env is None:
             backend = self._made(DEFAULT_BACKEND)
         else:
@@ -403,7 +416,7 @@ class Registry:
                 backend = self._made(env)
             except UnknownBackend as exc:
                 raise UnknownBackend(f"${BACKEND_ENV}={env!r}: {exc}") from None
-        self._env_cache = (env, backend, _is_proxy(backend))
+        self._env_cache = (env, backend, _is_proxy(backend), raw)
         return backend.resolve()
 
     def resolve(self, backend: str | Backend | None) -> Backend:
@@ -412,7 +425,9 @@ class Registry:
             return self.default()
         if isinstance(backend, str):
             return self.get(backend)
-        if isinstance(backend, Backend):
+        # The MRO test is in C; isinstance on an ABC runs Python code, so it
+        # only decides for classes registered as virtual subclasses.
+        if Backend in backend.__class__.__mro__ or isinstance(backend, Backend):
             return backend.resolve()
         raise TypeError(
             f"backend must be a name, a Backend or None, got {type(backend).__name__}"
@@ -595,6 +610,21 @@ def _stacklevel() -> int:
         frame = frame.f_back  # type: ignore[assignment]
         level += 1
     return level
+
+
+# os.environ.get costs about 1 us (it encodes the key and, when the variable
+# is unset, raises and catches KeyError in Python); Socket() without backend=
+# reads $SOCKSPEC_BACKEND every time, since it may change while the program
+# runs.  os.environ's own mapping answers the same question with one C dict
+# lookup; where it is not there (another platform), os.environ.get does.
+_environ_get: Callable[[Any], object]
+_ENV_KEY: object
+try:
+    _environ_get = os.environ._data.get  # type: ignore[attr-defined]
+    _ENV_KEY = os.environ.encodekey(BACKEND_ENV)
+except AttributeError:  # pragma: no cover - not CPython's os.environ
+    _environ_get = os.environ.get
+    _ENV_KEY = BACKEND_ENV
 
 
 #: The process-wide registry.

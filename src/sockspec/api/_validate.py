@@ -230,13 +230,17 @@ def file_arg(value: object) -> BinaryIO:
     return value  # type: ignore[return-value]
 
 
+# Event member of each valid mask value (Event(value) runs enum machinery).
+_EVENT_OF = (Event(0), Event.EVENT_READ, Event.EVENT_WRITE, Event(3))
+
+
 def events_arg(value: object) -> Event:
     """Validate a Poller event mask (EVENT_READ | EVENT_WRITE)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"events must be EVENT_READ and/or EVENT_WRITE, got {value!r}")
-    if value <= 0 or value & ~int(Event.EVENT_READ | Event.EVENT_WRITE):
+    if not 0 < value <= 3:
         raise ValueError(f"events must be EVENT_READ and/or EVENT_WRITE, got {value!r}")
-    return Event(value)
+    return _EVENT_OF[value]
 
 
 def option_applies(option: Option, family: Family, type: SocketType) -> bool:

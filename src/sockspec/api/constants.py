@@ -93,11 +93,30 @@ class Option(enum.Enum):
 
 
 class Event(enum.IntFlag):
-    """Readiness events for :class:`Poller` (bit flags, combine with ``|``)."""
+    """Readiness events for :class:`Poller` (bit flags, combine with ``|``).
+
+    An :class:`enum.IntFlag`: members combine with ``|`` into an ``Event``,
+    iterate, support ``in`` and print their names.  ``&`` is ``int``'s own
+    and gives a plain ``int``, so the test every event loop makes,
+    ``if events & EVENT_READ:``, costs what it costs on ints (``IntFlag``'s
+    ``&`` runs three Python calls, 20 to 40 times slower;
+    ``benchmarks/bench_events.py`` measures both).
+    """
 
     EVENT_READ = 1
     EVENT_WRITE = 2
 
+    # The slot wrappers of int: CPython installs int's C function directly.
+    __and__ = int.__and__  # type: ignore[assignment]
+    __rand__ = int.__rand__  # type: ignore[assignment]
+
+
+# Members are singletons compared by identity, so the identity hash (in C)
+# agrees with ==.  Enum's own __hash__ hashes the name in Python, and making
+# a socket looks these up in dicts and sets several times.
+for _cls in (Family, SocketType, Shutdown, Option):
+    _cls.__hash__ = object.__hash__  # type: ignore[method-assign]
+del _cls
 
 #: IPv4: addresses like ``127.0.0.1``, a port per socket.
 AF_INET = Family.AF_INET

@@ -16,12 +16,15 @@ from typing import Any
 from .. import _registry
 from . import _validate as v
 from .backend import Backend, SelectorImpl, SocketImpl
-from .constants import EVENT_READ, Event
+from .constants import EVENT_READ, EVENT_WRITE, Event
 from .errors import SocketClosed, SocketError, UnsupportedOperation, from_os_error
 from .layer import Layer
 from .socket import Socket
 
 __all__ = ["PollKey", "Poller"]
+
+# Event member of each mask value.
+_EVENT_OF = (Event(0), EVENT_READ, EVENT_WRITE, EVENT_READ | EVENT_WRITE)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -174,21 +177,29 @@ class Poller:
         if self._selector is None:
             raise SocketClosed("the Poller was closed while waiting")
         keys = self._keys
+        if not early:
+            # One list, no Python-level flag arithmetic: & is int's (see
+            # Event), and the tuple maps the result back to its Event member.
+            # A key modified while the selector looked may want none of what
+            # it saw.
+            return [
+                (key, _EVENT_OF[mask])
+                for token, events in ready
+                if (key := keys.get(token)) is not None  # type: ignore[call-overload]
+                and (mask := events & key.events)
+            ]
         out = []
         for token, events in ready:
             key = keys.get(token)  # type: ignore[call-overload]
             if key is not None:
-                if early and token in early:
+                if token in early:
                     events |= early.pop(token)
-                # A key modified while the selector looked may want none of
-                # what it saw.
                 if events & key.events:
-                    out.append((key, events & key.events))
-        if early:
-            for buffered_token, readable in early.items():
-                key = keys.get(buffered_token)
-                if key is not None:
-                    out.append((key, readable))
+                    out.append((key, _EVENT_OF[events & key.events]))
+        for buffered_token, readable in early.items():
+            key = keys.get(buffered_token)
+            if key is not None:
+                out.append((key, readable))
         return out
 
     select = poll

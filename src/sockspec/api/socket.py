@@ -172,7 +172,15 @@ class Socket:
             raise
         except OSError as exc:
             raise from_os_error(exc) from None
-        self._init(impl, be, family, type, timeout)
+        # _init's body, inlined: one frame less on every socket made.
+        self._impl = impl
+        self._backend = be
+        self._family = family
+        self._type = type
+        self._timeout = timeout
+        self._pollers = None
+        if timeout is not None:
+            impl.set_timeout(timeout)
 
     def _init(
         self,

@@ -339,16 +339,16 @@ class OSSelector(SelectorImpl):
             waiters.pop()
             if self._closed:
                 self._release()
-        out: list[tuple[Hashable, Event]] = []
-        for key, mask in ready:
-            if key.data is _WAKE:
-                continue  # close() is the only writer; the pipe is not reused
-            # The selector masks the kernel's events with the key it looks
-            # up afterwards: a modify() from another thread in between can
-            # leave nothing, and a key with nothing ready is not reported.
-            if mask:
-                out.append((key.data, _FROM_SELECTORS[mask]))
-        return out
+        # The wake-up pipe is skipped: close() is its only writer, and it is
+        # not reused.  The selector masks the kernel's events with the key it
+        # looks up afterwards: a modify() from another thread in between can
+        # leave nothing, and a key with nothing ready is not reported.
+        events = _FROM_SELECTORS
+        return [
+            (key.data, events[mask])
+            for key, mask in ready
+            if mask and key.data is not _WAKE
+        ]
 
     def _make_wake(self) -> None:
         with self._lock:

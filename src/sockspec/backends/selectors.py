@@ -154,7 +154,10 @@ def _closed_while_waiting() -> SocketClosed:
 class SelectorsSocket(_os.OSSocket):
     """One OS socket in non-blocking mode; waits happen in ``poll(2)``."""
 
-    __slots__ = ("_fd", "_hungry", "_pollers", "_waiters", "_wakeup")
+    # __dict__ holds only the OS socket's own recv and send, which shadow
+    # the methods on a socket that never waits (see set_timeout); it is
+    # made on first use, so other sockets pay nothing for it.
+    __slots__ = ("__dict__", "_fd", "_hungry", "_pollers", "_waiters", "_wakeup")
 
     def __init__(
         self,
@@ -172,7 +175,16 @@ class SelectorsSocket(_os.OSSocket):
             if sock is None:  # pragma: no cover - no SOCK_NONBLOCK (non-Linux)
                 sock = _os.REAL_SOCKET(_os.FAMILIES[family], _os.TYPES[type])
             sock.setblocking(False)
-        super().__init__(family, type, sock, state)
+        # OSSocket.__init__'s assignments, inlined: a socket is made per
+        # connection and a super() call is a frame and an object more.
+        # tests/test_perf_guards.py checks that every slot gets set.
+        self.os_socket = sock
+        self._family = family
+        self._type = type
+        self._timeout = None
+        self._state = state
+        self._closed = False
+        self._shut_wr = False
         self._fd = sock.fileno()
         # One entry per thread inside _wait; list.append/pop are atomic.
         self._waiters: list[None] = []
@@ -573,7 +585,19 @@ class SelectorsSocket(_os.OSSocket):
 
     def set_timeout(self, timeout: float | None) -> None:
         # The OS socket stays non-blocking; the timeout only steers waits.
-        self._timeout = timeout
+        was, self._timeout = self._timeout, timeout
+        # A socket that never waits gets the OS socket's own recv (and, once
+        # connected, send) in place of the methods, which would only make
+        # the same call and re-raise BlockingIOError: a Poller loop saves a
+        # frame per call.
+        sock = self.os_socket
+        if timeout == 0:
+            self.receive = sock.recv  # type: ignore[method-assign, assignment]
+            # Before a connection, send must turn EPIPE into ENOTCONN.
+            if self._state == CONNECTED and self._type is SOCK_STREAM:
+                self.send = sock.send  # type: ignore[method-assign, assignment]
+        elif was == 0:
+            self.__dict__.clear()  # the methods again
 
 
 class SelectorsBackend(_os.OSBackend):

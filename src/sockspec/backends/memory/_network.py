@@ -179,7 +179,9 @@ class Host(Backend):
         """The socket listening for TCP connections to *addr*:*port*."""
         best = None
         for sock in self._ports.get(("tcp", port or 0), ()):
-            if sock._state != 1 or sock._closed:  # 1: listening
+            if sock._state != 1:  # 1: listening; listeners come first
+                break
+            if sock._closed:
                 continue
             cover = sock._cov4 if v == 4 else sock._cov6
             if cover == addr:

@@ -261,9 +261,11 @@ class MemorySocket(SocketImpl):
         self._peer: MemorySocket | None = None
         self._tx: MemorySocket | None = None  # peer, while the fast send path may run
         self._cap = 0
-        self._rx: deque[Any] = deque()
+        # The queues are made on first use: an empty deque is ~760 bytes,
+        # most of an idle connection (issue 16).  None reads as empty.
+        self._rx: deque[Any] | None = None
         self._rx_size = 0
-        self._inflight: deque[list[Any]] = deque()
+        self._inflight: deque[list[Any]] | None = None
         self._inflight_size = 0
         self._last_ready = 0.0
         self._rd_shut = False  # Linux RCV_SHUTDOWN: FIN received or SHUT_RD
@@ -627,14 +629,32 @@ class MemorySocket(SocketImpl):
                 self._claim_port(0)
             self._stopped = False
 
+    def _listeners_first(self) -> None:
+        """Move this new listener after the port's other listeners.
+
+        A port's list holds its listeners first, then everything else
+        (bound sockets, accepted connections), so Host._listener stops at
+        the first non-listener instead of walking every connection.
+        """
+        bound = self._host._ports[(self._proto, self._port or 0)]
+        bound.remove(self)
+        at = 0
+        while at < len(bound) and bound[at]._state == _LISTEN:
+            at += 1
+        bound.insert(at, self)
+
     def _unbind(self) -> None:
         if self._port is not None:
             key = (self._proto, self._port)
             bound = self._host._ports.get(key)
-            if bound is not None and self in bound:
-                bound.remove(self)
-                if not bound:
-                    del self._host._ports[key]
+            if bound is not None:
+                try:
+                    bound.remove(self)  # one scan, not "in" and then remove
+                except ValueError:
+                    pass
+                else:
+                    if not bound:
+                        del self._host._ports[key]
         if self._unix and self._local is not None:
             paths = self._host._paths
             if self._local.startswith("\0"):
@@ -658,6 +678,8 @@ class MemorySocket(SocketImpl):
                         raise AddressInUse("Address already in use")
                 self._state = _LISTEN
                 self._accept_q = deque()
+                if not self._unix:
+                    self._listeners_first()
                 self._log("listen")
             self._backlog = min(backlog, SOMAXCONN)
             self._admit_waiting()
@@ -990,6 +1012,10 @@ class MemorySocket(SocketImpl):
         self._stopped = True
         if not self._port_locked:
             self._unbind()
+        else:  # no longer a listener: out of the listeners' place (see listen)
+            bound = self._host._ports[(self._proto, self._port or 0)]
+            bound.remove(self)
+            bound.append(self)
         self._log("shutdown", detail="listener stopped")
         _notify(self)
 
@@ -1033,9 +1059,9 @@ class MemorySocket(SocketImpl):
             self._unbind()
             self._log("close")
             if self._unix and not self._stream:
-                for item in self._rx:
+                for item in self._rx or ():
                     _uncharge(item)
-            self._rx.clear()
+            self._rx = None
             self._rx_size = 0
             _notify(self)
 
@@ -1109,7 +1135,10 @@ class MemorySocket(SocketImpl):
         else:
             ready = max(self._sched.now + delay, peer._last_ready)
             peer._last_ready = ready
-        peer._inflight.append([ready, kind, data])
+        inflight = peer._inflight
+        if inflight is None:
+            inflight = peer._inflight = deque()
+        inflight.append([ready, kind, data])
         peer._inflight_size += n
         if ready is None:
             net._held.append(lambda: _release(peer))
@@ -1128,7 +1157,7 @@ class MemorySocket(SocketImpl):
         self._rd_shut = self._wr_shut = True
         self._tx = None
         self._error = code
-        self._inflight.clear()
+        self._inflight = None
         self._inflight_size = 0
         self._log("reset", self._peer_name())
         _notify(self)
@@ -1142,7 +1171,11 @@ class MemorySocket(SocketImpl):
         peer = self._tx
         if peer is not None and self._fast:
             n = len(data)
-            with self._lock:
+            # acquire/release, not "with": half the cost on 3.11, and this
+            # is every send of a ping-pong.
+            lock = self._lock
+            lock.acquire()
+            try:
                 if self._sched._strangers:
                     self._sched.join()
                 if (
@@ -1151,12 +1184,17 @@ class MemorySocket(SocketImpl):
                     and peer._rx_size + n <= self._cap
                     and not peer._inflight
                 ):
-                    peer._rx.append(data if data.__class__ is bytes else bytes(data))
+                    rx = peer._rx
+                    if rx is None:
+                        rx = peer._rx = deque()
+                    rx.append(data if data.__class__ is bytes else bytes(data))
                     peer._rx_size += n
                     self._sent += n
                     if peer._waiters or peer._sels:
                         _notify(peer)
                     return n
+            finally:
+                lock.release()
         return self._send_slow(data)
 
     def _send_slow(self, data: bytes | memoryview) -> int:
@@ -1241,11 +1279,13 @@ class MemorySocket(SocketImpl):
 
     def receive(self, maxlen: int) -> bytes:
         if self._fast:
-            with self._lock:
+            lock = self._lock  # acquire/release: see send()
+            lock.acquire()
+            try:
                 if self._sched._strangers:
                     self._sched.join()
                 rx = self._rx
-                if len(rx) == 1 and self._stream:
+                if rx is not None and len(rx) == 1 and self._stream:
                     data: bytes = rx[0]
                     n = len(data)
                     if n <= maxlen:
@@ -1256,6 +1296,8 @@ class MemorySocket(SocketImpl):
                         if peer is not None and (peer._waiters or peer._sels):
                             _notify(peer)
                         return data
+            finally:
+                lock.release()
         return self._receive_slow(maxlen)[0]
 
     def _receive_slow(self, maxlen: int) -> tuple[bytes, Any]:
@@ -1301,6 +1343,7 @@ class MemorySocket(SocketImpl):
 
     def _take_stream(self, maxlen: int) -> bytes:
         rx = self._rx
+        assert rx is not None  # callers saw data queued
         net = self._net
         if net._rules and net._any(ShortReads, self._peer or self, self):
             maxlen = net._rng.randint(1, min(maxlen, self._rx_size))
@@ -1324,7 +1367,15 @@ class MemorySocket(SocketImpl):
             _notify(peer)
         return data
 
+    def _rx_queue(self) -> deque[Any]:
+        """The receive queue, made on first use."""
+        rx = self._rx
+        if rx is None:
+            rx = self._rx = deque()
+        return rx
+
     def _take_dgram(self, maxlen: int) -> tuple[bytes, Any]:
+        assert self._rx is not None  # callers saw a datagram queued
         item = self._rx.popleft()
         data, source = item[0], item[1]
         if self._unix:
@@ -1499,7 +1550,7 @@ class MemorySocket(SocketImpl):
                     raise PermissionDenied(errno.EPERM, "Operation not permitted")
                 if dst._rd_shut:  # the receiver shut down reading
                     raise BrokenPipe("Broken pipe")
-                if len(dst._rx) <= UNIX_DGRAM_QLEN:
+                if len(dst._rx or ()) <= UNIX_DGRAM_QLEN:
                     break
             if timeout == 0:
                 self._sched.spin()
@@ -1507,7 +1558,7 @@ class MemorySocket(SocketImpl):
             if deadline is not None and self._sched.now >= deadline:
                 raise Timeout("timed out")
             self._wait("send_to()", deadline, also=dst)
-        dst._rx.append((payload, self._local, self, charge))
+        dst._rx_queue().append((payload, self._local, self, charge))
         self._wmem += charge
         dst._rx_size += n + _DGRAM_OVERHEAD
         self._sent += n
@@ -1659,7 +1710,9 @@ class MemorySocket(SocketImpl):
             local,
             remote,
             self._state_name(),
-            self._rx_size if self._stream else sum(len(item[0]) for item in self._rx),
+            self._rx_size
+            if self._stream
+            else sum(len(item[0]) for item in self._rx or ()),
             peer._inflight_size if peer is not None else 0,
             self._sent,
             self._received,
@@ -1691,7 +1744,7 @@ def _arrive(sock: MemorySocket, kind: int, data: bytes) -> None:
             if sender is not None:
                 sender._reset(errno.ECONNRESET)
             return
-        sock._rx.append(data)
+        sock._rx_queue().append(data)
         sock._rx_size += len(data)
         if sock._net._record_data:
             sock._log("deliver", sock._peer_name(), len(data))
@@ -1741,7 +1794,7 @@ def _release(sock: MemorySocket) -> None:
         return
     now = sock._sched.now
     ready = max(now + delay, sock._last_ready)
-    for segment in sock._inflight:
+    for segment in sock._inflight or ():
         if segment[0] is None:
             segment[0] = ready
     sock._last_ready = ready
@@ -1772,7 +1825,7 @@ def _deliver_dgram(
         if sock._rx_size > sock._rcvbuf:
             sock._log("drop", where, n, "receive buffer full")
             continue
-        sock._rx.append((payload, source))
+        sock._rx_queue().append((payload, source))
         sock._rx_size += n + _DGRAM_OVERHEAD
         if sock._net._record_data:
             sock._log("deliver", _fmt(source[1], source[2]), n)

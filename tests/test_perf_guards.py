@@ -1,0 +1,343 @@
+"""Guards of the hot paths, by counting operations, never by timing (issue 16).
+
+Timing belongs in ``benchmarks/``; these tests count the Python-level calls
+(frames entered) a hot operation makes, which is deterministic and is what
+made those operations slow on a slow interpreter.
+"""
+
+from __future__ import annotations
+
+import collections
+import gc
+import os
+import socket
+import sys
+import tracemalloc
+from collections.abc import Callable
+
+import pytest
+
+import sockspec
+from sockspec.api.constants import Family, Option, Shutdown, SocketType
+from sockspec.backends.memory import Network
+from sockspec.backends.stdlib import StdlibSocket
+
+
+def python_calls(fn: Callable[[], object]) -> collections.Counter[str]:
+    """Run *fn*; return the Python functions it entered, with counts."""
+    seen: collections.Counter[str] = collections.Counter()
+
+    own = fn.__code__  # type: ignore[attr-defined]
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        code = frame.f_code  # type: ignore[attr-defined]
+        if event == "call" and code is not own:
+            seen[getattr(code, "co_qualname", code.co_name)] += 1
+
+    # A collection inside would count the finalizers of other tests' garbage.
+    gc.collect()
+    gc.disable()
+    sys.setprofile(profile)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+        gc.enable()
+    return seen
+
+
+def own_calls(fn: Callable[[], object], baseline: Callable[[], object]) -> int:
+    """Python calls *fn* makes beyond those *baseline* makes."""
+    return sum(python_calls(fn).values()) - sum(python_calls(baseline).values())
+
+
+# -- creation --------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_env_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SOCKSPEC_BACKEND", raising=False)
+    sockspec.Socket().close()  # the default backend is made once, not per socket
+
+
+# Socket.__init__, resolve_backend, Registry.resolve, Registry.get/default,
+# Backend.socket, the implementation's __init__ and close, Socket.close.
+# It was 17 (enum hashes, os.environ.get, super().__init__, Socket._init).
+CREATION_BUDGET = 8
+
+
+@pytest.mark.parametrize("backend", ["stdlib", None])
+def test_making_and_closing_a_socket_stays_within_its_python_call_budget(
+    backend: str | None, no_env_backend: None
+) -> None:
+    def spec() -> None:
+        sockspec.Socket(backend=backend).close()
+
+    def raw() -> None:
+        socket.socket().close()
+
+    assert own_calls(spec, raw) <= CREATION_BUDGET, (
+        python_calls(spec),
+        python_calls(raw),
+    )
+
+
+def test_constants_hash_without_python_code() -> None:
+    for cls in (Family, SocketType, Shutdown, Option):
+        member = next(iter(cls))
+        assert not python_calls(lambda m=member: hash(m)), cls  # type: ignore[misc]
+        # ... and still compare, hash consistently and print as before.
+        assert {member: 1}[cls[member.name]] == 1
+        assert repr(member) == f"sockspec.{member.name}"
+
+
+def test_the_default_backend_does_not_read_os_environ_get_per_socket(
+    no_env_backend: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[object] = []
+    original = type(os.environ).get
+
+    def counting_get(self: object, key: str, default: object = None) -> object:
+        reads.append(key)
+        return original(self, key, default)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(os.environ), "get", counting_get)
+    for _ in range(10):
+        sockspec.Socket().close()
+    assert reads == []
+    # The variable is still read: a change takes effect for the next socket.
+    monkeypatch.setenv("SOCKSPEC_BACKEND", "selectors")
+    with sockspec.Socket() as sock:
+        assert sock.backend == "selectors"
+    monkeypatch.delenv("SOCKSPEC_BACKEND")
+    with sockspec.Socket() as sock:
+        assert sock.backend == "stdlib"
+
+
+def test_a_virtual_subclass_of_backend_is_still_accepted() -> None:
+    real = sockspec.get_backend("stdlib")
+
+    class Wrapper:  # not a Backend subclass; registered as a virtual one
+        name = "wrapped"
+        capabilities = real.capabilities
+
+        def socket(self, family: Family, type: SocketType) -> object:
+            return real.socket(family, type)
+
+        def resolve(self) -> Wrapper:
+            return self
+
+    sockspec.Backend.register(Wrapper)
+    with sockspec.Socket(backend=Wrapper()) as sock:  # type: ignore[arg-type]
+        assert sock.backend == "wrapped"
+
+
+@pytest.mark.parametrize("accepted", [False, True])
+def test_every_slot_of_a_stdlib_socket_is_set(accepted: bool) -> None:
+    # SelectorsSocket.__init__ (StdlibSocket's) inlines OSSocket.__init__; a
+    # slot added to one and forgotten in the other would surface here.
+    listener = StdlibSocket(sockspec.AF_INET, sockspec.SOCK_STREAM)
+    listener.bind("127.0.0.1", None)
+    listener.listen(1)
+    client = StdlibSocket(sockspec.AF_INET, sockspec.SOCK_STREAM)
+    client.connect("127.0.0.1", listener.local_address()[1], 5.0)
+    server = listener.accept()
+    try:
+        sock = server if accepted else client
+        slots = {
+            name
+            for cls in type(sock).__mro__
+            for name in getattr(cls, "__slots__", ())
+            if name != "__weakref__"
+        }
+        missing = {name for name in slots if not hasattr(sock, name)}
+        assert not missing
+    finally:
+        for s in (client, server, listener):
+            s.close()
+
+
+# -- Poller ------------------------------------------------------------------------
+
+
+def test_testing_a_readiness_flag_runs_no_python_code() -> None:
+    events = sockspec.EVENT_READ | sockspec.EVENT_WRITE
+    assert isinstance(events, sockspec.Event)  # | still makes an Event
+    assert not python_calls(lambda: events & sockspec.EVENT_READ)
+    assert not python_calls(lambda: 3 & sockspec.EVENT_WRITE)
+    assert events & sockspec.EVENT_READ == sockspec.EVENT_READ
+    assert not sockspec.EVENT_READ & sockspec.EVENT_WRITE
+    assert list(events) == [sockspec.EVENT_READ, sockspec.EVENT_WRITE]
+
+
+def _ready_pairs(backend: str, count: int) -> tuple[list[sockspec.Socket], ...]:
+    listener = sockspec.Socket(backend=backend)
+    listener.bind("127.0.0.1")
+    listener.listen(count)
+    clients, servers = [], []
+    for _ in range(count):
+        client = sockspec.Socket(backend=backend)
+        client.connect("127.0.0.1", listener.local_port)
+        clients.append(client)
+        servers.append(listener.accept())
+        client.send(b"x")
+    listener.close()
+    return clients, servers
+
+
+@pytest.mark.parametrize("backend", ["selectors", "stdlib"])
+def test_poll_makes_no_python_call_per_ready_socket_beyond_selectors(
+    backend: str, no_fd_leak: None
+) -> None:
+    clients, servers = _ready_pairs(backend, 20)
+    poller = sockspec.Poller(backend)
+    try:
+        for sock in servers[:10]:
+            poller.register(sock, sockspec.EVENT_READ)
+        ten = python_calls(lambda: poller.poll(0))
+        for sock in servers[10:]:
+            poller.register(sock, sockspec.EVENT_READ)
+        twenty = python_calls(lambda: poller.poll(0))
+        assert len(poller.poll(0)) == 20
+        per_event = {
+            name: (twenty[name] - ten[name]) / 10
+            for name in twenty
+            if twenty[name] != ten[name]
+        }
+        # selectors.EpollSelector.select calls _key_from_fd once per event;
+        # sockspec adds nothing of its own.
+        assert set(per_event) <= {"_BaseSelectorImpl._key_from_fd"}, per_event
+    finally:
+        poller.close()
+        for sock in clients + servers:
+            sock.close()
+
+
+def test_a_selectors_socket_that_never_waits_calls_the_os_socket_directly(
+    no_fd_leak: None,
+) -> None:
+    (client,), (server,) = _ready_pairs("selectors", 1)
+    try:
+        server.timeout = 0
+        assert dict(python_calls(lambda: server.receive(10))) == {"Socket.receive": 1}
+        assert dict(python_calls(lambda: server.send(b"y"))) == {"Socket.send": 1}
+        with pytest.raises(sockspec.WouldBlock):
+            server.receive(10)
+        # Any other timeout brings the waiting methods back.
+        server.timeout = 0.05
+        with pytest.raises(sockspec.Timeout):
+            server.receive(10)
+        client.send(b"z")
+        assert server.receive(10) == b"z"
+        server.timeout = 0
+        with pytest.raises(sockspec.WouldBlock):
+            server.receive(10)
+        assert client.receive(10) == b"y"
+    finally:
+        client.close()
+        server.close()
+
+
+# -- memory network ------------------------------------------------------------
+
+
+def python_lines(fn: Callable[[], object]) -> int:
+    """Run *fn*; return how many lines of Python it executed."""
+    count = 0
+
+    def trace(frame: object, event: str, arg: object) -> Callable[..., object]:
+        nonlocal count
+        if event == "line":
+            count += 1
+        return trace
+
+    gc.collect()
+    gc.disable()
+    sys.settrace(trace)
+    try:
+        fn()
+    finally:
+        sys.settrace(None)
+        gc.enable()
+    return count
+
+
+def _lines_per_connection(open_before: int) -> int:
+    """Python lines to open, use and close one connection to 0.0.0.0."""
+    network = Network(seed=5)
+    listener = sockspec.Socket(backend=network)
+    listener.bind("0.0.0.0", 9000)
+    listener.listen(4096)
+    pairs = []
+
+    def connect() -> tuple[sockspec.Socket, sockspec.Socket]:
+        client = sockspec.Socket(backend=network)
+        client.connect("127.0.0.1", 9000)
+        return client, listener.accept()
+
+    for _ in range(open_before):
+        pairs.append(connect())
+    first_client, first_server = pairs[0]
+
+    def one_more() -> None:
+        client, server = connect()
+        client.send(b"ping")
+        server.send(server.receive())
+        client.receive()
+        client.close()
+        server.close()
+        # ... and one from deep in the port list (accepted first).
+        first_server.close()
+        first_client.close()
+
+    lines = python_lines(one_more)
+    for client, server in pairs:
+        client.close()
+        server.close()
+    listener.close()
+    network.close()
+    return lines
+
+
+def test_a_memory_connection_costs_the_same_however_many_are_open() -> None:
+    # Counted, not timed: a listener on 0.0.0.0 used to look at every
+    # accepted connection on each connect (20,000 connections cost 63x
+    # 2,000).  Ephemeral port draws that collide may add a few lines.
+    few, many = _lines_per_connection(20), _lines_per_connection(400)
+    assert many <= few + 20, (few, many)
+
+
+def test_an_idle_memory_connection_stays_under_two_and_a_half_kilobytes() -> None:
+    # Counted in bytes: the receive and in-flight queues are made on first
+    # use (an empty deque is ~760 bytes; four of them were half of 5.8 KB).
+    network = Network(seed=6)
+    listener = sockspec.Socket(backend=network)
+    listener.bind("127.0.0.1", 9000)
+    listener.listen(4096)
+    pairs = []
+
+    def connect() -> None:
+        client = sockspec.Socket(backend=network)
+        client.connect("127.0.0.1", 9000)
+        pairs.append((client, listener.accept()))
+
+    for _ in range(10):
+        connect()
+    network.clear_events()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(200):
+            connect()
+        network.clear_events()  # the log is the network's history, bounded apart
+        gc.collect()
+        per_connection = (tracemalloc.get_traced_memory()[0] - before) / 200
+    finally:
+        tracemalloc.stop()
+        for client, server in pairs:
+            client.close()
+            server.close()
+        listener.close()
+        network.close()
+    assert per_connection <= 2560, per_connection
