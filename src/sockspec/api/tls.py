@@ -59,6 +59,8 @@ from .errors import (
     TLSError,
     TLSTruncated,
     WouldBlock,
+    closed_while_waiting,
+    send_timed_out,
     tls_error,
 )
 from .layer import Layer
@@ -229,11 +231,11 @@ class TLSImpl(Layer):
             data = self._raw_call(raw.receive, _RAW_READ, deadline)
         except OSError:
             if self._closed:
-                raise SocketClosed("the socket was closed while waiting") from None
+                raise closed_while_waiting() from None
             raise
         if not data:
             if self._closed:
-                raise SocketClosed("the socket was closed while waiting")
+                raise closed_while_waiting()
             with self._lock:
                 self._in.write_eof()
         else:
@@ -384,7 +386,7 @@ class TLSImpl(Layer):
             try:
                 self._flush(deadline)
             except TimeoutError:
-                raise _sent_timeout(0) from None
+                raise send_timed_out(0) from None
         view = memoryview(data)
         total = len(view)
         sent = 0
@@ -407,7 +409,7 @@ class TLSImpl(Layer):
                     self._raw_call(raw.send, cipher, deadline)
             except TimeoutError as exc:
                 self._backlog = cipher[getattr(exc, "bytes_sent", 0) :]
-                raise _sent_timeout(sent) from None
+                raise send_timed_out(sent) from None
         return total
 
     def _send_some(self, data: bytes | memoryview) -> int:
@@ -546,12 +548,6 @@ class TLSImpl(Layer):
     def ready(self) -> bool:
         """Whether the handshake has completed."""
         return self._ready
-
-
-def _sent_timeout(sent: int) -> Timeout:
-    exc = Timeout(errno.ETIMEDOUT, f"timed out after sending {sent} bytes")
-    exc.bytes_sent = sent
-    return exc
 
 
 def check_arguments(

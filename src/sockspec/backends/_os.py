@@ -10,7 +10,6 @@ cannot drift apart.
 
 from __future__ import annotations
 
-import errno
 import os
 import select
 import selectors
@@ -45,7 +44,7 @@ from ..api.constants import (
     Shutdown,
     SocketType,
 )
-from ..api.errors import Timeout, UnsupportedOperation
+from ..api.errors import UnsupportedOperation
 
 # Connection states; plain ints keep the hot-path comparisons cheap.
 NEW, BOUND, LISTENING, CONNECTING, CONNECTED = range(5)
@@ -136,13 +135,6 @@ def os_address(family: Family, host: str | None, port: int | None) -> Any:
     if host is None:
         host = ""
     return (host, port or 0)
-
-
-def send_timeout(sent: int) -> Timeout:
-    """Return the :class:`~sockspec.Timeout` of a ``send`` that got *sent* out."""
-    exc = Timeout(errno.ETIMEDOUT, f"timed out after sending {sent} bytes")
-    exc.bytes_sent = sent
-    return exc
 
 
 def poll_now(sock: socket.socket, events: int) -> int:

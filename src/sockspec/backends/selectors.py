@@ -71,7 +71,14 @@ from typing import BinaryIO, TypeVar
 
 from ..api.backend import BackendSpec
 from ..api.constants import AF_UNIX, SOCK_STREAM, Family, SocketType
-from ..api.errors import SocketClosed, SocketError, Timeout, WouldBlock
+from ..api.errors import (
+    SocketError,
+    Timeout,
+    WouldBlock,
+    closed_while_waiting,
+    send_before_connect,
+    send_timed_out,
+)
 from ..hookspecs import hookimpl
 from . import _os
 from ._os import BOUND, CONNECTED, CONNECTING, LISTENING, NEW
@@ -147,10 +154,6 @@ def _timed_out(what: str) -> Timeout:
     return Timeout(errno.ETIMEDOUT, f"{what} timed out")
 
 
-def _closed_while_waiting() -> SocketClosed:
-    return SocketClosed("the socket was closed while waiting")
-
-
 class SelectorsSocket(_os.OSSocket):
     """One OS socket in non-blocking mode; waits happen in ``poll(2)``."""
 
@@ -208,7 +211,7 @@ class SelectorsSocket(_os.OSSocket):
         waiters.append(None)
         try:
             if self._closed:
-                raise _closed_while_waiting()
+                raise closed_while_waiting()
             if self._wakeup is None:
                 self._make_wakeup()
             if events:
@@ -226,13 +229,13 @@ class SelectorsSocket(_os.OSSocket):
             if self._closed:
                 self._leave_closed()
         if self._closed:
-            raise _closed_while_waiting()
+            raise closed_while_waiting()
         return bool(ready)
 
     def _make_wakeup(self) -> None:
         with _LOCK:
             if self._closed:
-                raise _closed_while_waiting()
+                raise closed_while_waiting()
             if self._wakeup is None:
                 self._wakeup = _Wakeup()
 
@@ -429,7 +432,7 @@ class SelectorsSocket(_os.OSSocket):
         ``EPIPE``; the contract says NotConnected, as ``recv`` does.
         """
         if self._type is SOCK_STREAM and self._state in (NEW, BOUND, LISTENING):
-            raise _os_error(errno.ENOTCONN) from None
+            raise send_before_connect() from None
 
     def _send_rest(
         self, data: bytes | memoryview, sent: int, deadline: float | None
@@ -442,7 +445,7 @@ class SelectorsSocket(_os.OSSocket):
                 # Getting here means the last try did not fit everything:
                 # the buffer is full, so wait first instead of retrying.
                 if not self._wait(_POLLOUT, deadline):
-                    raise _os.send_timeout(sent)
+                    raise send_timed_out(sent)
                 try:
                     sent += send(view[sent:])
                 except BlockingIOError:
@@ -515,7 +518,7 @@ class SelectorsSocket(_os.OSSocket):
                         waited = True
                         deadline = self._deadline(timeout)
                     if not self._wait(_POLLOUT, deadline):
-                        raise _os.send_timeout(sent) from None
+                        raise send_timed_out(sent) from None
                     continue
                 except OSError as exc:
                     if sent == 0 and exc.errno in (errno.EINVAL, errno.ENOSYS):

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
+from ...api._address import format_address as _fmt
 from ...api.backend import Backend, Capabilities
 from ...api.constants import AF_INET, Family, Option, SocketType
 from ...api.delegating import unwrap_impl
@@ -877,14 +878,6 @@ class Network(Backend):
             f"<memory Network seed={self.seed} t={self._sched.now:.6f}s "
             f"hosts={len(self._hosts)} sockets={len(self._sockets)}>"
         )
-
-
-def _fmt(addr: str | None, port: int | None) -> str:
-    if addr is None:
-        return "*"
-    if port is None:
-        return addr
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
 
 def _memory_impl(sock: object) -> MemorySocket | None:

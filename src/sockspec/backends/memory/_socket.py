@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from ...api._address import format_address as _fmt
 from ...api.backend import SelectorImpl, SocketImpl
 from ...api.constants import (
     AF_INET,
@@ -55,11 +56,13 @@ from ...api.errors import (
     MessageTooLong,
     NotConnected,
     PermissionDenied,
-    SocketClosed,
     SocketError,
     Timeout,
     WouldBlock,
+    closed_while_waiting,
     from_os_error,
+    send_before_connect,
+    send_timed_out,
 )
 from ._faults import (
     Duplicate,
@@ -162,14 +165,6 @@ def _notify(sock: MemorySocket) -> None:
         sel._dirty[sock] = None
         for w in sel._waiters:
             wake(w)
-
-
-def _fmt(addr: str | None, port: int | None) -> str:
-    if addr is None:
-        return "*"
-    if port is None:
-        return addr if not addr.startswith("\0") else "@" + addr[1:]
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
 
 class MemorySocket(SocketImpl):
@@ -321,7 +316,7 @@ class MemorySocket(SocketImpl):
             if also is not None and w in also._waiters:
                 also._waiters.remove(w)
         if self._closed:
-            raise SocketClosed("the socket was closed while waiting")
+            raise closed_while_waiting()
 
     def _deadline(self, timeout: float | None) -> float | None:
         return None if timeout is None else self._sched.now + timeout
@@ -1181,8 +1176,7 @@ class MemorySocket(SocketImpl):
                 if self._state in (_NEW, _LISTEN):
                     if self._nb_connect:  # stdlib leaves this one to the kernel
                         raise BrokenPipe("Broken pipe")
-                    # Linux says EPIPE; the contract (and stdlib) NotConnected.
-                    raise NotConnected("Transport endpoint is not connected")
+                    raise send_before_connect()
                 if self._wr_shut or self._dead:
                     raise BrokenPipe("Broken pipe")
                 if self._state != _CONNECTED:
@@ -1192,7 +1186,7 @@ class MemorySocket(SocketImpl):
                     # timeout (sk_stream_wait_connect); without this check a
                     # passed deadline makes every wait return at once.
                     if deadline is not None and self._sched.now >= deadline:
-                        raise _timeout(sent)
+                        raise send_timed_out(sent)
                     self._wait("send()", deadline)
                     continue
                 if total == 0:
@@ -1215,7 +1209,7 @@ class MemorySocket(SocketImpl):
                     self._sched.spin()
                     raise WouldBlock("Resource temporarily unavailable")
                 if deadline is not None and self._sched.now >= deadline:
-                    raise _timeout(sent)
+                    raise send_timed_out(sent)
                 self._wait("send()", deadline, also=peer)
 
     def _push(self, chunk: bytes) -> int:
@@ -1667,12 +1661,6 @@ class MemorySocket(SocketImpl):
 
     def __repr__(self) -> str:
         return self._describe()
-
-
-def _timeout(sent: int) -> Timeout:
-    exc = Timeout(errno.ETIMEDOUT, f"timed out after sending {sent} bytes")
-    exc.bytes_sent = sent
-    return exc
 
 
 def _arrive(sock: MemorySocket, kind: int, data: bytes) -> None:
