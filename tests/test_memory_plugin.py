@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -16,24 +14,15 @@ from sockspec import _registry
 from sockspec.backends.memory import Network
 
 
-def run_pytest(
-    tmp_path: Path, source: str, *args: str
-) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "test_app.py").write_text(textwrap.dedent(source))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCKSPEC_")}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+def run_pytest(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
+    """Run pytest on *source* in a fresh interpreter."""
+    pytester.makepyfile(test_app=textwrap.dedent(source))
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=120)
 
 
-def test_failing_test_reports_the_seed(tmp_path: Path) -> None:
+def test_failing_test_reports_the_seed(app_pytester: pytest.Pytester) -> None:
     result = run_pytest(
-        tmp_path,
+        app_pytester,
         """
         import pytest
 
@@ -46,15 +35,15 @@ def test_failing_test_reports_the_seed(tmp_path: Path) -> None:
             assert memory_network.now == 0.0
         """,
     )
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "memory network" in result.stdout
-    assert "seed 1234; replay with --memory-seed=1234" in result.stdout
-    assert "1 failed, 1 passed" in result.stdout
+    assert result.ret == 1, str(result.stdout) + str(result.stderr)
+    assert "memory network" in str(result.stdout)
+    assert "seed 1234; replay with --memory-seed=1234" in str(result.stdout)
+    assert "1 failed, 1 passed" in str(result.stdout)
 
 
-def test_memory_seed_option_replays(tmp_path: Path) -> None:
+def test_memory_seed_option_replays(app_pytester: pytest.Pytester) -> None:
     result = run_pytest(
-        tmp_path,
+        app_pytester,
         """
         import sockspec
 
@@ -66,7 +55,7 @@ def test_memory_seed_option_replays(tmp_path: Path) -> None:
         """,
         "--memory-seed=99",
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.ret == 0, str(result.stdout) + str(result.stderr)
 
 
 def test_plugin_is_import_light() -> None:
@@ -139,9 +128,11 @@ def test_default_backend_env_memory_follows_installation(
         assert sock._backend is not network
 
 
-def test_failing_test_reports_the_tail_of_the_event_log(tmp_path: Path) -> None:
+def test_failing_test_reports_the_tail_of_the_event_log(
+    app_pytester: pytest.Pytester,
+) -> None:
     result = run_pytest(
-        tmp_path,
+        app_pytester,
         """
         import sockspec
 
@@ -152,8 +143,8 @@ def test_failing_test_reports_the_tail_of_the_event_log(tmp_path: Path) -> None:
             assert False, "boom"
         """,
     )
-    assert result.returncode == 1, result.stdout + result.stderr
-    out = result.stdout
+    assert result.ret == 1, str(result.stdout) + str(result.stderr)
+    out = str(result.stdout)
     assert "last 20 of 101 events" in out
     assert "100B (nothing bound there)" in out  # the newest drop
     assert " 80B (" not in out  # older than the tail

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, SupportsIndex, TypeVa
 
 from .. import _registry
 from . import _validate as v
-from ._address import format_address
+from ._shared import format_address
 from .backend import Address, Backend, SocketImpl
 from .constants import (
     AF_INET,

@@ -51,6 +51,7 @@ import threading
 from collections.abc import Callable
 from typing import BinaryIO, TypeVar
 
+from ._shared import send_file_by_chunks
 from .backend import SocketImpl
 from .constants import SHUT_RD, SHUT_RDWR, SHUT_WR, Shutdown
 from .errors import (
@@ -439,26 +440,7 @@ class TLSImpl(Layer):
         return sent
 
     def send_file(self, file: BinaryIO) -> int:
-        total = 0
-        while True:
-            chunk = file.read(_CHUNK)
-            if not chunk:
-                return total
-            try:
-                n = self.send(chunk)
-            except BlockingIOError:
-                file.seek(-len(chunk), 1)
-                if total:
-                    return total
-                raise
-            except Timeout as exc:
-                file.seek(exc.bytes_sent - len(chunk), 1)
-                exc.bytes_sent += total
-                raise
-            total += n
-            if n < len(chunk):
-                file.seek(n - len(chunk), 1)
-                return total
+        return send_file_by_chunks(self.send, file, _CHUNK)
 
     # -- ending ------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from ...api._address import format_address as _fmt
+from ...api._shared import format_address as _fmt
 from ...api.backend import Backend, Capabilities
 from ...api.constants import AF_INET, Family, Option, SocketType
 from ...api.delegating import unwrap_impl

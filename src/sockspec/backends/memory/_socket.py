@@ -23,7 +23,8 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from ...api._address import format_address as _fmt
+from ...api._shared import format_address as _fmt
+from ...api._shared import send_file_by_chunks
 from ...api.backend import SelectorImpl, SocketImpl
 from ...api.constants import (
     AF_INET,
@@ -1511,28 +1512,7 @@ class MemorySocket(SocketImpl):
         return n
 
     def send_file(self, file: BinaryIO) -> int:
-        total = 0
-        while True:
-            chunk = file.read(65536)
-            if not chunk:
-                return total
-            try:
-                n = self.send(chunk)
-            except WouldBlock:
-                file.seek(-len(chunk), 1)
-                if total:
-                    return total
-                raise
-            except Timeout as exc:
-                # Count the earlier chunks too, and leave the file right
-                # after the last byte that went out, so resuming loses none.
-                file.seek(exc.bytes_sent - len(chunk), 1)
-                exc.bytes_sent += total
-                raise
-            total += n
-            if n < len(chunk):
-                file.seek(n - len(chunk), 1)
-                return total
+        return send_file_by_chunks(self.send, file)
 
     # -- options and state ------------------------------------------------------------
 

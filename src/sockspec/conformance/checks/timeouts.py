@@ -111,6 +111,14 @@ def write_timeout(h: Harness) -> None:
     # A send timing out leaves receiving working.
     server.send(b"ping")
     assert h.receive_exactly(client, 4) == b"ping"
+    resumes_after_send_timeout(h, client, server, data, sent)
+
+
+def resumes_after_send_timeout(
+    h: Harness, client: Socket, server: Socket, data: bytes, sent: int
+) -> None:
+    """After a send of *data* timed out having sent *sent* bytes, the peer
+    receives exactly those bytes and then what the client sends next."""
     drain = h.thread(lambda: h.receive_all(server, limit=len(data)), "drain")
     client.timeout = h.io_timeout
     client.send(b"tail")
