@@ -55,6 +55,7 @@ _T = TypeVar("_T")
 _bytes = bytes
 _int = int
 _MAX_MAXLEN = v.MAX_MAXLEN
+_DEFAULT_MAXLEN = v.DEFAULT_MAXLEN
 
 
 class _ClosedImpl(SocketImpl):
@@ -280,7 +281,7 @@ class Socket:
         stream.  Datagram: one whole datagram, truncated to *maxlen*.
         """
         if maxlen is None:
-            maxlen = 65536
+            maxlen = _DEFAULT_MAXLEN
         elif maxlen.__class__ is not _int or not 0 < maxlen <= _MAX_MAXLEN:
             maxlen = v.maxlen_arg(maxlen)
         try:

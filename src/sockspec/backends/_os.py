@@ -18,7 +18,7 @@ import struct
 import threading
 import weakref
 from collections.abc import Hashable
-from typing import Any, Protocol
+from typing import Any
 
 from ..api.backend import (
     Address,
@@ -235,11 +235,6 @@ class OSSocket(SocketImpl):
         if self._family is AF_UNIX:
             return (split_address(self._family, addr)[0], None)
         return (addr[0], addr[1])
-
-
-class _HasSocket(Protocol):
-    @property
-    def os_socket(self) -> socket.socket: ...
 
 
 _TO_SELECTORS = {

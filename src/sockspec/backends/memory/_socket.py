@@ -19,6 +19,7 @@ the way the ``stdlib`` backend derives them from ``poll(2)``.
 from __future__ import annotations
 
 import errno
+import os
 from collections import deque
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -127,8 +128,6 @@ _MAX_SKB_FRAGS = 17
 
 
 def _error(code: int) -> SocketError:
-    import os
-
     return from_os_error(OSError(code, os.strerror(code)))
 
 
@@ -1041,7 +1040,7 @@ class MemorySocket(SocketImpl):
             conn = queue.popleft()
             conn._closed = True  # never accepted: it goes with the listener
             self._net._sockets.pop(conn._id, None)
-            conn._abort(errno.ECONNRESET)
+            conn._abort()
             conn._unbind()
         for client, token in self._syn_wait:
             client._refused(token)
@@ -1075,7 +1074,7 @@ class MemorySocket(SocketImpl):
             reuse = frozenset(o for o in (SO_REUSEADDR, SO_REUSEPORT) if self._opt(o))
             entries.append((self._local or "", self._sched.now + TIME_WAIT, reuse))
 
-    def _abort(self, code: int) -> None:
+    def _abort(self) -> None:
         """Tell the peer the connection is reset (we vanish without a FIN)."""
         peer = self._peer
         if peer is not None and not peer._dead:
