@@ -33,7 +33,7 @@ from ._faults import (
     RuleHandle,
     SlowReader,
 )
-from ._inspect import Event, SocketInfo, format_netstat
+from ._inspect import NetworkEvent, SocketInfo, format_netstat
 from ._sched import Scheduler, Waiter
 from ._socket import MemorySelector, MemorySocket
 
@@ -302,7 +302,7 @@ class Network(Backend):
         self._hosts: dict[str, Host] = {}  # by lower-case name
         self._by_addr: dict[WireAddr, Host] = {}
         self._names: dict[str, list[WireAddr]] = {}
-        self._events: deque[Event] = deque(maxlen=event_log_size)
+        self._events: deque[NetworkEvent] = deque(maxlen=event_log_size)
         self._discarded = 0
         self._rules: list[RuleHandle] = []
         self._matchers: dict[RuleHandle, tuple[Any, Any, Any]] = {}
@@ -327,7 +327,11 @@ class Network(Backend):
         return MemorySelector(self)
 
     def monotonic(self) -> float:
-        """The virtual clock in seconds (starts at 0.0)."""
+        """The virtual clock in seconds (starts at 0.0); :attr:`now` as a call.
+
+        This is :meth:`sockspec.Backend.monotonic`, the clock every backend's timeouts
+        run on; tests usually read :attr:`now`.
+        """
         return self._sched.now
 
     def open_resources(self) -> int:
@@ -341,7 +345,7 @@ class Network(Backend):
 
     @property
     def now(self) -> float:
-        """The virtual clock in seconds (starts at 0.0)."""
+        """The virtual clock in seconds (starts at 0.0): :meth:`monotonic`."""
         return self._sched.now
 
     @property
@@ -781,9 +785,9 @@ class Network(Backend):
         events = self._events
         if len(events) == events.maxlen:
             self._discarded += 1
-        events.append(Event(self._sched.now, kind, src, dst, nbytes, detail))
+        events.append(NetworkEvent(self._sched.now, kind, src, dst, nbytes, detail))
 
-    def events(self, kind: str | None = None) -> list[Event]:
+    def events(self, kind: str | None = None) -> list[NetworkEvent]:
         """The event log (a copy), optionally only events of *kind*.
 
         Only the newest :attr:`event_log_size` events are kept.
