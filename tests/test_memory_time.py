@@ -457,24 +457,20 @@ def test_a_failed_self_check_warns_once_and_falls_back_to_wall_time(
             assert _frames.idle_codes() == {}  # once: no second warning
 
         # A network user blocked in Event.wait() now counts as busy, so a
-        # 10 s virtual sleep waits for wall time instead of jumping.
+        # virtual sleep waits for wall time instead of jumping.
         network = Network(seed=1, realtime_after=0.05)
-        go = threading.Event()
-        with sockspec.use_backend(network), network:
-            helper = threading.Thread(target=go.wait)
-            helper.start()
-            try:
-                time.sleep(0.02)
-                wall = time.monotonic()
-                network.sleep(0.2)
-                assert time.monotonic() - wall >= 0.2
-            finally:
-                go.set()
-                helper.join(5)
+        assert _sleep_beside_an_event_wait(network, 0.2) >= 0.2
 
 
 def test_a_thread_in_event_wait_is_idle_with_the_check_passed() -> None:
     network = Network(seed=1, realtime_after=0.05)
+    assert _sleep_beside_an_event_wait(network, 10) < 5
+    assert network.now == pytest.approx(10)
+
+
+def _sleep_beside_an_event_wait(network: Network, seconds: float) -> float:
+    """Sleep *seconds* of virtual time while a network user waits in
+    ``Event.wait()``; return the wall seconds it took."""
     go = threading.Event()
     with sockspec.use_backend(network), network:
         helper = threading.Thread(target=go.wait)
@@ -482,9 +478,8 @@ def test_a_thread_in_event_wait_is_idle_with_the_check_passed() -> None:
         try:
             time.sleep(0.02)
             wall = time.monotonic()
-            network.sleep(10)
-            assert time.monotonic() - wall < 5
-            assert network.now == pytest.approx(10)
+            network.sleep(seconds)
+            return time.monotonic() - wall
         finally:
             go.set()
             helper.join(5)
