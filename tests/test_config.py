@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 import threading
-from pathlib import Path
 
 import pytest
 
 import sockspec
+from _fresh import python_output
 from sockspec import _registry
 from sockspec.backends.stdlib import StdlibBackend
 
@@ -259,19 +256,12 @@ def test_pytest_option_with_unknown_name_is_a_usage_error(
     assert "stdlib" in str(result.stderr)
 
 
-def test_pytest_option_is_inert_when_not_given(tmp_path: Path) -> None:
-    probe = textwrap.dedent(
+def test_pytest_option_is_inert_when_not_given() -> None:
+    out = python_output(
         """
         import sockspec._pytest_backend
         from sockspec import _registry
         print(_registry.REGISTRY.loaded)
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert out.stdout.strip() == "False"
+    assert out.strip() == "False"

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
 import sockspec
+from _fresh import python_output
 from sockspec import _registry
 from sockspec.backends.memory import Network
 
@@ -59,7 +58,7 @@ def test_memory_seed_option_replays(app_pytester: pytest.Pytester) -> None:
 
 
 def test_plugin_is_import_light() -> None:
-    probe = textwrap.dedent(
+    out = python_output(
         """
         import sys
         import sockspec.pytest_plugin
@@ -67,14 +66,7 @@ def test_plugin_is_import_light() -> None:
         print("sockspec.backends.memory" in sys.modules, _registry.REGISTRY.loaded)
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert out.stdout.split() == ["False", "False"]
+    assert out.split() == ["False", "False"]
 
 
 def test_plugin_is_registered_through_pytest11() -> None:
