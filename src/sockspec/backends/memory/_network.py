@@ -14,7 +14,7 @@ import socket as _socket
 import types
 from collections import deque
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from ...api._shared import format_address as _fmt
 from ...api.backend import Backend, Capabilities
@@ -32,10 +32,14 @@ from ._faults import (
     Rule,
     RuleHandle,
     SlowReader,
+    draw,
 )
 from ._inspect import NetworkEvent, SocketInfo, format_netstat
 from ._sched import Scheduler, Waiter
 from ._socket import MemorySelector, MemorySocket
+
+#: A kind of rule, for matching that keeps the kind's type.
+_R = TypeVar("_R", bound=Rule)
 
 __all__ = ["CAPABILITIES", "Host", "Network"]
 
@@ -631,14 +635,14 @@ class Network(Backend):
 
     def _matching(
         self,
-        kind: type[Rule],
+        kind: type[_R],
         src: MemorySocket,
         dst_host: Host,
         dst: WireAddr | None,
         dport: int | None,
         dst_sock: MemorySocket | None,
         dgram: bool,
-    ) -> Iterator[RuleHandle]:
+    ) -> Iterator[tuple[RuleHandle, _R]]:
         """Yield the installed rules of *kind* that cover this packet."""
         for handle in self._rules:
             rule = handle.rule
@@ -647,7 +651,7 @@ class Network(Backend):
                 and (rule.datagrams if dgram else rule.streams)
                 and self._match(handle, src, dst_host, dst, dport, dst_sock)
             ):
-                yield handle
+                yield handle, rule
 
     def _path(
         self,
@@ -680,8 +684,7 @@ class Network(Backend):
                 if verdict == "ok":
                     verdict = "refused"
             else:
-                assert isinstance(rule.delay, Distribution)
-                delay += rule.delay.sample(self._rng)
+                delay += draw(rule.delay, self._rng)
         return verdict, delay
 
     def _any(self, kind: type[Rule], src: MemorySocket, dst: MemorySocket) -> bool:
@@ -695,11 +698,10 @@ class Network(Backend):
     def _reset_cut(self, src: MemorySocket, dst: MemorySocket, n: int) -> int:
         """Bytes of *n* that pass before a Reset rule fires, or -1."""
         cut = -1
-        for handle in self._matching(
+        for handle, rule in self._matching(
             Reset, src, dst._host, dst._wire_local(), dst._port, dst, False
         ):
             key = (handle, min(src._id, dst._id))
-            rule: Any = handle.rule
             budget = self._reset_budget.setdefault(key, rule.after_bytes)
             if budget < 0:
                 continue  # this rule already reset this connection
@@ -714,11 +716,10 @@ class Network(Backend):
         """Seconds a receive on *sock* takes because of SlowReader rules."""
         src = sock._peer or sock
         delay = 0.0
-        for handle in self._matching(
+        for _, rule in self._matching(
             SlowReader, src, sock._host, sock._wire_local(), sock._port, sock, True
         ):
-            rule: Any = handle.rule
-            delay += rule.delay.sample(self._rng)
+            delay += draw(rule.delay, self._rng)
         return delay
 
     def _retry_held(self) -> None:

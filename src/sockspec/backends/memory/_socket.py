@@ -73,6 +73,7 @@ from ._faults import (
     Reorder,
     ShortReads,
     ShortWrites,
+    draw,
 )
 from ._inspect import SocketInfo
 from ._sched import Waiter
@@ -1431,23 +1432,28 @@ class MemorySocket(SocketImpl):
                 self._icmp_refused(dst, port, delay)
                 return
             rng = net._rng
-            for h in net._matching(Loss, self, dst_host, dst, port, None, True):
-                if rng.random() < h.rule.rate:  # type: ignore[attr-defined]
+            for _, loss in net._matching(Loss, self, dst_host, dst, port, None, True):
+                if rng.random() < loss.rate:
                     self._log("drop", where, n, "Loss rule")
                     return
-            for h in net._matching(Duplicate, self, dst_host, dst, port, None, True):
-                if rng.random() < h.rule.rate:  # type: ignore[attr-defined]
+            for _, dup in net._matching(
+                Duplicate, self, dst_host, dst, port, None, True
+            ):
+                if rng.random() < dup.rate:
                     copies = 2
             extra = 0.0
-            for h in net._matching(Reorder, self, dst_host, dst, port, None, True):
-                rule: Any = h.rule
+            for _, rule in net._matching(
+                Reorder, self, dst_host, dst, port, None, True
+            ):
                 if rng.random() < rule.rate:
-                    extra += rule.delay.sample(rng)
+                    extra += draw(rule.delay, rng)
             delays = [delay + extra]
             if copies == 2:
                 again = 0.0
-                for h in net._matching(Latency, self, dst_host, dst, port, None, True):
-                    again += h.rule.delay.sample(rng)  # type: ignore[attr-defined]
+                for _, lat in net._matching(
+                    Latency, self, dst_host, dst, port, None, True
+                ):
+                    again += draw(lat.delay, rng)
                 delays.append(again + extra)
                 self._log("duplicate", where, n)
         if net._record_data:
