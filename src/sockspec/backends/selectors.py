@@ -157,7 +157,7 @@ def _timed_out(what: str) -> Timeout:
 class SelectorsSocket(_os.OSSocket):
     """One OS socket in non-blocking mode; waits happen in ``poll(2)``."""
 
-    __slots__ = ("_fd", "_hungry", "_pollers", "_waiters", "_wakeup")
+    __slots__ = ("_fd", "_hungry", "_idle_polls", "_waiters", "_wakeup")
 
     def __init__(
         self,
@@ -178,7 +178,7 @@ class SelectorsSocket(_os.OSSocket):
         # One entry per thread inside _wait; list.append/pop are atomic.
         self._waiters: list[None] = []
         # Idle poll objects with the socket and the wakeup fd registered.
-        self._pollers: list[select.poll] = []
+        self._idle_polls: list[select.poll] = []
         self._wakeup: _Wakeup | None = None
         # How many more receives ask poll(2) before recv(2); see receive().
         self._hungry = 0
@@ -215,11 +215,11 @@ class SelectorsSocket(_os.OSSocket):
             if self._wakeup is None:
                 self._make_wakeup()
             if events:
-                pollers = self._pollers
-                poller = pollers.pop() if pollers else self._new_poller()
+                polls = self._idle_polls
+                poller = polls.pop() if polls else self._new_poller()
                 poller.register(self._fd, events)  # only updates the mask
                 ready = poller.poll(ms)
-                pollers.append(poller)
+                polls.append(poller)
             else:
                 # The socket must stay out: poll reports POLLHUP even for
                 # an empty mask, and an unconnected socket has it set.
@@ -251,7 +251,7 @@ class SelectorsSocket(_os.OSSocket):
             if not self._waiters and self._wakeup is not None:
                 self._wakeup.close()
                 self._wakeup = None
-                self._pollers.clear()
+                self._idle_polls.clear()
 
     def _retry(self, events: int, call: Callable[[], _T], what: str) -> _T:
         """Wait for *events* and repeat *call* until it stops blocking."""
@@ -369,7 +369,7 @@ class SelectorsSocket(_os.OSSocket):
                     wakeup.signal()
                 else:
                     self._wakeup = None
-                    self._pollers.clear()
+                    self._idle_polls.clear()
                     wakeup.close()
         # A waiter's poll holds its own reference to the open file, so this
         # close cannot pull the socket out from under it; it wakes on the
