@@ -10,6 +10,11 @@ import pytest
 
 import sockspec
 
+# Tests that run pytest on a small suite of their own do it in a fresh
+# interpreter through pytester (runpytest_subprocess), so the plugins load
+# from their entry points as they would for a user.
+pytest_plugins = ["pytester"]
+
 
 def open_fds() -> int:
     """Number of file descriptors this process holds."""
@@ -25,6 +30,17 @@ def no_fd_leak() -> Iterator[None]:
     gc.collect()
     after = open_fds()
     assert after <= before, f"file descriptors leaked: {before} -> {after}"
+
+
+@pytest.fixture
+def app_pytester(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> pytest.Pytester:
+    """pytester for an application's suite, with no SOCKSPEC_* settings leaking in."""
+    for name in list(os.environ):
+        if name.startswith("SOCKSPEC_"):
+            monkeypatch.delenv(name)
+    return pytester
 
 
 #: The built-in backends, for tests that run on each of them.

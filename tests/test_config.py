@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
 import threading
-from pathlib import Path
 
 import pytest
 
 import sockspec
+from _fresh import python_output
 from sockspec import _registry
 from sockspec.backends.stdlib import StdlibBackend
 
@@ -216,68 +212,56 @@ def test_explicit_argument_still_wins():
 
 
 def run_pytest(
-    tmp_path: Path, *args: str, expected: str, ini: str = ""
-) -> subprocess.CompletedProcess[str]:
+    pytester: pytest.Pytester, *args: str, expected: str, ini: str = ""
+) -> pytest.RunResult:
     """Run pytest on a small application suite in a fresh interpreter."""
-    (tmp_path / "test_app.py").write_text(APP_TESTS.format(expected=expected))
-    (tmp_path / "pytest.ini").write_text(f"[pytest]\n{ini}\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCKSPEC_")}
-    env["SOCKSPEC_BACKEND"] = "no-such-backend"  # the option must beat it
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
+    pytester.makepyfile(test_app=APP_TESTS.format(expected=expected))
+    pytester.makeini(f"[pytest]\n{ini}\n")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SOCKSPEC_BACKEND", "no-such-backend")  # the option must beat it
+        return pytester.runpytest_subprocess(
             "-p",
             "sockspec._pytest_backend",
             "-p",
             "no:cacheprovider",
             *args,
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+            timeout=120,
+        )
 
 
-def test_pytest_option_runs_the_whole_suite_on_a_backend(tmp_path: Path) -> None:
+def test_pytest_option_runs_the_whole_suite_on_a_backend(
+    app_pytester: pytest.Pytester,
+) -> None:
     result = run_pytest(
-        tmp_path, "--sockspec-backend", "selectors", expected="selectors"
+        app_pytester, "--sockspec-backend", "selectors", expected="selectors"
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "sockspec backend: selectors" in result.stdout
-    assert "2 passed" in result.stdout
+    assert result.ret == 0, str(result.stdout) + str(result.stderr)
+    assert "sockspec backend: selectors" in str(result.stdout)
+    assert "2 passed" in str(result.stdout)
 
 
-def test_pytest_ini_setting_chooses_the_backend(tmp_path: Path) -> None:
+def test_pytest_ini_setting_chooses_the_backend(app_pytester: pytest.Pytester) -> None:
     result = run_pytest(
-        tmp_path, expected="selectors", ini="sockspec_backend = selectors"
+        app_pytester, expected="selectors", ini="sockspec_backend = selectors"
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.ret == 0, str(result.stdout) + str(result.stderr)
 
 
-def test_pytest_option_with_unknown_name_is_a_usage_error(tmp_path: Path) -> None:
-    result = run_pytest(tmp_path, "--sockspec-backend", "nope", expected="nope")
-    assert result.returncode == pytest.ExitCode.USAGE_ERROR
-    assert "unknown backend 'nope'" in result.stderr
-    assert "stdlib" in result.stderr
+def test_pytest_option_with_unknown_name_is_a_usage_error(
+    app_pytester: pytest.Pytester,
+) -> None:
+    result = run_pytest(app_pytester, "--sockspec-backend", "nope", expected="nope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "unknown backend 'nope'" in str(result.stderr)
+    assert "stdlib" in str(result.stderr)
 
 
-def test_pytest_option_is_inert_when_not_given(tmp_path: Path) -> None:
-    probe = textwrap.dedent(
+def test_pytest_option_is_inert_when_not_given() -> None:
+    out = python_output(
         """
         import sockspec._pytest_backend
         from sockspec import _registry
         print(_registry.REGISTRY.loaded)
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert out.stdout.strip() == "False"
+    assert out.strip() == "False"

@@ -48,11 +48,25 @@ def test_every_spec_line_is_claimed() -> None:
     assert not missing, "spec lines without a check:\n" + "\n".join(missing)
 
 
-def test_check_names_are_unique_ids() -> None:
-    names = [check.name for check in _CHECKS]
-    assert len(names) == len(set(names))
-    for name in names:
-        assert name.isidentifier(), name
+def test_check_names_are_identifiers() -> None:
+    for check in _CHECKS:
+        assert check.name.isidentifier(), check.name
+
+
+def test_a_second_check_of_the_same_name_is_refused() -> None:
+    # The registry is keyed by name, so names are unique by construction;
+    # what needs proving is that a clash is an error, not a silent overwrite.
+    from sockspec.conformance.core import check
+
+    existing = _CHECKS[0]
+    before = conformance.all_checks()
+
+    def clash(h: object) -> None:
+        """A check reusing an existing name."""
+
+    with pytest.raises(ValueError, match="already exists"):
+        check(group="api", name=existing.name)(clash)
+    assert conformance.all_checks() == before
 
 
 def test_every_check_has_a_docstring_and_group() -> None:

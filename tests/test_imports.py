@@ -14,6 +14,7 @@ import sys
 import pytest
 
 import sockspec
+from _fresh import python_output
 
 TIMEOUT = 60.0
 
@@ -33,14 +34,7 @@ def _modules() -> list[str]:
 def _loaded_after(statement: str) -> list[str]:
     """The modules a fresh interpreter has loaded after running *statement*."""
     code = f"import sys, json\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=True,
-    )
-    loaded: list[str] = json.loads(out.stdout.splitlines()[-1])
+    loaded: list[str] = json.loads(python_output(code).splitlines()[-1])
     return loaded
 
 

@@ -608,3 +608,19 @@ def test_event_log_size_can_be_changed_or_unbounded() -> None:
     for wrong in (1.5, True, "10"):
         with pytest.raises(TypeError, match="event_log_size"):
             Network(event_log_size=wrong)  # type: ignore[arg-type]
+
+
+def test_the_log_record_is_network_event_and_event_is_a_deprecated_alias(
+    memory_network: Network,
+) -> None:
+    import sockspec.backends.memory as memory
+
+    with Socket(type=SOCK_DGRAM) as sock:
+        sock.bind("127.0.0.1")
+    [entry] = memory_network.events("bind")
+    assert type(entry) is memory.NetworkEvent
+    assert memory.NetworkEvent is not sockspec.Event
+    assert "Event" not in memory.__all__
+    with pytest.warns(DeprecationWarning, match="NetworkEvent"):
+        old = memory.Event  # type: ignore[attr-defined]
+    assert old is memory.NetworkEvent

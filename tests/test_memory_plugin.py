@@ -3,37 +3,25 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
 import sockspec
+from _fresh import python_output
 from sockspec import _registry
 from sockspec.backends.memory import Network
 
 
-def run_pytest(
-    tmp_path: Path, source: str, *args: str
-) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "test_app.py").write_text(textwrap.dedent(source))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCKSPEC_")}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+def run_pytest(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
+    """Run pytest on *source* in a fresh interpreter."""
+    pytester.makepyfile(test_app=textwrap.dedent(source))
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=120)
 
 
-def test_failing_test_reports_the_seed(tmp_path: Path) -> None:
+def test_failing_test_reports_the_seed(app_pytester: pytest.Pytester) -> None:
     result = run_pytest(
-        tmp_path,
+        app_pytester,
         """
         import pytest
 
@@ -46,15 +34,15 @@ def test_failing_test_reports_the_seed(tmp_path: Path) -> None:
             assert memory_network.now == 0.0
         """,
     )
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "memory network" in result.stdout
-    assert "seed 1234; replay with --memory-seed=1234" in result.stdout
-    assert "1 failed, 1 passed" in result.stdout
+    assert result.ret == 1, str(result.stdout) + str(result.stderr)
+    assert "memory network" in str(result.stdout)
+    assert "seed 1234; replay with --memory-seed=1234" in str(result.stdout)
+    assert "1 failed, 1 passed" in str(result.stdout)
 
 
-def test_memory_seed_option_replays(tmp_path: Path) -> None:
+def test_memory_seed_option_replays(app_pytester: pytest.Pytester) -> None:
     result = run_pytest(
-        tmp_path,
+        app_pytester,
         """
         import sockspec
 
@@ -66,11 +54,11 @@ def test_memory_seed_option_replays(tmp_path: Path) -> None:
         """,
         "--memory-seed=99",
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.ret == 0, str(result.stdout) + str(result.stderr)
 
 
 def test_plugin_is_import_light() -> None:
-    probe = textwrap.dedent(
+    out = python_output(
         """
         import sys
         import sockspec.pytest_plugin
@@ -78,14 +66,7 @@ def test_plugin_is_import_light() -> None:
         print("sockspec.backends.memory" in sys.modules, _registry.REGISTRY.loaded)
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert out.stdout.split() == ["False", "False"]
+    assert out.split() == ["False", "False"]
 
 
 def test_plugin_is_registered_through_pytest11() -> None:
@@ -139,9 +120,11 @@ def test_default_backend_env_memory_follows_installation(
         assert sock._backend is not network
 
 
-def test_failing_test_reports_the_tail_of_the_event_log(tmp_path: Path) -> None:
+def test_failing_test_reports_the_tail_of_the_event_log(
+    app_pytester: pytest.Pytester,
+) -> None:
     result = run_pytest(
-        tmp_path,
+        app_pytester,
         """
         import sockspec
 
@@ -152,8 +135,8 @@ def test_failing_test_reports_the_tail_of_the_event_log(tmp_path: Path) -> None:
             assert False, "boom"
         """,
     )
-    assert result.returncode == 1, result.stdout + result.stderr
-    out = result.stdout
+    assert result.ret == 1, str(result.stdout) + str(result.stderr)
+    out = str(result.stdout)
     assert "last 20 of 101 events" in out
     assert "100B (nothing bound there)" in out  # the newest drop
     assert " 80B (" not in out  # older than the tail

@@ -411,3 +411,75 @@ def test_a_thread_counts_from_its_first_send() -> None:
     assert len(seen) == 1
     assert seen[0] < 5
     assert threading.active_count() == before
+
+
+# -- the CPython internals virtual time reads (_frames) ------------------------
+
+
+def test_this_python_passes_the_idle_self_check() -> None:
+    # Runs on every Python in tox: a failure here means virtual time falls
+    # back to wall time on that version.
+    from sockspec.backends.memory import _frames
+
+    with _fresh_check(_frames):
+        codes = _frames.idle_codes()
+    assert threading.Condition.wait.__code__ in codes
+
+
+class _fresh_check:
+    """Run the self-check again, then put the process's result back."""
+
+    def __init__(self, frames: object) -> None:
+        self.frames: object = frames
+
+    def __enter__(self) -> None:
+        self.saved = self.frames._checked  # type: ignore[attr-defined]
+        self.frames._checked = None  # type: ignore[attr-defined]
+
+    def __exit__(self, *exc: object) -> None:
+        self.frames._checked = self.saved  # type: ignore[attr-defined]
+
+
+def test_a_failed_self_check_warns_once_and_falls_back_to_wall_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sockspec.backends.memory import _frames
+
+    # A Python whose Condition.wait is not where sockspec looks.
+    monkeypatch.setattr(_frames, "_candidate_codes", lambda: {})
+    with _fresh_check(_frames):
+        with pytest.warns(RuntimeWarning, match=r"Event\.wait\(\)"):
+            assert _frames.idle_codes() == {}
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert _frames.idle_codes() == {}  # once: no second warning
+
+        # A network user blocked in Event.wait() now counts as busy, so a
+        # virtual sleep waits for wall time instead of jumping.
+        network = Network(seed=1, realtime_after=0.05)
+        assert _sleep_beside_an_event_wait(network, 0.2) >= 0.2
+
+
+def test_a_thread_in_event_wait_is_idle_with_the_check_passed() -> None:
+    network = Network(seed=1, realtime_after=0.05)
+    assert _sleep_beside_an_event_wait(network, 10) < 5
+    assert network.now == pytest.approx(10)
+
+
+def _sleep_beside_an_event_wait(network: Network, seconds: float) -> float:
+    """Sleep *seconds* of virtual time while a network user waits in
+    ``Event.wait()``; return the wall seconds it took."""
+    go = threading.Event()
+    with sockspec.use_backend(network), network:
+        helper = threading.Thread(target=go.wait)
+        helper.start()
+        try:
+            time.sleep(0.02)
+            wall = time.monotonic()
+            network.sleep(seconds)
+            return time.monotonic() - wall
+        finally:
+            go.set()
+            helper.join(5)

@@ -8,8 +8,6 @@ source tree and register it for their duration only.
 from __future__ import annotations
 
 import io
-import os
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -20,6 +18,7 @@ from typing import Any
 import pytest
 
 import sockspec
+from _fresh import python_output
 from sockspec import _registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -284,16 +283,8 @@ def test_installed_trace_is_listed_and_chosen_by_environment() -> None:
         "with sockspec.Socket() as s: s.bind('127.0.0.1')\n"
         "print(sockspec_trace.get_log()[0].backend)\n"
     )
-    env = dict(os.environ, SOCKSPEC_BACKEND="trace:selectors")
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=True,
-    )
-    assert out.stdout.strip() == "trace:selectors"
+    out = python_output(probe, SOCKSPEC_BACKEND="trace:selectors")
+    assert out.strip() == "trace:selectors"
 
 
 def test_trace_memory_follows_the_current_network(

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import sockspec
+from _fresh import python_output
 from sockspec import _registry
 from sockspec._registry import Registry
 
@@ -89,7 +90,7 @@ def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Install:
 
 
 def test_importing_sockspec_scans_no_entry_points() -> None:
-    probe = textwrap.dedent(
+    out = python_output(
         """
         import importlib.metadata as md
         calls = []
@@ -101,14 +102,7 @@ def test_importing_sockspec_scans_no_entry_points() -> None:
         sockspec.available_backends()
         print(len(calls) > 0, _registry.REGISTRY.loaded)
         """
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout.split("\n")
+    ).split("\n")
     assert out[0] == "0 False"  # import alone: nothing scanned
     assert out[1] == "True True"  # the probe does see a scan when one happens
 

@@ -13,7 +13,7 @@ import math
 import os
 import socket as _socket
 import sys
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from .constants import (
     AF_INET6,
@@ -51,11 +51,15 @@ MAX_TIMEOUT = 2_147_483.0
 DEFAULT_BACKLOG = 128
 
 
+#: The sockspec enums an argument may be a member of.
+_E = TypeVar("_E", Family, SocketType, Shutdown, Option)
+
+
 def _names(enum_cls: type[Family | SocketType | Shutdown | Option]) -> str:
     return ", ".join(m.name for m in enum_cls)
 
 
-def enum_arg(value: object, enum_cls: type[Family], name: str) -> Family:
+def enum_arg(value: object, enum_cls: type[_E], name: str) -> _E:
     """Check that *value* is a member of *enum_cls* (a sockspec constant)."""
     if isinstance(value, enum_cls):
         return value
@@ -72,17 +76,17 @@ def family_arg(value: object) -> Family:
 
 def type_arg(value: object) -> SocketType:
     """Validate a ``type`` argument."""
-    return enum_arg(value, SocketType, "type")  # type: ignore[arg-type,return-value]
+    return enum_arg(value, SocketType, "type")
 
 
 def shutdown_arg(value: object) -> Shutdown:
     """Validate the ``what`` argument of ``shutdown``."""
-    return enum_arg(value, Shutdown, "what")  # type: ignore[arg-type,return-value]
+    return enum_arg(value, Shutdown, "what")
 
 
 def option_arg(value: object) -> Option:
     """Validate an option name."""
-    return enum_arg(value, Option, "option")  # type: ignore[arg-type,return-value]
+    return enum_arg(value, Option, "option")
 
 
 def int_arg(value: object, name: str, minimum: int, maximum: int | None = None) -> int:

@@ -219,7 +219,12 @@ class SelectorImpl(abc.ABC):
 
     @abc.abstractmethod
     def select(self, timeout: float | None) -> list[tuple[Hashable, Event]]:
-        """Wait up to *timeout* and return ``(token, ready events)`` pairs."""
+        """Wait up to *timeout* and return ``(token, ready events)`` pairs.
+
+        :meth:`Poller.poll <sockspec.Poller.poll>` calls it and turns the
+        tokens back into keys.  The name is :mod:`selectors`' (this class
+        is a selector); the Poller, a facade over it, answers to both.
+        """
 
     @abc.abstractmethod
     def close(self) -> None:

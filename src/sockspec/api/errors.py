@@ -283,3 +283,29 @@ def from_os_error(exc: OSError) -> SocketError:
         return SocketError(str(exc))
     cls = _BY_ERRNO.get(code, SocketError)
     return cls(code, exc.strerror or os.strerror(code))
+
+
+# -- errors every backend raises in the same situation ------------------------
+# Built in one place so that the message, the errno and the extra attributes
+# are the same whichever backend raises them.
+
+
+def send_timed_out(sent: int) -> Timeout:
+    """Return the :class:`Timeout` of a send that got *sent* bytes out first."""
+    exc = Timeout(_errno.ETIMEDOUT, f"timed out after sending {sent} bytes")
+    exc.bytes_sent = sent
+    return exc
+
+
+def closed_while_waiting() -> SocketClosed:
+    """Return the error of a call woken because its socket was closed."""
+    return SocketClosed(_errno.EBADF, "the socket was closed while waiting")
+
+
+def send_before_connect() -> NotConnected:
+    """Return the error of a send on a stream socket that was never connected.
+
+    Linux answers ``EPIPE`` there; the contract says ``ENOTCONN``, as a
+    receive on the same socket does and as the other systems do.
+    """
+    return NotConnected(_errno.ENOTCONN, os.strerror(_errno.ENOTCONN))

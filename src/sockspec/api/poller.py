@@ -202,6 +202,8 @@ class Poller:
                 out.append((key, readable))
         return out
 
+    #: :meth:`poll` under the name :class:`selectors.BaseSelector` uses, for
+    #: code written against :mod:`selectors`; both return the same.
     select = poll
 
     def _buffered(self) -> dict[int, Event]:

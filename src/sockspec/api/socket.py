@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, SupportsIndex, TypeVa
 
 from .. import _registry
 from . import _validate as v
+from ._shared import format_address
 from .backend import Address, Backend, SocketImpl
 from .constants import (
     AF_INET,
@@ -39,6 +40,7 @@ from .errors import (
     SocketClosed,
     SocketError,
     UnsupportedOperation,
+    closed_while_waiting,
     from_os_error,
 )
 from .layer import Prefixed, base_impl
@@ -53,6 +55,7 @@ _T = TypeVar("_T")
 _bytes = bytes
 _int = int
 _MAX_MAXLEN = v.MAX_MAXLEN
+_DEFAULT_MAXLEN = v.DEFAULT_MAXLEN
 
 
 class _ClosedImpl(SocketImpl):
@@ -286,7 +289,7 @@ class Socket:
         stream.  Datagram: one whole datagram, truncated to *maxlen*.
         """
         if maxlen is None:
-            maxlen = 65536
+            maxlen = _DEFAULT_MAXLEN
         elif maxlen.__class__ is not _int or not 0 < maxlen <= _MAX_MAXLEN:
             maxlen = v.maxlen_arg(maxlen)
         try:
@@ -295,11 +298,11 @@ class Socket:
             raise
         except OSError as exc:
             if self._impl is _CLOSED:
-                raise SocketClosed("the socket was closed while waiting") from None
+                raise closed_while_waiting() from None
             raise from_os_error(exc) from None
         if not data and self._impl is _CLOSED:
             # close() from another thread woke this receive up.
-            raise SocketClosed("the socket was closed while waiting")
+            raise closed_while_waiting()
         return data
 
     def send(self, data: bytes | bytearray | memoryview) -> int:
@@ -679,9 +682,9 @@ class Socket:
             except OSError:
                 local = remote = (None, None)
             if local[0] is not None:
-                parts.append(f"local={_fmt(local)}")
+                parts.append(f"local={format_address(*local)}")
             if remote[0] is not None:
-                parts.append(f"remote={_fmt(remote)}")
+                parts.append(f"remote={format_address(*remote)}")
         return f"<sockspec.Socket {' '.join(parts)}>"
 
     # -- the spec's names ------------------------------------------------------
@@ -710,13 +713,6 @@ def _is_name(host: str) -> bool:
     except ValueError:
         return True
     return False
-
-
-def _fmt(addr: Address) -> str:
-    host, port = addr
-    if port is None:
-        return str(host)
-    return f"[{host}]:{port}" if host and ":" in host else f"{host}:{port}"
 
 
 #: Spec name -> PEP 8 name, for documentation and the alias check.

@@ -51,6 +51,7 @@ import threading
 from collections.abc import Callable
 from typing import BinaryIO, TypeVar
 
+from ._shared import send_file_by_chunks
 from .backend import SocketImpl
 from .constants import SHUT_RD, SHUT_RDWR, SHUT_WR, Shutdown
 from .errors import (
@@ -59,6 +60,8 @@ from .errors import (
     TLSError,
     TLSTruncated,
     WouldBlock,
+    closed_while_waiting,
+    send_timed_out,
     tls_error,
 )
 from .layer import Layer
@@ -229,11 +232,11 @@ class TLSImpl(Layer):
             data = self._raw_call(raw.receive, _RAW_READ, deadline)
         except OSError:
             if self._closed:
-                raise SocketClosed("the socket was closed while waiting") from None
+                raise closed_while_waiting() from None
             raise
         if not data:
             if self._closed:
-                raise SocketClosed("the socket was closed while waiting")
+                raise closed_while_waiting()
             with self._lock:
                 self._in.write_eof()
         else:
@@ -384,7 +387,7 @@ class TLSImpl(Layer):
             try:
                 self._flush(deadline)
             except TimeoutError:
-                raise _sent_timeout(0) from None
+                raise send_timed_out(0) from None
         view = memoryview(data)
         total = len(view)
         sent = 0
@@ -407,7 +410,7 @@ class TLSImpl(Layer):
                     self._raw_call(raw.send, cipher, deadline)
             except TimeoutError as exc:
                 self._backlog = cipher[getattr(exc, "bytes_sent", 0) :]
-                raise _sent_timeout(sent) from None
+                raise send_timed_out(sent) from None
         return total
 
     def _send_some(self, data: bytes | memoryview) -> int:
@@ -437,26 +440,7 @@ class TLSImpl(Layer):
         return sent
 
     def send_file(self, file: BinaryIO) -> int:
-        total = 0
-        while True:
-            chunk = file.read(_CHUNK)
-            if not chunk:
-                return total
-            try:
-                n = self.send(chunk)
-            except BlockingIOError:
-                file.seek(-len(chunk), 1)
-                if total:
-                    return total
-                raise
-            except Timeout as exc:
-                file.seek(exc.bytes_sent - len(chunk), 1)
-                exc.bytes_sent += total
-                raise
-            total += n
-            if n < len(chunk):
-                file.seek(n - len(chunk), 1)
-                return total
+        return send_file_by_chunks(self.send, file, _CHUNK)
 
     # -- ending ------------------------------------------------------------------
 
@@ -546,12 +530,6 @@ class TLSImpl(Layer):
     def ready(self) -> bool:
         """Whether the handshake has completed."""
         return self._ready
-
-
-def _sent_timeout(sent: int) -> Timeout:
-    exc = Timeout(errno.ETIMEDOUT, f"timed out after sending {sent} bytes")
-    exc.bytes_sent = sent
-    return exc
 
 
 def check_arguments(

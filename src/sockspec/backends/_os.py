@@ -10,7 +10,6 @@ cannot drift apart.
 
 from __future__ import annotations
 
-import errno
 import os
 import select
 import selectors
@@ -19,7 +18,7 @@ import struct
 import threading
 import weakref
 from collections.abc import Hashable
-from typing import Any, Protocol
+from typing import Any
 
 from ..api.backend import (
     Address,
@@ -45,7 +44,7 @@ from ..api.constants import (
     Shutdown,
     SocketType,
 )
-from ..api.errors import Timeout, UnsupportedOperation
+from ..api.errors import UnsupportedOperation
 
 # Bound at import: sockspec.compat.patch() replaces these attributes of the
 # standard modules, and the OS backends must keep using the real objects.
@@ -143,13 +142,6 @@ def os_address(family: Family, host: str | None, port: int | None) -> Any:
     if host is None:
         host = ""
     return (host, port or 0)
-
-
-def send_timeout(sent: int) -> Timeout:
-    """Return the :class:`~sockspec.Timeout` of a ``send`` that got *sent* out."""
-    exc = Timeout(errno.ETIMEDOUT, f"timed out after sending {sent} bytes")
-    exc.bytes_sent = sent
-    return exc
 
 
 def poll_now(sock: socket.socket, events: int) -> int:
@@ -250,11 +242,6 @@ class OSSocket(SocketImpl):
         if self._family is AF_UNIX:
             return (split_address(self._family, addr)[0], None)
         return (addr[0], addr[1])
-
-
-class _HasSocket(Protocol):
-    @property
-    def os_socket(self) -> socket.socket: ...
 
 
 _TO_SELECTORS = {

@@ -71,7 +71,14 @@ from typing import BinaryIO, TypeVar
 
 from ..api.backend import BackendSpec
 from ..api.constants import AF_UNIX, SOCK_STREAM, Family, SocketType
-from ..api.errors import SocketClosed, SocketError, Timeout, WouldBlock
+from ..api.errors import (
+    SocketError,
+    Timeout,
+    WouldBlock,
+    closed_while_waiting,
+    send_before_connect,
+    send_timed_out,
+)
 from ..hookspecs import hookimpl
 from . import _os
 from ._os import BOUND, CONNECTED, CONNECTING, LISTENING, NEW
@@ -147,17 +154,13 @@ def _timed_out(what: str) -> Timeout:
     return Timeout(errno.ETIMEDOUT, f"{what} timed out")
 
 
-def _closed_while_waiting() -> SocketClosed:
-    return SocketClosed("the socket was closed while waiting")
-
-
 class SelectorsSocket(_os.OSSocket):
     """One OS socket in non-blocking mode; waits happen in ``poll(2)``."""
 
     # __dict__ holds only the OS socket's own recv and send, which shadow
     # the methods on a socket that never waits (see set_timeout); it is
     # made on first use, so other sockets pay nothing for it.
-    __slots__ = ("__dict__", "_fd", "_hungry", "_pollers", "_waiters", "_wakeup")
+    __slots__ = ("__dict__", "_fd", "_hungry", "_idle_polls", "_waiters", "_wakeup")
 
     def __init__(
         self,
@@ -189,7 +192,7 @@ class SelectorsSocket(_os.OSSocket):
         # One entry per thread inside _wait; list.append/pop are atomic.
         self._waiters: list[None] = []
         # Idle poll objects with the socket and the wakeup fd registered.
-        self._pollers: list[select.poll] = []
+        self._idle_polls: list[select.poll] = []
         self._wakeup: _Wakeup | None = None
         # How many more receives ask poll(2) before recv(2); see receive().
         self._hungry = 0
@@ -222,15 +225,15 @@ class SelectorsSocket(_os.OSSocket):
         waiters.append(None)
         try:
             if self._closed:
-                raise _closed_while_waiting()
+                raise closed_while_waiting()
             if self._wakeup is None:
                 self._make_wakeup()
             if events:
-                pollers = self._pollers
-                poller = pollers.pop() if pollers else self._new_poller()
+                polls = self._idle_polls
+                poller = polls.pop() if polls else self._new_poller()
                 poller.register(self._fd, events)  # only updates the mask
                 ready = poller.poll(ms)
-                pollers.append(poller)
+                polls.append(poller)
             else:
                 # The socket must stay out: poll reports POLLHUP even for
                 # an empty mask, and an unconnected socket has it set.
@@ -240,13 +243,13 @@ class SelectorsSocket(_os.OSSocket):
             if self._closed:
                 self._leave_closed()
         if self._closed:
-            raise _closed_while_waiting()
+            raise closed_while_waiting()
         return bool(ready)
 
     def _make_wakeup(self) -> None:
         with _LOCK:
             if self._closed:
-                raise _closed_while_waiting()
+                raise closed_while_waiting()
             if self._wakeup is None:
                 self._wakeup = _Wakeup()
 
@@ -262,7 +265,7 @@ class SelectorsSocket(_os.OSSocket):
             if not self._waiters and self._wakeup is not None:
                 self._wakeup.close()
                 self._wakeup = None
-                self._pollers.clear()
+                self._idle_polls.clear()
 
     def _retry(self, events: int, call: Callable[[], _T], what: str) -> _T:
         """Wait for *events* and repeat *call* until it stops blocking."""
@@ -380,7 +383,7 @@ class SelectorsSocket(_os.OSSocket):
                     wakeup.signal()
                 else:
                     self._wakeup = None
-                    self._pollers.clear()
+                    self._idle_polls.clear()
                     wakeup.close()
         # A waiter's poll holds its own reference to the open file, so this
         # close cannot pull the socket out from under it; it wakes on the
@@ -443,7 +446,7 @@ class SelectorsSocket(_os.OSSocket):
         ``EPIPE``; the contract says NotConnected, as ``recv`` does.
         """
         if self._type is SOCK_STREAM and self._state in (NEW, BOUND, LISTENING):
-            raise _os_error(errno.ENOTCONN) from None
+            raise send_before_connect() from None
 
     def _send_rest(
         self, data: bytes | memoryview, sent: int, deadline: float | None
@@ -456,7 +459,7 @@ class SelectorsSocket(_os.OSSocket):
                 # Getting here means the last try did not fit everything:
                 # the buffer is full, so wait first instead of retrying.
                 if not self._wait(_POLLOUT, deadline):
-                    raise _os.send_timeout(sent)
+                    raise send_timed_out(sent)
                 try:
                     sent += send(view[sent:])
                 except BlockingIOError:
@@ -529,7 +532,7 @@ class SelectorsSocket(_os.OSSocket):
                         waited = True
                         deadline = self._deadline(timeout)
                     if not self._wait(_POLLOUT, deadline):
-                        raise _os.send_timeout(sent) from None
+                        raise send_timed_out(sent) from None
                     continue
                 except OSError as exc:
                     if sent == 0 and exc.errno in (errno.EINVAL, errno.ENOSYS):

@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Iterable
 
 from .core import Check, all_checks
-from .spec import SpecLine, python_api, spec_lines
+from .spec import NETTEST_NOTES, SpecLine, python_api, spec_lines
 
 __all__ = ["MappingRow", "mapping_markdown", "spec_mapping", "unclaimed_lines"]
 
@@ -82,8 +82,6 @@ def mapping_markdown() -> str:
         out.append(
             f"| `{entry.name}` | {entry.group} | {nettest} | {_cell(entry.summary)} |"
         )
-    from .checks.timeouts import NETTEST_NOTES
-
     out += [
         "",
         "## Go nettest, adapted to timeouts in seconds",

@@ -216,3 +216,34 @@ def python_api(line: SpecLine) -> str:
     if specific is not None:
         return specific
     return _ENTRY_API.get(line.entry, "")
+
+
+#: How Go nettest cases map onto per-call timeouts in seconds.
+NETTEST_NOTES: dict[str, str] = {
+    "ReadTimeout / WriteTimeout": (
+        "Go has a read deadline and a write deadline; sockspec has one "
+        "timeout for both. The checks prove that a receive timing out leaves "
+        "sending working and a send timing out leaves receiving working."
+    ),
+    "PastTimeout": (
+        "A deadline in the past has no duration equivalent; timeout=0 "
+        "(non-blocking) stands in for it: calls fail at once with WouldBlock, "
+        "lose no data, and the socket stays usable."
+    ),
+    "PresentTimeout": (
+        "Go moves the deadline to 'now' while a Read waits in another "
+        "goroutine, which wakes it. A duration is read when a call starts, "
+        "so changing timeout cannot affect a call already waiting: that part "
+        "has no meaning here. Kept: a very short timeout fires promptly, "
+        "again and again, without losing data; close() is what wakes a "
+        "waiting call (CloseTimeout)."
+    ),
+    "FutureTimeout": (
+        "Go sets one deadline for a run of calls; sockspec's timeout "
+        "restarts with every call, so 'the deadline passes between calls' "
+        "has no meaning. Kept: a call that completes before its timeout "
+        "returns normally, and the next call gets the full timeout again."
+    ),
+    "CloseTimeout": "Kept as is: close() wakes receive, send, accept and "
+    "receive_from blocked in other threads, with SocketClosed.",
+}

@@ -86,7 +86,7 @@ from ._faults import (
     SlowReader,
     Uniform,
 )
-from ._inspect import Event, SocketInfo
+from ._inspect import NetworkEvent, SocketInfo
 from ._network import CAPABILITIES, Host, Network
 from ._sched import Deadlock
 from ._socket import MemorySelector, MemorySocket
@@ -120,9 +120,25 @@ __all__ = [
     "Normal",
     "Uniform",
     # inspection
-    "Event",
+    "NetworkEvent",
     "SocketInfo",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The log record was called Event, which sockspec.Event (the Poller's
+    # readiness flags) also is; the old name keeps working for a while.
+    if name == "Event":
+        import warnings
+
+        warnings.warn(
+            "sockspec.backends.memory.Event is now NetworkEvent",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return NetworkEvent
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _default: Network | None = None
 _default_lock = threading.Lock()

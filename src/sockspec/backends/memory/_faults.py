@@ -155,6 +155,17 @@ def _delay(value: object, field: str) -> Distribution:
     return Fixed(_number(value, field))
 
 
+def draw(delay: DelaySpec, rng: random.Random) -> float:
+    """One delay in seconds from a rule's ``delay`` field.
+
+    A rule normalises the field to a :class:`Distribution` when it is made;
+    the field's type still admits the plain number a user may pass.
+    """
+    if isinstance(delay, Distribution):
+        return delay.sample(rng)
+    return float(delay)
+
+
 # -- rules --------------------------------------------------------------------------
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["Event", "SocketInfo", "format_netstat"]
+__all__ = ["NetworkEvent", "SocketInfo", "format_netstat"]
 
 
 @dataclasses.dataclass(frozen=True)
-class Event:
-    """One thing that happened on the network, at a virtual time.
+class NetworkEvent:
+    """One entry of the network's event log: what happened, at a virtual time.
+
+    (Not :class:`sockspec.Event`, the Poller's readiness flags; this class
+    was called ``Event`` until 0.1.0, a name still importable, deprecated.)
 
     Kinds: ``"bind"``, ``"listen"``, ``"connect"`` (a connection was made),
     ``"accept"``, ``"refuse"``, ``"send"`` and ``"deliver"`` (stream data or

@@ -14,8 +14,9 @@ import socket as _socket
 import types
 from collections import deque
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
+from ...api._shared import format_address as _fmt
 from ...api.backend import Backend, Capabilities
 from ...api.constants import AF_INET, Family, Option, SocketType
 from ...api.delegating import unwrap_impl
@@ -31,10 +32,14 @@ from ._faults import (
     Rule,
     RuleHandle,
     SlowReader,
+    draw,
 )
-from ._inspect import Event, SocketInfo, format_netstat
+from ._inspect import NetworkEvent, SocketInfo, format_netstat
 from ._sched import Scheduler, Waiter
 from ._socket import MemorySelector, MemorySocket
+
+#: A kind of rule, for matching that keeps the kind's type.
+_R = TypeVar("_R", bound=Rule)
 
 __all__ = ["CAPABILITIES", "Host", "Network"]
 
@@ -303,7 +308,7 @@ class Network(Backend):
         self._hosts: dict[str, Host] = {}  # by lower-case name
         self._by_addr: dict[WireAddr, Host] = {}
         self._names: dict[str, list[WireAddr]] = {}
-        self._events: deque[Event] = deque(maxlen=event_log_size)
+        self._events: deque[NetworkEvent] = deque(maxlen=event_log_size)
         self._discarded = 0
         self._rules: list[RuleHandle] = []
         self._matchers: dict[RuleHandle, tuple[Any, Any, Any]] = {}
@@ -328,7 +333,11 @@ class Network(Backend):
         return MemorySelector(self)
 
     def monotonic(self) -> float:
-        """The virtual clock in seconds (starts at 0.0)."""
+        """The virtual clock in seconds (starts at 0.0); :attr:`now` as a call.
+
+        This is :meth:`sockspec.Backend.monotonic`, the clock every backend's timeouts
+        run on; tests usually read :attr:`now`.
+        """
         return self._sched.now
 
     def open_resources(self) -> int:
@@ -342,7 +351,7 @@ class Network(Backend):
 
     @property
     def now(self) -> float:
-        """The virtual clock in seconds (starts at 0.0)."""
+        """The virtual clock in seconds (starts at 0.0): :meth:`monotonic`."""
         return self._sched.now
 
     @property
@@ -628,14 +637,14 @@ class Network(Backend):
 
     def _matching(
         self,
-        kind: type[Rule],
+        kind: type[_R],
         src: MemorySocket,
         dst_host: Host,
         dst: WireAddr | None,
         dport: int | None,
         dst_sock: MemorySocket | None,
         dgram: bool,
-    ) -> Iterator[RuleHandle]:
+    ) -> Iterator[tuple[RuleHandle, _R]]:
         """Yield the installed rules of *kind* that cover this packet."""
         for handle in self._rules:
             rule = handle.rule
@@ -644,7 +653,7 @@ class Network(Backend):
                 and (rule.datagrams if dgram else rule.streams)
                 and self._match(handle, src, dst_host, dst, dport, dst_sock)
             ):
-                yield handle
+                yield handle, rule
 
     def _path(
         self,
@@ -677,8 +686,7 @@ class Network(Backend):
                 if verdict == "ok":
                     verdict = "refused"
             else:
-                assert isinstance(rule.delay, Distribution)
-                delay += rule.delay.sample(self._rng)
+                delay += draw(rule.delay, self._rng)
         return verdict, delay
 
     def _any(self, kind: type[Rule], src: MemorySocket, dst: MemorySocket) -> bool:
@@ -692,11 +700,10 @@ class Network(Backend):
     def _reset_cut(self, src: MemorySocket, dst: MemorySocket, n: int) -> int:
         """Bytes of *n* that pass before a Reset rule fires, or -1."""
         cut = -1
-        for handle in self._matching(
+        for handle, rule in self._matching(
             Reset, src, dst._host, dst._wire_local(), dst._port, dst, False
         ):
             key = (handle, min(src._id, dst._id))
-            rule: Any = handle.rule
             budget = self._reset_budget.setdefault(key, rule.after_bytes)
             if budget < 0:
                 continue  # this rule already reset this connection
@@ -711,11 +718,10 @@ class Network(Backend):
         """Seconds a receive on *sock* takes because of SlowReader rules."""
         src = sock._peer or sock
         delay = 0.0
-        for handle in self._matching(
+        for _, rule in self._matching(
             SlowReader, src, sock._host, sock._wire_local(), sock._port, sock, True
         ):
-            rule: Any = handle.rule
-            delay += rule.delay.sample(self._rng)
+            delay += draw(rule.delay, self._rng)
         return delay
 
     def _retry_held(self) -> None:
@@ -782,9 +788,9 @@ class Network(Backend):
         events = self._events
         if len(events) == events.maxlen:
             self._discarded += 1
-        events.append(Event(self._sched.now, kind, src, dst, nbytes, detail))
+        events.append(NetworkEvent(self._sched.now, kind, src, dst, nbytes, detail))
 
-    def events(self, kind: str | None = None) -> list[Event]:
+    def events(self, kind: str | None = None) -> list[NetworkEvent]:
         """The event log (a copy), optionally only events of *kind*.
 
         Only the newest :attr:`event_log_size` events are kept.
@@ -879,14 +885,6 @@ class Network(Backend):
             f"<memory Network seed={self.seed} t={self._sched.now:.6f}s "
             f"hosts={len(self._hosts)} sockets={len(self._sockets)}>"
         )
-
-
-def _fmt(addr: str | None, port: int | None) -> str:
-    if addr is None:
-        return "*"
-    if port is None:
-        return addr
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
 
 def _memory_impl(sock: object) -> MemorySocket | None:

@@ -65,10 +65,12 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from types import CodeType, FrameType
-from typing import Any
+from types import FrameType
 
 from . import _executor
+from ._frames import BUSY as _BUSY
+from ._frames import blocked_for as _blocked_for
+from ._frames import idle_codes
 
 __all__ = ["Deadlock", "Scheduler", "Waiter"]
 
@@ -90,58 +92,6 @@ class Deadlock(RuntimeError):
 #: Wall-clock seconds between re-evaluations by a waiting thread, at most.
 _MAX_POLL = 0.05
 _MIN_POLL = 0.002
-
-
-def _idle_codes() -> dict[CodeType, str]:
-    """Code objects of the :mod:`threading` functions that block a thread.
-
-    The value says how to tell whether the thread is still blocked there:
-    ``"cond"`` (``Condition.wait``) or ``"join"`` (``Thread.join``).
-    """
-    codes: dict[CodeType, str] = {threading.Condition.wait.__code__: "cond"}
-    tstate = getattr(threading.Thread, "_wait_for_tstate_lock", None)
-    if tstate is not None:  # Python <= 3.12: join() blocks in here
-        codes[tstate.__code__] = "join"
-    else:  # Python 3.13+: join() blocks in C directly under Thread.join
-        codes[threading.Thread.join.__code__] = "join"
-    return codes
-
-
-_IDLE_CODES = _idle_codes()
-_BUSY = -1.0  # _blocked_for(): the thread is runnable
-
-
-def _blocked_for(frame: FrameType, kind: str, alive: set[int | None]) -> float | None:
-    """How a thread stopped in a threading primitive waits.
-
-    Returns ``None`` (blocked until another thread acts), a wall timeout in
-    seconds, or :data:`_BUSY` when it is in fact runnable: a notified
-    ``Condition.wait`` still shows its frame until the thread gets the CPU,
-    and so does ``join()`` on a thread that has ended.
-    """
-    try:
-        f_locals: Any = frame.f_locals
-        owner = f_locals.get("self")
-        if kind == "cond":
-            waiter = f_locals.get("waiter")
-            # notify() removes the waiter from the condition's queue.
-            if waiter is None or waiter not in owner._waiters:
-                return _BUSY
-        else:
-            if f_locals.get("block", True) is False or owner is None:
-                return _BUSY
-            if owner.ident not in alive:
-                return _BUSY
-        value = f_locals.get("timeout")
-    except Exception:  # a frame changing under us: assume it runs
-        return _BUSY
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return _BUSY
-    return None if seconds < 0 else seconds
 
 
 class Waiter:
@@ -376,7 +326,7 @@ class Scheduler:
                     # garbage collection.
                     frames.pop(threading.get_ident(), None)
                 frame = frames.get(ident)
-                kind = _IDLE_CODES.get(frame.f_code) if frame is not None else None
+                kind = idle_codes().get(frame.f_code) if frame is not None else None
                 if (
                     kind is None
                     and frame is not None

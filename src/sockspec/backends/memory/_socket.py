@@ -19,10 +19,13 @@ the way the ``stdlib`` backend derives them from ``poll(2)``.
 from __future__ import annotations
 
 import errno
+import os
 from collections import deque
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from ...api._shared import format_address as _fmt
+from ...api._shared import send_file_by_chunks
 from ...api.backend import SelectorImpl, SocketImpl
 from ...api.constants import (
     AF_INET,
@@ -55,11 +58,13 @@ from ...api.errors import (
     MessageTooLong,
     NotConnected,
     PermissionDenied,
-    SocketClosed,
     SocketError,
     Timeout,
     WouldBlock,
+    closed_while_waiting,
     from_os_error,
+    send_before_connect,
+    send_timed_out,
 )
 from ._faults import (
     Duplicate,
@@ -68,6 +73,7 @@ from ._faults import (
     Reorder,
     ShortReads,
     ShortWrites,
+    draw,
 )
 from ._inspect import SocketInfo
 from ._sched import Waiter
@@ -123,8 +129,6 @@ _MAX_SKB_FRAGS = 17
 
 
 def _error(code: int) -> SocketError:
-    import os
-
     return from_os_error(OSError(code, os.strerror(code)))
 
 
@@ -162,14 +166,6 @@ def _notify(sock: MemorySocket) -> None:
         sel._dirty[sock] = None
         for w in sel._waiters:
             wake(w)
-
-
-def _fmt(addr: str | None, port: int | None) -> str:
-    if addr is None:
-        return "*"
-    if port is None:
-        return addr if not addr.startswith("\0") else "@" + addr[1:]
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
 
 class MemorySocket(SocketImpl):
@@ -323,7 +319,7 @@ class MemorySocket(SocketImpl):
             if also is not None and w in also._waiters:
                 also._waiters.remove(w)
         if self._closed:
-            raise SocketClosed("the socket was closed while waiting")
+            raise closed_while_waiting()
 
     def _deadline(self, timeout: float | None) -> float | None:
         return None if timeout is None else self._sched.now + timeout
@@ -1071,7 +1067,7 @@ class MemorySocket(SocketImpl):
             conn = queue.popleft()
             conn._closed = True  # never accepted: it goes with the listener
             self._net._sockets.pop(conn._id, None)
-            conn._abort(errno.ECONNRESET)
+            conn._abort()
             conn._unbind()
         for client, token in self._syn_wait:
             client._refused(token)
@@ -1105,7 +1101,7 @@ class MemorySocket(SocketImpl):
             reuse = frozenset(o for o in (SO_REUSEADDR, SO_REUSEPORT) if self._opt(o))
             entries.append((self._local or "", self._sched.now + TIME_WAIT, reuse))
 
-    def _abort(self, code: int) -> None:
+    def _abort(self) -> None:
         """Tell the peer the connection is reset (we vanish without a FIN)."""
         peer = self._peer
         if peer is not None and not peer._dead:
@@ -1219,8 +1215,7 @@ class MemorySocket(SocketImpl):
                 if self._state in (_NEW, _LISTEN):
                     if self._nb_connect:  # stdlib leaves this one to the kernel
                         raise BrokenPipe("Broken pipe")
-                    # Linux says EPIPE; the contract (and stdlib) NotConnected.
-                    raise NotConnected("Transport endpoint is not connected")
+                    raise send_before_connect()
                 if self._wr_shut or self._dead:
                     raise BrokenPipe("Broken pipe")
                 if self._state != _CONNECTED:
@@ -1230,7 +1225,7 @@ class MemorySocket(SocketImpl):
                     # timeout (sk_stream_wait_connect); without this check a
                     # passed deadline makes every wait return at once.
                     if deadline is not None and self._sched.now >= deadline:
-                        raise _timeout(sent)
+                        raise send_timed_out(sent)
                     self._wait("send()", deadline)
                     continue
                 if total == 0:
@@ -1253,7 +1248,7 @@ class MemorySocket(SocketImpl):
                     self._sched.spin()
                     raise WouldBlock("Resource temporarily unavailable")
                 if deadline is not None and self._sched.now >= deadline:
-                    raise _timeout(sent)
+                    raise send_timed_out(sent)
                 self._wait("send()", deadline, also=peer)
 
     def _push(self, chunk: bytes) -> int:
@@ -1488,23 +1483,28 @@ class MemorySocket(SocketImpl):
                 self._icmp_refused(dst, port, delay)
                 return
             rng = net._rng
-            for h in net._matching(Loss, self, dst_host, dst, port, None, True):
-                if rng.random() < h.rule.rate:  # type: ignore[attr-defined]
+            for _, loss in net._matching(Loss, self, dst_host, dst, port, None, True):
+                if rng.random() < loss.rate:
                     self._log("drop", where, n, "Loss rule")
                     return
-            for h in net._matching(Duplicate, self, dst_host, dst, port, None, True):
-                if rng.random() < h.rule.rate:  # type: ignore[attr-defined]
+            for _, dup in net._matching(
+                Duplicate, self, dst_host, dst, port, None, True
+            ):
+                if rng.random() < dup.rate:
                     copies = 2
             extra = 0.0
-            for h in net._matching(Reorder, self, dst_host, dst, port, None, True):
-                rule: Any = h.rule
+            for _, rule in net._matching(
+                Reorder, self, dst_host, dst, port, None, True
+            ):
                 if rng.random() < rule.rate:
-                    extra += rule.delay.sample(rng)
+                    extra += draw(rule.delay, rng)
             delays = [delay + extra]
             if copies == 2:
                 again = 0.0
-                for h in net._matching(Latency, self, dst_host, dst, port, None, True):
-                    again += h.rule.delay.sample(rng)  # type: ignore[attr-defined]
+                for _, lat in net._matching(
+                    Latency, self, dst_host, dst, port, None, True
+                ):
+                    again += draw(lat.delay, rng)
                 delays.append(again + extra)
                 self._log("duplicate", where, n)
         if net._record_data:
@@ -1568,28 +1568,7 @@ class MemorySocket(SocketImpl):
         return n
 
     def send_file(self, file: BinaryIO) -> int:
-        total = 0
-        while True:
-            chunk = file.read(65536)
-            if not chunk:
-                return total
-            try:
-                n = self.send(chunk)
-            except WouldBlock:
-                file.seek(-len(chunk), 1)
-                if total:
-                    return total
-                raise
-            except Timeout as exc:
-                # Count the earlier chunks too, and leave the file right
-                # after the last byte that went out, so resuming loses none.
-                file.seek(exc.bytes_sent - len(chunk), 1)
-                exc.bytes_sent += total
-                raise
-            total += n
-            if n < len(chunk):
-                file.seek(n - len(chunk), 1)
-                return total
+        return send_file_by_chunks(self.send, file)
 
     # -- options and state ------------------------------------------------------------
 
@@ -1720,12 +1699,6 @@ class MemorySocket(SocketImpl):
 
     def __repr__(self) -> str:
         return self._describe()
-
-
-def _timeout(sent: int) -> Timeout:
-    exc = Timeout(errno.ETIMEDOUT, f"timed out after sending {sent} bytes")
-    exc.bytes_sent = sent
-    return exc
 
 
 def _arrive(sock: MemorySocket, kind: int, data: bytes) -> None:

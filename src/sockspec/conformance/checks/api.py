@@ -114,7 +114,11 @@ def spec_aliases(h: Harness) -> None:
     ],
 )
 def socket_construct(h: Harness) -> None:
-    """Socket(family, type) makes each kind the backend offers; bad kinds fail."""
+    """Socket(family, type) makes each kind the backend offers.
+
+    Undeclared kinds and bad arguments never reach a backend: the facade
+    refuses them, and the API tests check that once.
+    """
     caps = h.backend.capabilities
     with Socket(backend=h.backend) as default:
         assert default.family is AF_INET, default.family
@@ -127,19 +131,11 @@ def socket_construct(h: Harness) -> None:
     ]
     for family, type in kinds:
         if family not in caps.families or type not in caps.types:
-            try:
-                Socket(family, type, backend=h.backend).close()
-            except sockspec.UnsupportedOperation:
-                continue
-            raise AssertionError(f"{family.name} {type.name} is not declared")
+            continue
         with Socket(family, type, backend=h.backend, timeout=0) as sock:
             assert sock.family is family
             assert sock.type is type
             assert sock.timeout == 0
-    for bad in ("SOCK_RAW", 3, None):
-        with h.raises((ValueError, TypeError), f"type={bad!r}") as caught:
-            Socket(AF_INET, bad, backend=h.backend)  # type: ignore[arg-type]
-        assert "type" in str(caught.value), str(caught.value)
 
 
 @check(

@@ -4,7 +4,8 @@ Go's ``net.Conn`` has *deadlines*: absolute instants, separate for reads and
 writes, that any goroutine may move while a call waits.  sockspec has one
 ``timeout`` per socket: a duration in seconds that every blocking call
 starts afresh.  The checks keep every behaviour that survives the
-translation; :data:`NETTEST_NOTES` records what does not and why.
+translation; :data:`sockspec.conformance.spec.NETTEST_NOTES` records what does not and
+why.
 """
 
 from __future__ import annotations
@@ -20,36 +21,6 @@ from ...api.errors import SocketClosed, SocketError, Timeout, WouldBlock
 from ...api.socket import Socket
 from ..core import check
 from ..harness import JOIN_TIMEOUT, Harness
-
-#: How Go nettest cases map onto per-call timeouts in seconds.
-NETTEST_NOTES: dict[str, str] = {
-    "ReadTimeout / WriteTimeout": (
-        "Go has a read deadline and a write deadline; sockspec has one "
-        "timeout for both. The checks prove that a receive timing out leaves "
-        "sending working and a send timing out leaves receiving working."
-    ),
-    "PastTimeout": (
-        "A deadline in the past has no duration equivalent; timeout=0 "
-        "(non-blocking) stands in for it: calls fail at once with WouldBlock, "
-        "lose no data, and the socket stays usable."
-    ),
-    "PresentTimeout": (
-        "Go moves the deadline to 'now' while a Read waits in another "
-        "goroutine, which wakes it. A duration is read when a call starts, "
-        "so changing timeout cannot affect a call already waiting: that part "
-        "has no meaning here. Kept: a very short timeout fires promptly, "
-        "again and again, without losing data; close() is what wakes a "
-        "waiting call (CloseTimeout)."
-    ),
-    "FutureTimeout": (
-        "Go sets one deadline for a run of calls; sockspec's timeout "
-        "restarts with every call, so 'the deadline passes between calls' "
-        "has no meaning. Kept: a call that completes before its timeout "
-        "returns normally, and the next call gets the full timeout again."
-    ),
-    "CloseTimeout": "Kept as is: close() wakes receive, send, accept and "
-    "receive_from blocked in other threads, with SocketClosed.",
-}
 
 
 def _small_buffers(h: Harness) -> dict[Option, object]:
@@ -111,6 +82,14 @@ def write_timeout(h: Harness) -> None:
     # A send timing out leaves receiving working.
     server.send(b"ping")
     assert h.receive_exactly(client, 4) == b"ping"
+    resumes_after_send_timeout(h, client, server, data, sent)
+
+
+def resumes_after_send_timeout(
+    h: Harness, client: Socket, server: Socket, data: bytes, sent: int
+) -> None:
+    """After a send of *data* timed out having sent *sent* bytes, the peer
+    receives exactly those bytes and then what the client sends next."""
     drain = h.thread(lambda: h.receive_all(server, limit=len(data)), "drain")
     client.timeout = h.io_timeout
     client.send(b"tail")
