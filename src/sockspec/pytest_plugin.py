@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._pytest_hygiene import CHECKS, Watch
+
 if TYPE_CHECKING:
     from .backends.memory import Network
 
@@ -42,6 +44,7 @@ __all__ = [
 pytest_plugins = ["sockspec._pytest_backend"]
 
 _NETWORK = pytest.StashKey["Network"]()
+_WATCH = pytest.StashKey[Watch]()
 
 #: How many of the newest events a failed test's report shows.
 LOG_TAIL = 20
@@ -65,7 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "memory_network(**options): keyword arguments for the memory_network "
         "fixture's Network (seed, record_data, stall_timeout, realtime_after, "
-        "event_log_size)",
+        "event_log_size) and its end-of-test checks (" + Watch.switch_help() + ")",
     )
 
 
@@ -76,20 +79,35 @@ def memory_network(request: pytest.FixtureRequest) -> Iterator[Network]:
     from .backends.memory import Network
 
     options: dict[str, Any] = {}
-    marker = request.node.get_closest_marker("memory_network")
-    if marker is not None:
+    # Markers add up, the closest winning: a module's
+    # ``pytestmark = pytest.mark.memory_network(check_leaks=False)`` still
+    # holds for a test that has its own marker with a seed.
+    for marker in reversed(list(request.node.iter_markers("memory_network"))):
         if marker.args:
             raise TypeError("the memory_network marker takes keyword arguments only")
         options.update(marker.kwargs)
     seed = request.config.getoption("memory_seed", None)
     if seed is not None:
         options["seed"] = seed
+    switches = {k: options.pop(k) for k in list(options) if k in CHECKS}
     network = Network(**options)
+    watch = Watch(network, switches)
     request.node.stash[_NETWORK] = network
-    with use_backend(network):
-        yield network
-    # Threads the test left blocked on the network must not hang the run.
-    network.close()
+    request.node.stash[_WATCH] = watch
+    watch.start()
+    try:
+        with use_backend(network):
+            yield network
+        blocked = watch.blocked_threads()
+    finally:
+        # Threads woken by close() die of SocketClosed: not the test's fault.
+        watch.stop()
+        # Threads the test left blocked on the network must not hang the run.
+        network.close()
+    found = (watch.take_errors(), blocked, watch.leaked_sockets())
+    problems = [text for text in found if text]
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -100,6 +118,18 @@ def pytest_runtest_makereport(
     outcome: Any = yield
     report: pytest.TestReport = outcome.get_result()
     network = item.stash.get(_NETWORK, None)
+    watch = item.stash.get(_WATCH, None)
+    if watch is not None and call.when == "call":
+        errors = watch.take_errors()
+        if errors:
+            # The thread's exception is the cause; whatever the test itself
+            # then saw (a timeout, a deadlock) comes after it.
+            if report.failed and report.longrepr is not None:
+                errors += "\n\nand then the test itself failed:\n" + str(
+                    report.longrepr
+                )
+            report.outcome = "failed"
+            report.longrepr = errors
     if network is not None and report.failed:
         events = network.events()
         total = len(events) + network.events_discarded
@@ -112,4 +142,6 @@ def pytest_runtest_makereport(
             text += f"\nevent log, last {len(tail)} of {total} events:\n" + "\n".join(
                 map(str, tail)
             )
+        if network.netstat():
+            text += "\nsockets:\n" + network.format_netstat()
         report.sections.append(("memory network", text))

@@ -228,6 +228,10 @@ class Scheduler:
             if not outsiders:
                 self._strangers = False
 
+    def counts(self, thread: threading.Thread) -> bool:
+        """Whether *thread* is one of the network's users (not an outsider)."""
+        return not (self._strangers and thread in self._outsiders)
+
     # -- timers ------------------------------------------------------------------
 
     def call_at(self, when: float, fn: Callable[[], None]) -> None:
@@ -355,10 +359,15 @@ class Scheduler:
         pool_workers: dict[int, tuple[object, list[str]]] = {}
         threads = threading.enumerate()
         alive: set[int | None] = {t.ident for t in threads}
+        me = threading.get_ident()
         try:
             for thread in threads:
                 ident = thread.ident
-                if ident in waiting or (outsiders and thread in outsiders):
+                # The caller is a waiting thread, or the pytest fixture
+                # asking who is still busy: neither counts itself.
+                if ident in waiting or ident == me:
+                    continue
+                if outsiders and thread in outsiders:
                     continue
                 if ident in woken or ident is None:
                     busy.append(thread.name)
@@ -403,6 +412,19 @@ class Scheduler:
             if not _executor.all_idle(owner, len(names)):
                 busy.extend(names)
         return busy, sleep_limit
+
+    def busy_threads(self) -> list[str]:
+        """Names of the threads using the network that are running (locked).
+
+        The calling thread and the threads waiting on the network are not
+        listed; neither are idle ones (blocked in a :mod:`threading`
+        primitive).
+        """
+        return self._classify()[0]
+
+    def waiters(self) -> list[Waiter]:
+        """The threads waiting on the network now (locked)."""
+        return list(self._waiting.values())
 
     def _deadlock(self, busy: list[str]) -> None:
         waiters = list(self._waiting.values())

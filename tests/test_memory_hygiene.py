@@ -1,0 +1,200 @@
+"""What the memory_network fixture reports about what a test left behind.
+
+Each check of :mod:`sockspec._pytest_hygiene` is shown failing an inner
+pytest run (pytester) with its own message, and switched off by the marker.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+HEADER = """
+import threading
+import pytest
+from sockspec import Socket
+"""
+
+
+def run(pytester: pytest.Pytester, body: str) -> pytest.RunResult:
+    pytester.makepyfile(HEADER + body)
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider")
+
+
+def test_leaked_sockets_fail_the_test_with_their_netstat_lines(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run(
+        pytester,
+        """
+def test_leaks(memory_network):
+    lst = Socket()
+    lst.bind("127.0.0.1", 7000)
+    lst.listen()
+
+def test_closes(memory_network):
+    with Socket() as lst:
+        lst.bind("127.0.0.1", 7000)
+        lst.listen()
+""",
+    )
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_leaks*",
+            "1 socket(s) of the memory network left open at the end of the test*",
+            "Id*Proto*Host*Local*Remote*State*",
+            "1*tcp*local*127.0.0.1:7000*LISTEN*",
+        ]
+    )
+
+
+def test_leak_check_is_switched_off_by_the_marker(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+pytestmark = pytest.mark.memory_network(check_leaks=False)
+
+@pytest.mark.memory_network(seed=3)
+def test_leaks(memory_network):
+    Socket().bind("127.0.0.1", 7000)
+""",
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_exception_in_a_network_thread_fails_the_test_and_shows_first(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run(
+        pytester,
+        """
+def serve(lst):
+    conn = lst.accept()
+    conn.close()
+    raise ValueError("the server broke")
+
+def test_passes_unless_checked(memory_network):
+    with Socket(timeout=5) as lst:
+        lst.bind("127.0.0.1", 7000)
+        lst.listen()
+        t = threading.Thread(target=serve, args=(lst,), name="server")
+        t.start()
+        with Socket(timeout=5) as c:
+            c.connect("127.0.0.1", 7000)
+        t.join(5)
+
+def test_fails_for_another_reason(memory_network):
+    t = threading.Thread(target=lambda: 1 / 0, name="worker")
+    t.start()
+    t.join(5)
+    assert False, "the test's own failure"
+""",
+    )
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*unhandled exception in thread 'server', which used the memory network:",
+            "Traceback (most recent call last):",
+            "*ValueError: the server broke",
+        ]
+    )
+    # The thread's traceback comes before the test's own failure.
+    assert out.index("ZeroDivisionError") < out.index("the test's own failure")
+    assert "and then the test itself failed:" in out
+
+
+def test_blocked_threads_fail_the_test_with_what_they_wait_for(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run(
+        pytester,
+        """
+def test_forgets_the_server(memory_network):
+    lst = Socket()
+    lst.bind("127.0.0.1", 7000)
+    lst.listen()
+    def serve():
+        try:
+            lst.accept()
+        except OSError:
+            pass
+        finally:
+            lst.close()
+    t = threading.Thread(target=serve, name="server", daemon=True)
+    t.start()
+    memory_network.sleep(1)
+""",
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "1 thread(s) left blocked on the memory network at the end of the test*",
+            "  thread 'server' in accept() on *127.0.0.1:7000*",
+        ]
+    )
+    # Woken by the fixture, the thread closed its socket: no leak reported.
+    assert "left open" not in result.stdout.str()
+
+
+def test_blocked_check_is_switched_off_by_the_marker(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+@pytest.mark.memory_network(check_blocked=False, check_leaks=False)
+def test_forgets_the_server(memory_network):
+    lst = Socket()
+    lst.bind("127.0.0.1", 7000)
+    lst.listen()
+    def serve():
+        try:
+            lst.accept()
+        except OSError:
+            pass
+    t = threading.Thread(target=serve, name="server", daemon=True)
+    t.start()
+    memory_network.sleep(1)
+""",
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_a_failure_report_shows_the_netstat_table(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+@pytest.mark.memory_network(seed=5, check_leaks=False)
+def test_fails(memory_network):
+    lst = Socket()
+    lst.bind("127.0.0.1", 7000)
+    lst.listen()
+    assert False
+""",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*memory network*",
+            "seed 5; replay with --memory-seed=5",
+            "event log, last 2 of 2 events:",
+            "*listen*127.0.0.1:7000",
+            "sockets:",
+            "Id*Proto*",
+            "1*tcp*127.0.0.1:7000*LISTEN*",
+        ]
+    )
+
+
+def test_checks_must_be_booleans(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+@pytest.mark.memory_network(check_leaks="no")
+def test_x(memory_network):
+    pass
+""",
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*check_leaks must be a bool*"])
