@@ -7,11 +7,13 @@ is shared by every socket of a network and the public configuration API.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import random
 import socket as _socket
 import types
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +23,7 @@ from ...api.constants import AF_INET, Family, Option, SocketType
 from ...api.delegating import unwrap_impl
 from ...api.errors import HostNotFound, SocketClosed
 from ...api.socket import Socket
+from ._explain import held_by_rules
 from ._faults import (
     BlackHole,
     Distribution,
@@ -297,6 +300,8 @@ class Network(Backend):
         self._sched = Scheduler(
             realtime_after=float(realtime_after), stall_timeout=float(stall_timeout)
         )
+        # A proxy: the scheduler must not keep its network alive.
+        self._sched.explain = functools.partial(held_by_rules, weakref.proxy(self))
         self._record_data = bool(record_data)
         self._hosts: dict[str, Host] = {}  # by lower-case name
         self._by_addr: dict[WireAddr, Host] = {}

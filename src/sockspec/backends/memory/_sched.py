@@ -183,6 +183,7 @@ class Scheduler:
         "_timers",
         "_waiting",
         "_woken",
+        "explain",
         "lock",
         "now",
         "realtime_after",
@@ -212,6 +213,9 @@ class Scheduler:
         #: Whether some outsider may still join: a cheap test for hot paths.
         self._strangers = bool(self._outsiders)
         self._mark = self._credited = time.monotonic()
+        #: Lines saying what fault rules hold (data, connects), for the
+        #: :class:`Deadlock` message; set by the network.
+        self.explain: Callable[[], list[str]] | None = None
 
     # -- participation -----------------------------------------------------------
 
@@ -429,11 +433,20 @@ class Scheduler:
     def _deadlock(self, busy: list[str]) -> None:
         waiters = list(self._waiting.values())
         lines = [w.describe() for w in waiters]
+        held = self.explain() if self.explain is not None else []
+        # Nothing is due (no timer): what is still in flight is held.
+        why = (
+            "no timeout, and data or connects held by rules"
+            if held
+            else ("no timeout, no data in flight")
+        )
         message = (
             f"memory network deadlock at t={self.now:.6f}s: every thread using "
-            "the network is waiting and nothing can wake it (no timeout, no "
-            "data in flight):\n  " + "\n  ".join(lines)
+            f"the network is waiting and nothing can wake it ({why}):\n  "
+            + "\n  ".join(lines)
         )
+        if held:
+            message += "\nheld until the rule is removed:\n  " + "\n  ".join(held)
         if busy:
             message += (
                 f"\nthreads {', '.join(map(repr, busy))} did not touch the "

@@ -1879,7 +1879,9 @@ class MemorySelector(SelectorImpl):
                     self._waiters.remove(w)
 
     def _describe(self) -> str:
-        socks = ", ".join(s._describe() for s in self._regs) or "no sockets"
+        if not self._regs:
+            return "an empty Poller (no socket registered: nothing can make it ready)"
+        socks = ", ".join(s._describe() for s in self._regs)
         return f"a Poller watching {socks}"
 
     def close(self) -> None:
