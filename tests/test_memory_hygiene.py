@@ -198,3 +198,83 @@ def test_x(memory_network):
     )
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*check_leaks must be a bool*"])
+
+
+# -- scoping -------------------------------------------------------------------------
+
+
+def test_a_socket_from_an_earlier_tests_network_raises_stale_network(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run(
+        pytester,
+        """
+from sockspec.backends.memory import StaleNetwork
+
+KEPT = []
+
+@pytest.mark.memory_network(seed=11, check_leaks=False)
+def test_first(memory_network):
+    sock = Socket()
+    sock.bind("127.0.0.1", 7000)
+    KEPT.append(sock)
+
+def test_later(memory_network):
+    with pytest.raises(StaleNetwork, match="test_first .seed 11., which has ended"):
+        KEPT[0].listen()
+    with pytest.raises(StaleNetwork):
+        KEPT[0].connect("127.0.0.1", 7001)
+    KEPT[0].close()  # cleanup never fails
+""",
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_module_shared_network_and_its_seed_in_reports(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run(
+        pytester,
+        """
+pytestmark = pytest.mark.memory_network(seed=21)
+
+@pytest.fixture(scope="module")
+def server(memory_network_module):
+    with Socket() as lst:
+        lst.bind("127.0.0.1", 7000)
+        lst.listen(8)
+        yield lst
+
+def test_one(server, memory_network_module):
+    assert memory_network_module.seed == 21
+    with Socket(timeout=1) as c:
+        c.connect("127.0.0.1", 7000)
+        server.accept().close()
+
+def test_two(server):
+    with Socket(timeout=1) as c:
+        c.connect("127.0.0.1", 7000)
+        server.accept().close()
+    assert False, "boom"
+""",
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*memory network*",
+            "shared by memory_network_module: seed 21; replay with --memory-seed=21",
+        ]
+    )
+
+
+def test_memory_seed_option_beats_the_markers_seed(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        HEADER
+        + """
+@pytest.mark.memory_network(seed=7)
+def test_seed(memory_network):
+    assert memory_network.seed == 9
+"""
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--memory-seed=9")
+    result.assert_outcomes(passed=1)

@@ -70,7 +70,7 @@ from typing import Any
 
 from . import _executor
 
-__all__ = ["Deadlock", "Scheduler", "Waiter"]
+__all__ = ["Deadlock", "Scheduler", "StaleNetwork", "Waiter"]
 
 
 class Deadlock(RuntimeError):
@@ -80,6 +80,17 @@ class Deadlock(RuntimeError):
     threads, what each was doing and on which sockets.  It is deliberately not
     an :class:`OSError`, so application code that handles socket errors does
     not swallow it.
+    """
+
+
+class StaleNetwork(RuntimeError):
+    """A socket or Poller of a network whose test has ended was used.
+
+    The ``memory_network`` fixture retires its network when its test ends,
+    so a socket kept from an earlier test (in a global, a cache, a
+    module-scoped object) fails loudly instead of silently working on the
+    old network.  Like :class:`Deadlock`, not an :class:`OSError`: a
+    server loop that retries on socket errors does not swallow it.
     """
 
 
@@ -178,6 +189,7 @@ class Scheduler:
         "_credited",
         "_mark",
         "_outsiders",
+        "_retired",
         "_seq",
         "_strangers",
         "_timers",
@@ -211,7 +223,9 @@ class Scheduler:
             t for t in threading.enumerate() if t is not me
         )
         #: Whether some outsider may still join: a cheap test for hot paths.
+        #: Also set for good by :meth:`retire`, so every entry point checks.
         self._strangers = bool(self._outsiders)
+        self._retired: str | None = None
         self._mark = self._credited = time.monotonic()
         #: Lines saying what fault rules hold (data, connects), for the
         #: :class:`Deadlock` message; set by the network.
@@ -227,10 +241,22 @@ class Scheduler:
         that an outsider is left).
         """
         if self._strangers:
+            if self._retired is not None:
+                raise StaleNetwork(self._retired)
             outsiders = self._outsiders
             outsiders.discard(threading.current_thread())
             if not outsiders:
                 self._strangers = False
+
+    def retire(self, message: str) -> None:
+        """Make every later call into the network raise :class:`StaleNetwork`.
+
+        Costs the hot paths nothing: they call :meth:`join` while
+        :attr:`_strangers` is set, and this sets it for good.  ``close()``
+        of a socket still works, so cleanup code never fails.
+        """
+        self._retired = message
+        self._strangers = True
 
     def counts(self, thread: threading.Thread) -> bool:
         """Whether *thread* is one of the network's users (not an outsider)."""
