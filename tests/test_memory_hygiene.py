@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from sockspec import Socket
+
 pytest_plugins = ["pytester"]
 
 HEADER = """
@@ -278,3 +280,76 @@ def test_seed(memory_network):
     )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--memory-seed=9")
     result.assert_outcomes(passed=1)
+
+
+# -- exploring seeds ---------------------------------------------------------------
+
+
+EXPLORED = """
+def test_race(memory_network):
+    # Fails under the seeds that give the client an odd ephemeral port.
+    with Socket() as lst:
+        lst.bind("127.0.0.1", 7000)
+        lst.listen()
+        with Socket(timeout=1) as c:
+            c.connect("127.0.0.1", 7000)
+            lst.accept().close()
+            assert c.local_port % 2 == 0
+
+@pytest.mark.memory_network(seed=3)
+def test_pinned(memory_network):
+    assert memory_network.seed == 3
+"""
+
+
+def test_memory_seeds_explores_and_reports_the_first_failing_seed(
+    pytester: pytest.Pytester,
+) -> None:
+    from sockspec.backends.memory import Network
+
+    odd = []
+    for seed in range(12):
+        with Network(seed=seed) as net, Socket(backend=net) as lst:
+            lst.bind("127.0.0.1", 7000)
+            lst.listen()
+            with Socket(backend=net) as c:
+                c.connect("127.0.0.1", 7000)
+                lst.accept().close()
+                if c.local_port % 2:
+                    odd.append(seed)
+    assert odd, "no seed in 0..11 gives an odd port: pick another test"
+    pytester.makepyfile(HEADER + EXPLORED)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--memory-seeds=12")
+    result.assert_outcomes(passed=12 - len(odd) + 1, failed=len(odd))
+    result.stdout.fnmatch_lines(
+        [
+            "*test_race?memory-seed=*",
+            "*memory seeds*",
+            f"*::test_race: failed under {len(odd)} seed(s), first seed {odd[0]}; "
+            f"replay: pytest '*::test_race' --memory-seed={odd[0]}",
+        ]
+    )
+    # The replay command reproduces the failure.
+    replay = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", f"--memory-seed={odd[0]}", "-k", "test_race"
+    )
+    replay.assert_outcomes(failed=1)
+    replay.stdout.fnmatch_lines(["replay: pytest '*::test_race' --memory-seed=*"])
+
+
+def test_marker_seeds_explores_one_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        HEADER
+        + """
+SEEN = []
+
+@pytest.mark.memory_network(seeds=5)
+def test_seeds(memory_network):
+    SEEN.append(memory_network.seed)
+
+def test_after():
+    assert SEEN == [0, 1, 2, 3, 4]
+"""
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=6)

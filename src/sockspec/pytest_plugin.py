@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._pytest_explore import record_failure, replay_command
 from ._pytest_hygiene import CHECKS, Watch
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ __all__ = [
     "pytest_runtest_makereport",
 ]
 
-pytest_plugins = ["sockspec._pytest_backend"]
+pytest_plugins = ["sockspec._pytest_backend", "sockspec._pytest_explore"]
 
 _NETWORK = pytest.StashKey["Network"]()
 _WATCH = pytest.StashKey[Watch]()
@@ -76,7 +77,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "memory_network(**options): keyword arguments for the memory_network "
         "fixture's Network (seed, record_data, stall_timeout, realtime_after, "
-        "event_log_size) and its end-of-test checks (" + Watch.switch_help() + ")",
+        "event_log_size), its end-of-test checks (" + Watch.switch_help() + "), "
+        "seeds=COUNT to explore COUNT seeds",
     )
 
 
@@ -96,6 +98,10 @@ def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
     seed = request.config.getoption("memory_seed", None)
     if seed is not None:
         options["seed"] = seed
+    options.pop("seeds", None)  # for _pytest_explore
+    explored = getattr(request, "param", None)
+    if explored is not None:
+        options["seed"] = explored
     return options
 
 
@@ -211,7 +217,11 @@ def pytest_runtest_makereport(
     if not report.failed:
         return
     if network is not None:
-        report.sections.append(("memory network", _section(network, call.when, "")))
+        text = _section(network, call.when, "")
+        text += f"\nreplay: {replay_command(item.nodeid, network.seed)}"
+        report.sections.append(("memory network", text))
+        if hasattr(item, "callspec") and "memory_network" in item.callspec.params:
+            record_failure(item.config, item.nodeid, network.seed)
     funcargs: dict[str, Any] = getattr(item, "funcargs", {})
     for name in _SHARED:
         shared = funcargs.get(name)
