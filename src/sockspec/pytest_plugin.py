@@ -191,6 +191,12 @@ def _section(network: Network, when: str, heading: str) -> str:
         )
     if network.netstat():
         text += "\nsockets:\n" + network.format_netstat()
+    notes = network.schedule_notes
+    if notes:
+        text += (
+            "\nthis run may not replay: the seeded schedule lost track of "
+            "threads:\n  " + "\n  ".join(notes)
+        )
     return text
 
 

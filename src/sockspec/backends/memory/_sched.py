@@ -66,9 +66,12 @@ import time
 import weakref
 from collections.abc import Callable
 from types import CodeType, FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _executor
+
+if TYPE_CHECKING:
+    from ._turns import Turns
 
 __all__ = ["Deadlock", "Scheduler", "StaleNetwork", "Waiter"]
 
@@ -200,9 +203,16 @@ class Scheduler:
         "now",
         "realtime_after",
         "stall_timeout",
+        "turns",
     )
 
-    def __init__(self, *, realtime_after: float, stall_timeout: float) -> None:
+    def __init__(
+        self,
+        *,
+        realtime_after: float,
+        stall_timeout: float,
+        schedule_seed: int | None = None,
+    ) -> None:
         #: The one lock that guards all state of the network.
         self.lock = threading.Lock()
         #: The virtual clock, in seconds.
@@ -230,6 +240,16 @@ class Scheduler:
         #: Lines saying what fault rules hold (data, connects), for the
         #: :class:`Deadlock` message; set by the network.
         self.explain: Callable[[], list[str]] | None = None
+        #: The seeded schedule (:mod:`._turns`), or ``None`` (threads run
+        #: freely, as the OS schedules them).
+        self.turns: Turns | None = None
+        if schedule_seed is not None:
+            from ._turns import Turns
+
+            self.turns = Turns(self, schedule_seed)
+            # Every entry point then calls join(): each one is a scheduling
+            # point.  The default schedule never pays for this.
+            self._strangers = True
 
     # -- participation -----------------------------------------------------------
 
@@ -245,8 +265,29 @@ class Scheduler:
                 raise StaleNetwork(self._retired)
             outsiders = self._outsiders
             outsiders.discard(threading.current_thread())
-            if not outsiders:
+            turns = self.turns
+            if turns is not None:
+                turns.point()
+            elif not outsiders:
                 self._strangers = False
+
+    def point(self) -> None:
+        """A scheduling point that is not an entry (``close()``...; locked).
+
+        Unlike :meth:`join` it never raises: cleanup works on a retired
+        network.
+        """
+        turns = self.turns
+        if turns is not None:
+            turns.point()
+
+    def enter(self) -> None:
+        """:meth:`join` for a caller that does not hold the lock."""
+        if self.turns is None:
+            self.join()
+        else:
+            with self.lock:
+                self.join()
 
     def retire(self, message: str) -> None:
         """Make every later call into the network raise :class:`StaleNetwork`.
@@ -309,8 +350,15 @@ class Scheduler:
         Called with the lock held, returns with it held; raises
         :attr:`Waiter.error` if one was set.
         """
-        self.join()
+        # Not join(): its scheduling point may let the lock go, and the
+        # caller has just seen that it must wait; a wake in between would
+        # be lost.
+        if self._strangers and self._retired is None:
+            self._outsiders.discard(threading.current_thread())
         self._waiting[w.ident] = w
+        turns = self.turns
+        if turns is not None:
+            turns.release()
         self._touch()
         interval = _MIN_POLL
         try:
@@ -324,6 +372,8 @@ class Scheduler:
                 interval = min(interval * 2, _MAX_POLL)
         finally:
             self._waiting.pop(w.ident, None)
+            if turns is not None:
+                turns.point(woken=True)  # wait for the turn to go on
             self._woken.discard(w.ident)
             self._touch()
         if w.error is not None:
@@ -354,6 +404,8 @@ class Scheduler:
     def _progress(self) -> None:
         """Move the clock if the rule allows, or report a deadlock (locked)."""
         while self._waiting:
+            if self.turns is not None and self.turns.holds_clock():
+                return  # a thread may run by the schedule: no clock move yet
             busy, sleep_limit = self._classify()
             nxt = self._next_time()
             if not busy and (sleep_limit is None or nxt is not None):
@@ -484,7 +536,12 @@ class Scheduler:
             self.wake(w)
 
     def fail_all(self, error_factory: Callable[[], BaseException]) -> None:
-        """Wake every waiter with an error (the network is shutting down)."""
+        """Wake every waiter with an error (the network is shutting down).
+
+        The seeded schedule stops: threads woken here run freely.
+        """
+        if self.turns is not None:
+            self.turns.stop()
         for w in list(self._waiting.values()):
             w.error = error_factory()
             self.wake(w)

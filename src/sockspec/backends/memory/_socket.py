@@ -931,6 +931,7 @@ class MemorySocket(SocketImpl):
 
     def shutdown(self, how: Shutdown) -> None:
         with self._lock:
+            self._sched.point()
             rd, wr = how is not SHUT_WR, how is not SHUT_RD
             if self._unix and (
                 self._state != _CONNECTED if self._stream else self._remote is None
@@ -1016,6 +1017,7 @@ class MemorySocket(SocketImpl):
 
     def close(self) -> None:
         with self._lock:
+            self._sched.point()
             if self._closed:
                 return
             self._closed = True
@@ -1160,7 +1162,7 @@ class MemorySocket(SocketImpl):
         return self._send_slow(data)
 
     def _send_slow(self, data: bytes | memoryview) -> int:
-        self._sched.join()
+        self._sched.enter()
         if not self._stream:
             with self._lock:
                 if self._remote is None:
@@ -1544,6 +1546,7 @@ class MemorySocket(SocketImpl):
 
     def set_option(self, option: Option, value: object) -> None:
         with self._lock:
+            self._sched.point()
             if option is SO_RCVBUF:
                 assert isinstance(value, int)
                 self._rcvbuf = max(2 * min(value, _BUF_MAX), _MIN_RCVBUF)
@@ -1799,7 +1802,7 @@ class MemorySelector(SelectorImpl):
         self._regs: dict[MemorySocket, tuple[int, Hashable]] = {}
         self._dirty: dict[MemorySocket, None] = {}
         self._waiters: list[Waiter] = []  # one per thread in select()
-        network._sched.join()
+        network._sched.enter()
 
     def _check(self, sock: SocketImpl) -> MemorySocket:
         if not isinstance(sock, MemorySocket) or sock._net is not self._net:
