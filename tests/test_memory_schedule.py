@@ -68,7 +68,11 @@ def test_a_thread_the_network_cannot_see_is_noted_never_waited_for() -> None:
     def sleeper() -> None:
         with Socket(backend=net, timeout=5) as c:
             c.connect("127.0.0.1", 7000)
-            time.sleep(1.5)  # holds the turn, invisible to the network
+            # Holds the turn where the network cannot see it, until the
+            # schedule gives up waiting for it (bounded).
+            give_up = time.monotonic() + 30
+            while not net.schedule_notes and time.monotonic() < give_up:
+                time.sleep(0.05)
             c.send(b"late")
 
     t = threading.Thread(target=sleeper, name="sleeper")

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["BUDGET", "Turns"]
 
 #: Wall seconds the schedule waits for a thread it cannot see settle.
-BUDGET = 1.0
+BUDGET = 2.0
 _POLL = 0.001
 _MAX_POLL = 0.02
 
