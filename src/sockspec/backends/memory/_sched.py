@@ -342,6 +342,9 @@ class Scheduler:
         """Wake *w* (lock held); it re-checks what it waits for."""
         if self._waiting.pop(w.ident, None) is not None:
             self._woken.add(w.ident)
+            turns = self.turns
+            if turns is not None and turns.park(w.ident, w.cond):
+                return  # woken for real when it gets the turn
             w.cond.notify()
 
     def block(self, w: Waiter) -> None:

@@ -52,6 +52,7 @@ class Turns:
 
     __slots__ = (
         "_changed",
+        "_parked",
         "_settling",
         "_stalled",
         "notes",
@@ -78,6 +79,10 @@ class Turns:
         # Wakes a holder waiting for the others to settle, when one arrives
         # at a scheduling point or blocks.
         self._changed = threading.Condition(sched.lock)
+        # Threads woken on the network while another holds the turn: their
+        # wait's condition, notified only when the turn falls on them, so
+        # that a thread is not woken twice (once to find the turn taken).
+        self._parked: dict[int, threading.Condition] = {}
         # Holders waiting in _settle(): blocked in a Condition, yet running.
         self._settling: set[int] = set()
         #: Set when the network closes: every thread runs freely again.
@@ -94,6 +99,8 @@ class Turns:
         if self.off:
             return
         me = threading.get_ident()
+        if woken:
+            self._parked.pop(me, None)
         if self.turn == me:
             if woken:
                 return  # chosen on its way back: the choice is made
@@ -115,12 +122,27 @@ class Turns:
             self.turn = None
             self._dispatch()
 
+    def park(self, ident: int | None, cond: threading.Condition) -> bool:
+        """Whether a thread just woken on the network may sleep on (locked).
+
+        It may while another thread holds the turn: :meth:`_give` notifies
+        *cond* when the turn falls on it.  Its wait also ends by itself
+        every few milliseconds, so nothing depends on this for progress.
+        """
+        if self.off or ident is None or self.turn is None or self.turn == ident:
+            return False
+        self._parked[ident] = cond
+        return True
+
     def stop(self) -> None:
         """Stop scheduling: release every thread waiting for the turn."""
         self.off = True
         self.turn = None
         for cond in self.ready.values():
             cond.notify()
+        for cond in self._parked.values():
+            cond.notify()
+        self._parked.clear()
 
     def holds_clock(self) -> bool:
         """Whether a thread can run by the schedule, so the clock must stay."""
@@ -192,19 +214,18 @@ class Turns:
         if ident != self.turn:
             self.switches += 1
         self.turn = ident
-        cond = self.ready.get(ident)
+        cond = self.ready.get(ident) or self._parked.pop(ident, None)
         if cond is not None:
             cond.notify()
 
     def _choose(self, me: int | None) -> int:
-        names = {t.ident: t.name for t in threading.enumerate()}
         candidates = list(self.ready)
         candidates.extend(self._transit())
         if me is not None and me not in candidates:
             candidates.append(me)
         if len(candidates) == 1:
             return candidates[0]
-        candidates.sort(key=lambda i: (names.get(i, ""), i))
+        candidates.sort(key=lambda i: (_name(i), i))
         return self.rng.choice(candidates)
 
     def _over_budget(self) -> bool:
