@@ -428,7 +428,16 @@ class Scheduler:
                 if quiet >= limit:
                     self._deadlock(busy)
                 return
-            if quiet >= self.realtime_after:
+            turns = self.turns
+            if turns is None:
+                if quiet >= self.realtime_after:
+                    self._flow(wall, nxt)
+            elif quiet >= max(self.realtime_after, turns.budget):
+                # Under the seeded schedule a thread running without the
+                # turn is about to reach a scheduling point; only one that
+                # stays out of sight that long makes time follow wall time,
+                # and the run is no longer reproducible.
+                turns.note_flow(busy)
                 self._flow(wall, nxt)
             return
 

@@ -134,6 +134,18 @@ class Turns:
         self._parked[ident] = cond
         return True
 
+    @property
+    def budget(self) -> float:
+        """Wall seconds the schedule waits for a thread out of its sight."""
+        return BUDGET
+
+    def note_flow(self, busy: list[str]) -> None:
+        """Virtual time is about to follow wall time because of *busy*."""
+        self._note(
+            f"virtual time followed wall time while threads "
+            f"{', '.join(map(repr, busy))} ran outside the network's sight"
+        )
+
     def stop(self) -> None:
         """Stop scheduling: release every thread waiting for the turn."""
         self.off = True
@@ -148,7 +160,7 @@ class Turns:
         """Whether a thread can run by the schedule, so the clock must stay."""
         if self.off:
             return False
-        if self.ready:
+        if self.ready or self._transit():
             return True
         holder = self.turn
         if holder is None or holder in self.sched._waiting:
