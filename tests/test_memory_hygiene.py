@@ -353,3 +353,39 @@ def test_after():
     )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=6)
+
+
+def test_a_failure_report_says_when_the_seeded_schedule_lost_a_thread(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run(
+        pytester,
+        """
+import time
+
+@pytest.mark.memory_network(schedule="seeded", check_leaks=False)
+def test_fails(memory_network):
+    lst = Socket(timeout=5)
+    lst.bind("127.0.0.1", 7000)
+    lst.listen()
+    def napper():
+        with Socket(timeout=5) as c:
+            c.connect("127.0.0.1", 7000)
+            give_up = time.monotonic() + 30
+            while not memory_network.schedule_notes and time.monotonic() < give_up:
+                time.sleep(0.05)
+    t = threading.Thread(target=napper, name="napper")
+    t.start()
+    lst.accept().close()
+    Socket().close()
+    t.join(30)
+    assert False
+""",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "this run may not replay: the seeded schedule lost track of threads:",
+            "*'napper'*",
+        ]
+    )
