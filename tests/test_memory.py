@@ -30,6 +30,10 @@ from sockspec import (
 )
 from sockspec.backends.memory import Host, MemoryBackend, Network, default_network
 
+# These tests leave their sockets to the fixture on purpose: each states
+# one behaviour, and the network is dropped after it.
+pytestmark = pytest.mark.memory_network(check_leaks=False)
+
 
 def listener(host: str = "127.0.0.1", port: int = 0, **kw: object) -> Socket:
     sock = Socket(timeout=5, **kw)  # type: ignore[arg-type]

@@ -25,6 +25,10 @@ from sockspec.backends.memory import (
     Uniform,
 )
 
+# These tests leave their sockets to the fixture on purpose: each states
+# one behaviour, and the network is dropped after it.
+pytestmark = pytest.mark.memory_network(check_leaks=False)
+
 
 def serve(network: Network, host: str = "server", port: int = 7000) -> Socket:
     backend = (

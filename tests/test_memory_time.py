@@ -18,6 +18,10 @@ import sockspec
 from sockspec import Socket
 from sockspec.backends.memory import Deadlock, Network
 
+# These tests leave their sockets to the fixture on purpose: each states
+# one behaviour, and the network is dropped after it.
+pytestmark = pytest.mark.memory_network(check_leaks=False)
+
 
 def connected(network: Network) -> tuple[Socket, Socket]:
     lst = Socket(backend=network, timeout=5)

@@ -88,7 +88,7 @@ from ._faults import (
 )
 from ._inspect import NetworkEvent, SocketInfo
 from ._network import CAPABILITIES, Host, Network
-from ._sched import Deadlock
+from ._sched import Deadlock, StaleNetwork
 from ._socket import MemorySelector, MemorySocket
 
 __all__ = [
@@ -99,6 +99,7 @@ __all__ = [
     "default_network",
     # errors
     "Deadlock",
+    "StaleNetwork",
     # fault rules
     "BlackHole",
     "Duplicate",

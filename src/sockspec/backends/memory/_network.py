@@ -7,11 +7,13 @@ is shared by every socket of a network and the public configuration API.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import random
 import socket as _socket
 import types
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from typing import Any, TypeVar
@@ -22,6 +24,7 @@ from ...api.constants import AF_INET, Family, Option, SocketType
 from ...api.delegating import unwrap_impl
 from ...api.errors import HostNotFound, SocketClosed
 from ...api.socket import Socket
+from ._explain import held_by_rules
 from ._faults import (
     BlackHole,
     Distribution,
@@ -257,6 +260,11 @@ class Network(Backend):
     :param event_log_size: how many of the newest events :meth:`events`
         keeps (default 10,000), so a long-lived network uses bounded
         memory; ``None`` keeps the whole history.
+    :param schedule: ``"free"`` (default): threads run as the OS schedules
+        them, so a multi-threaded run may differ between runs of one seed;
+        ``"seeded"``: one thread at a time between network operations, the
+        next one drawn from the seed, so the same seed gives the same run
+        (see :mod:`._turns` and :attr:`schedule_notes`).
 
     The network is a :class:`~sockspec.Backend` whose sockets live on its
     default host (:attr:`local`, name ``"local"``, ``10.0.0.1`` and
@@ -274,6 +282,7 @@ class Network(Backend):
         realtime_after: float = 0.1,
         stall_timeout: float = 5.0,
         event_log_size: int | None = EVENT_LOG_SIZE,
+        schedule: str = "free",
     ) -> None:
         if seed is None:
             seed = int.from_bytes(os.urandom(4), "big")
@@ -301,9 +310,17 @@ class Network(Backend):
         # so opening one more socket does not change which datagram is lost.
         self._rng = random.Random(f"{seed}:faults")
         self._port_rng = random.Random(f"{seed}:ports")
+        if schedule not in ("free", "seeded"):
+            raise ValueError(f"schedule must be 'free' or 'seeded', got {schedule!r}")
+        #: ``"free"`` (threads run as the OS schedules them) or ``"seeded"``.
+        self.schedule = schedule
         self._sched = Scheduler(
-            realtime_after=float(realtime_after), stall_timeout=float(stall_timeout)
+            realtime_after=float(realtime_after),
+            stall_timeout=float(stall_timeout),
+            schedule_seed=seed if schedule == "seeded" else None,
         )
+        # A proxy: the scheduler must not keep its network alive.
+        self._sched.explain = functools.partial(held_by_rules, weakref.proxy(self))
         self._record_data = bool(record_data)
         self._hosts: dict[str, Host] = {}  # by lower-case name
         self._by_addr: dict[WireAddr, Host] = {}
@@ -749,6 +766,18 @@ class Network(Backend):
                     sched.lock, "Network.sleep()", deadline, lambda: "(no socket)"
                 )
                 sched.block(waiter)
+
+    @property
+    def schedule_notes(self) -> list[str]:
+        """Where the seeded schedule could not stay deterministic (a copy).
+
+        Each note names the thread and the call the network could not see
+        (``time.sleep``, real I/O); empty when the run is reproducible, and
+        always empty with ``schedule="free"``.
+        """
+        with self._sched.lock:
+            turns = self._sched.turns
+            return list(turns.notes) if turns is not None else []
 
     def advance(self, seconds: float) -> None:
         """Move the virtual clock forward by *seconds* now, running due deliveries."""

@@ -66,13 +66,17 @@ import time
 import weakref
 from collections.abc import Callable
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from . import _executor
 from ._frames import BUSY as _BUSY
 from ._frames import blocked_for as _blocked_for
 from ._frames import idle_codes
 
-__all__ = ["Deadlock", "Scheduler", "Waiter"]
+if TYPE_CHECKING:
+    from ._turns import Turns
+
+__all__ = ["Deadlock", "Scheduler", "StaleNetwork", "Waiter"]
 
 # Bound once: sockspec.compat.patch(clock=True) replaces time.monotonic with
 # the virtual clock, and the scheduler must keep measuring wall time.
@@ -86,6 +90,17 @@ class Deadlock(RuntimeError):
     threads, what each was doing and on which sockets.  It is deliberately not
     an :class:`OSError`, so application code that handles socket errors does
     not swallow it.
+    """
+
+
+class StaleNetwork(RuntimeError):
+    """A socket or Poller of a network whose test has ended was used.
+
+    The ``memory_network`` fixture retires its network when its test ends,
+    so a socket kept from an earlier test (in a global, a cache, a
+    module-scoped object) fails loudly instead of silently working on the
+    old network.  Like :class:`Deadlock`, not an :class:`OSError`: a
+    server loop that retries on socket errors does not swallow it.
     """
 
 
@@ -132,18 +147,27 @@ class Scheduler:
         "_credited",
         "_mark",
         "_outsiders",
+        "_retired",
         "_seq",
         "_strangers",
         "_timers",
         "_waiting",
         "_woken",
+        "explain",
         "lock",
         "now",
         "realtime_after",
         "stall_timeout",
+        "turns",
     )
 
-    def __init__(self, *, realtime_after: float, stall_timeout: float) -> None:
+    def __init__(
+        self,
+        *,
+        realtime_after: float,
+        stall_timeout: float,
+        schedule_seed: int | None = None,
+    ) -> None:
         #: The one lock that guards all state of the network.
         self.lock = threading.Lock()
         #: The virtual clock, in seconds.
@@ -164,8 +188,23 @@ class Scheduler:
             t for t in threading.enumerate() if t is not me
         )
         #: Whether some outsider may still join: a cheap test for hot paths.
+        #: Also set for good by :meth:`retire`, so every entry point checks.
         self._strangers = bool(self._outsiders)
+        self._retired: str | None = None
         self._mark = self._credited = _wall()
+        #: Lines saying what fault rules hold (data, connects), for the
+        #: :class:`Deadlock` message; set by the network.
+        self.explain: Callable[[], list[str]] | None = None
+        #: The seeded schedule (:mod:`._turns`), or ``None`` (threads run
+        #: freely, as the OS schedules them).
+        self.turns: Turns | None = None
+        if schedule_seed is not None:
+            from ._turns import Turns
+
+            self.turns = Turns(self, schedule_seed)
+            # Every entry point then calls join(): each one is a scheduling
+            # point.  The default schedule never pays for this.
+            self._strangers = True
 
     # -- participation -----------------------------------------------------------
 
@@ -177,10 +216,47 @@ class Scheduler:
         that an outsider is left).
         """
         if self._strangers:
+            if self._retired is not None:
+                raise StaleNetwork(self._retired)
             outsiders = self._outsiders
             outsiders.discard(threading.current_thread())
-            if not outsiders:
+            turns = self.turns
+            if turns is not None:
+                turns.point()
+            elif not outsiders:
                 self._strangers = False
+
+    def point(self) -> None:
+        """A scheduling point that is not an entry (``close()``...; locked).
+
+        Unlike :meth:`join` it never raises: cleanup works on a retired
+        network.
+        """
+        turns = self.turns
+        if turns is not None:
+            turns.point()
+
+    def enter(self) -> None:
+        """:meth:`join` for a caller that does not hold the lock."""
+        if self.turns is None:
+            self.join()
+        else:
+            with self.lock:
+                self.join()
+
+    def retire(self, message: str) -> None:
+        """Make every later call into the network raise :class:`StaleNetwork`.
+
+        Costs the hot paths nothing: they call :meth:`join` while
+        :attr:`_strangers` is set, and this sets it for good.  ``close()``
+        of a socket still works, so cleanup code never fails.
+        """
+        self._retired = message
+        self._strangers = True
+
+    def counts(self, thread: threading.Thread) -> bool:
+        """Whether *thread* is one of the network's users (not an outsider)."""
+        return not (self._strangers and thread in self._outsiders)
 
     # -- timers ------------------------------------------------------------------
 
@@ -221,6 +297,9 @@ class Scheduler:
         """Wake *w* (lock held); it re-checks what it waits for."""
         if self._waiting.pop(w.ident, None) is not None:
             self._woken.add(w.ident)
+            turns = self.turns
+            if turns is not None and turns.park(w.ident, w.cond):
+                return  # woken for real when it gets the turn
             w.cond.notify()
 
     def block(self, w: Waiter) -> None:
@@ -229,8 +308,15 @@ class Scheduler:
         Called with the lock held, returns with it held; raises
         :attr:`Waiter.error` if one was set.
         """
-        self.join()
+        # Not join(): its scheduling point may let the lock go, and the
+        # caller has just seen that it must wait; a wake in between would
+        # be lost.
+        if self._strangers and self._retired is None:
+            self._outsiders.discard(threading.current_thread())
         self._waiting[w.ident] = w
+        turns = self.turns
+        if turns is not None:
+            turns.release()
         self._touch()
         interval = _MIN_POLL
         try:
@@ -244,6 +330,8 @@ class Scheduler:
                 interval = min(interval * 2, _MAX_POLL)
         finally:
             self._waiting.pop(w.ident, None)
+            if turns is not None:
+                turns.point(woken=True)  # wait for the turn to go on
             self._woken.discard(w.ident)
             self._touch()
         if w.error is not None:
@@ -274,6 +362,8 @@ class Scheduler:
     def _progress(self) -> None:
         """Move the clock if the rule allows, or report a deadlock (locked)."""
         while self._waiting:
+            if self.turns is not None and self.turns.holds_clock():
+                return  # a thread may run by the schedule: no clock move yet
             busy, sleep_limit = self._classify()
             nxt = self._next_time()
             if not busy and (sleep_limit is None or nxt is not None):
@@ -293,7 +383,16 @@ class Scheduler:
                 if quiet >= limit:
                     self._deadlock(busy)
                 return
-            if quiet >= self.realtime_after:
+            turns = self.turns
+            if turns is None:
+                if quiet >= self.realtime_after:
+                    self._flow(wall, nxt)
+            elif quiet >= max(self.realtime_after, turns.budget):
+                # Under the seeded schedule a thread running without the
+                # turn is about to reach a scheduling point; only one that
+                # stays out of sight that long makes time follow wall time,
+                # and the run is no longer reproducible.
+                turns.note_flow(busy)
                 self._flow(wall, nxt)
             return
 
@@ -309,10 +408,15 @@ class Scheduler:
         pool_workers: dict[int, tuple[object, list[str]]] = {}
         threads = threading.enumerate()
         alive: set[int | None] = {t.ident for t in threads}
+        me = threading.get_ident()
         try:
             for thread in threads:
                 ident = thread.ident
-                if ident in waiting or (outsiders and thread in outsiders):
+                # The caller is a waiting thread, or the pytest fixture
+                # asking who is still busy: neither counts itself.
+                if ident in waiting or ident == me:
+                    continue
+                if outsiders and thread in outsiders:
                     continue
                 if ident in woken or ident is None:
                     busy.append(thread.name)
@@ -358,14 +462,36 @@ class Scheduler:
                 busy.extend(names)
         return busy, sleep_limit
 
+    def busy_threads(self) -> list[str]:
+        """Names of the threads using the network that are running (locked).
+
+        The calling thread and the threads waiting on the network are not
+        listed; neither are idle ones (blocked in a :mod:`threading`
+        primitive).
+        """
+        return self._classify()[0]
+
+    def waiters(self) -> list[Waiter]:
+        """The threads waiting on the network now (locked)."""
+        return list(self._waiting.values())
+
     def _deadlock(self, busy: list[str]) -> None:
         waiters = list(self._waiting.values())
         lines = [w.describe() for w in waiters]
+        held = self.explain() if self.explain is not None else []
+        # Nothing is due (no timer): what is still in flight is held.
+        why = (
+            "no timeout, and data or connects held by rules"
+            if held
+            else ("no timeout, no data in flight")
+        )
         message = (
             f"memory network deadlock at t={self.now:.6f}s: every thread using "
-            "the network is waiting and nothing can wake it (no timeout, no "
-            "data in flight):\n  " + "\n  ".join(lines)
+            f"the network is waiting and nothing can wake it ({why}):\n  "
+            + "\n  ".join(lines)
         )
+        if held:
+            message += "\nheld until the rule is removed:\n  " + "\n  ".join(held)
         if busy:
             message += (
                 f"\nthreads {', '.join(map(repr, busy))} did not touch the "
@@ -377,7 +503,12 @@ class Scheduler:
             self.wake(w)
 
     def fail_all(self, error_factory: Callable[[], BaseException]) -> None:
-        """Wake every waiter with an error (the network is shutting down)."""
+        """Wake every waiter with an error (the network is shutting down).
+
+        The seeded schedule stops: threads woken here run freely.
+        """
+        if self.turns is not None:
+            self.turns.stop()
         for w in list(self._waiting.values()):
             w.error = error_factory()
             self.wake(w)

@@ -949,6 +949,7 @@ class MemorySocket(SocketImpl):
 
     def shutdown(self, how: Shutdown) -> None:
         with self._lock:
+            self._sched.point()
             rd, wr = how is not SHUT_WR, how is not SHUT_RD
             if self._unix and (
                 self._state != _CONNECTED if self._stream else self._remote is None
@@ -1038,6 +1039,7 @@ class MemorySocket(SocketImpl):
 
     def close(self) -> None:
         with self._lock:
+            self._sched.point()
             if self._closed:
                 return
             self._closed = True
@@ -1194,7 +1196,7 @@ class MemorySocket(SocketImpl):
         return self._send_slow(data)
 
     def _send_slow(self, data: bytes | memoryview) -> int:
-        self._sched.join()
+        self._sched.enter()
         if not self._stream:
             with self._lock:
                 if self._remote is None:
@@ -1574,6 +1576,7 @@ class MemorySocket(SocketImpl):
 
     def set_option(self, option: Option, value: object) -> None:
         with self._lock:
+            self._sched.point()
             if option is SO_RCVBUF:
                 assert isinstance(value, int)
                 self._rcvbuf = max(2 * min(value, _BUF_MAX), _MIN_RCVBUF)
@@ -1825,7 +1828,7 @@ class MemorySelector(SelectorImpl):
         self._regs: dict[MemorySocket, tuple[int, Hashable]] = {}
         self._dirty: dict[MemorySocket, None] = {}
         self._waiters: list[Waiter] = []  # one per thread in select()
-        network._sched.join()
+        network._sched.enter()
 
     def _check(self, sock: SocketImpl) -> MemorySocket:
         if not isinstance(sock, MemorySocket) or sock._net is not self._net:
@@ -1905,7 +1908,9 @@ class MemorySelector(SelectorImpl):
                     self._waiters.remove(w)
 
     def _describe(self) -> str:
-        socks = ", ".join(s._describe() for s in self._regs) or "no sockets"
+        if not self._regs:
+            return "an empty Poller (no socket registered: nothing can make it ready)"
+        socks = ", ".join(s._describe() for s in self._regs)
         return f"a Poller watching {socks}"
 
     def close(self) -> None:

@@ -1,0 +1,156 @@
+"""What the ``memory_network`` fixture checks a test left behind.
+
+Three checks, each on by default and each switched off through the marker
+(``@pytest.mark.memory_network(check_leaks=False)``):
+
+``check_thread_errors``
+    An exception that ends a thread using the network (every thread but the
+    outsiders of :mod:`sockspec.backends.memory._sched`) fails the test, and
+    the report shows that thread's traceback before anything else: such an
+    exception otherwise shows only as a pytest warning while the test fails
+    for an unrelated reason (a timeout, a deadlock), or even passes.
+``check_blocked``
+    Threads still waiting on the network when the test ends fail it, with
+    the operation and the sockets each waits on.  The fixture then closes the
+    network, which wakes them with ``SocketClosed``, as it always did.
+``check_leaks``
+    Sockets of the test's network still open at the end fail it, with their
+    netstat lines.  A memory socket is never closed by the garbage collector
+    (see :meth:`Network.open_resources`), so this never depends on timing.
+
+None of them can fire on a test that cleans up: before looking, the fixture
+gives threads still running (not waiting, not idle) up to :data:`SETTLE`
+seconds of wall time to finish their work, so a server thread closing its
+last connection is not reported.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .backends.memory import Network
+
+__all__ = ["CHECKS", "SETTLE", "Watch"]
+
+#: The marker keywords that switch a check, with their defaults.
+CHECKS = {"check_leaks": True, "check_thread_errors": True, "check_blocked": True}
+
+#: Wall seconds the fixture waits for running threads before it checks.
+SETTLE = 2.0
+
+
+class Watch:
+    """The checks of one test's network, from setup to teardown."""
+
+    def __init__(self, network: Network, switches: dict[str, Any]) -> None:
+        self.network = network
+        for name, value in switches.items():
+            if not isinstance(value, bool):
+                raise TypeError(f"the memory_network marker's {name} must be a bool")
+        self.leaks = switches.get("check_leaks", CHECKS["check_leaks"])
+        self.thread_errors = switches.get(
+            "check_thread_errors", CHECKS["check_thread_errors"]
+        )
+        self.blocked = switches.get("check_blocked", CHECKS["check_blocked"])
+        #: Formatted tracebacks of threads that died, not yet reported.
+        self.errors: list[str] = []
+        self._previous: Any = None
+
+    # -- thread exceptions ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Start catching exceptions that end threads using the network."""
+        if self.thread_errors:
+            self._previous = threading.excepthook
+            threading.excepthook = self._hook
+
+    def stop(self) -> None:
+        """Stop catching thread exceptions (restores the previous hook)."""
+        if self._previous is not None:
+            if threading.excepthook == self._hook:
+                threading.excepthook = self._previous
+            self._previous = None
+
+    def _hook(self, args: threading.ExceptHookArgs) -> None:
+        thread = args.thread
+        if thread is None or not self.network._sched.counts(thread):
+            self._previous(args)
+            return
+        lines = traceback.format_exception(
+            args.exc_type, args.exc_value, args.exc_traceback
+        )
+        self.errors.append(
+            f"unhandled exception in thread {thread.name!r}, which used the "
+            f"memory network:\n{''.join(lines).rstrip()}"
+        )
+
+    def take_errors(self) -> str | None:
+        """The thread tracebacks not yet reported, as one text, or ``None``."""
+        errors, self.errors = self.errors, []
+        return "\n\n".join(errors) if errors else None
+
+    # -- end of the test -----------------------------------------------------------
+
+    def settle(self) -> list[str]:
+        """Wait up to :data:`SETTLE` seconds for running threads; return those left."""
+        sched = self.network._sched
+        give_up = time.monotonic() + SETTLE
+        delay = 0.001
+        while True:
+            with sched.lock:
+                busy = sched.busy_threads()
+            if not busy or time.monotonic() >= give_up:
+                return busy
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def blocked_threads(self) -> str | None:
+        """The message about threads left waiting on the network, if any."""
+        if not self.blocked:
+            return None
+        self.settle()
+        sched = self.network._sched
+        with sched.lock:
+            lines = [w.describe() for w in sched.waiters()]
+        if not lines:
+            return None
+        return (
+            f"{len(lines)} thread(s) left blocked on the memory network at the "
+            "end of the test (the fixture wakes them with SocketClosed; stop "
+            "them, or join them, before the test ends):\n  " + "\n  ".join(lines)
+        )
+
+    def leaked_sockets(self) -> str | None:
+        """The message about sockets left open, if any.
+
+        Called after the fixture closed the network, so that a thread it woke
+        can still close its sockets.
+        """
+        if not self.leaks:
+            return None
+        busy = self.settle()
+        rows = [r for r in self.network.netstat() if r.state != "TIME_WAIT"]
+        if not rows:
+            return None
+        from .backends.memory._inspect import format_netstat
+
+        text = (
+            f"{len(rows)} socket(s) of the memory network left open at the end "
+            "of the test (close them, or use them in a with block):\n"
+            + format_netstat(rows)
+        )
+        if busy:
+            text += (
+                f"\n(threads {', '.join(map(repr, busy))} were still running "
+                f"after {SETTLE:g}s and may have closed some)"
+            )
+        return text
+
+    @staticmethod
+    def switch_help() -> str:
+        """The marker keywords, for the marker's description."""
+        return ", ".join(f"{k}={v}" for k, v in CHECKS.items())

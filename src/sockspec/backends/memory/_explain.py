@@ -1,0 +1,84 @@
+"""What holds a deadlocked network still: the words of a Deadlock message.
+
+When every thread waits and no timer is due, the only things that could
+still move are held by fault rules (a :class:`Partition`, a
+:class:`BlackHole`): stream bytes in flight and connection requests that
+wait for the rule to go.  This module finds them, without drawing from the
+network's random streams, so explaining a deadlock changes no later draw.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from ._faults import BlackHole, Partition, Rule
+
+if TYPE_CHECKING:
+    from ._network import Host, Network
+    from ._socket import MemorySocket
+
+__all__ = ["held_by_rules", "rule_text"]
+
+
+def rule_text(rule: Rule) -> str:
+    """A rule as its class and the fields that differ from the defaults."""
+    parts = []
+    for field in dataclasses.fields(rule):
+        value = getattr(rule, field.name)
+        if field.default is not dataclasses.MISSING and value == field.default:
+            continue
+        parts.append(f"{field.name}={value!r}")
+    return f"{type(rule).__name__}({', '.join(parts)})"
+
+
+def _holding(
+    net: Network,
+    src: MemorySocket,
+    dst_host: Host,
+    dst: Any,
+    dport: int | None,
+    dst_sock: MemorySocket | None,
+) -> list[str]:
+    """The rules that hold a stream packet from *src* (as ``_path`` decides)."""
+    found = []
+    for handle in net._rules:
+        rule = handle.rule
+        if not isinstance(rule, (Partition, BlackHole)) or not rule.streams:
+            continue
+        if isinstance(rule, Partition) and src._host is dst_host:
+            continue
+        if net._match(handle, src, dst_host, dst, dport, dst_sock):
+            found.append(rule_text(rule))
+    return found
+
+
+def held_by_rules(net: Network) -> list[str]:
+    """One line per stream or connect held by a rule (lock held)."""
+    lines = []
+    for sock in list(net._sockets.values()):
+        inflight = getattr(sock, "_inflight", None) or ()  # made on first use
+        held = sum(len(seg[2]) for seg in inflight if seg[0] is None)
+        sender = sock._peer
+        if held and sender is not None:
+            rules = _holding(
+                net, sender, sock._host, sock._wire_local(), sock._port, sock
+            )
+            lines.append(
+                f"{held} bytes from {sender._describe()} to {sock._describe()} "
+                f"held by {', '.join(rules) or 'a rule'}"
+            )
+        if sock._state_name() != "SYN_SENT" or not isinstance(sock._remote, tuple):
+            continue
+        v, addr = sock._remote
+        dst_host = net._route(sock._host, v, addr)
+        if dst_host is None:
+            continue
+        rules = _holding(net, sock, dst_host, sock._remote, sock._rport, None)
+        if not rules and sender is not None:  # the answer is held on its way back
+            rules = _holding(
+                net, sender, sock._host, sock._wire_local(), sock._port, sock
+            )
+        if rules:
+            lines.append(f"connect of {sock._describe()} held by {', '.join(rules)}")
+    return lines

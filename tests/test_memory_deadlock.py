@@ -1,0 +1,66 @@
+"""A Deadlock message points at the cause: the rule holding data or a
+connect (and how many bytes), an empty Poller, and says "no data in flight"
+only when that is true."""
+
+from __future__ import annotations
+
+import pytest
+
+from sockspec import Poller, Socket, WouldBlock
+from sockspec.backends.memory import BlackHole, Deadlock, Network
+
+
+def connected(network: Network) -> tuple[Socket, Socket, Socket]:
+    network.add_host("server", "10.0.0.2")
+    lst = Socket(backend=network.host("server"))
+    lst.bind("10.0.0.2", 7000)
+    lst.listen()
+    client = Socket(backend=network, timeout=5)
+    client.connect("10.0.0.2", 7000)
+    return lst, client, lst.accept()
+
+
+def test_data_held_by_a_partition_names_the_rule_and_the_bytes() -> None:
+    network = Network(seed=1)
+    _lst, client, server = connected(network)
+    network.partition("local", "server")
+    client.send(b"x" * 1234)
+    with pytest.raises(Deadlock) as info:
+        server.receive(10)
+    message = str(info.value)
+    assert "no data in flight" not in message
+    assert "1234 bytes" in message
+    assert "Partition(src='local', dst='server')" in message
+    assert "10.0.0.2:7000" in message
+
+
+def test_connect_held_by_a_black_hole_names_the_rule() -> None:
+    network = Network(seed=1)
+    network.add_host("server", "10.0.0.2")
+    lst = Socket(backend=network.host("server"), timeout=None)
+    lst.bind("10.0.0.2", 7000)
+    lst.listen()
+    network.add_rule(BlackHole(dst="server"))
+    client = Socket(backend=network, timeout=0)
+    with pytest.raises(WouldBlock):
+        client.connect("10.0.0.2", 7000)  # in progress
+    with pytest.raises(Deadlock) as info:
+        lst.accept()
+    message = str(info.value)
+    assert "no data in flight" not in message
+    assert "connect of <tcp #2 local:10.0.0.1:" in message
+    assert "-> 10.0.0.2:7000 SYN_SENT> held by BlackHole(dst='server')" in message
+
+
+def test_an_empty_poller_is_described_as_such() -> None:
+    network = Network(seed=1)
+    poller = Poller(backend=network)
+    with pytest.raises(Deadlock, match="an empty Poller"):
+        poller.poll()
+
+
+def test_no_data_in_flight_when_true() -> None:
+    network = Network(seed=1)
+    _lst, _client, server = connected(network)
+    with pytest.raises(Deadlock, match="no data in flight"):
+        server.receive(10)
