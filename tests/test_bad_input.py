@@ -329,10 +329,10 @@ CLOSED: list[tuple[str, Call]] = [
 
 @pytest.mark.parametrize("type_", [SOCK_STREAM, SOCK_DGRAM])
 @pytest.mark.parametrize(("name", "call"), CLOSED, ids=[n for n, _ in CLOSED])
-def test_closed_socket(
-    backend: str, type_: sockspec.SocketType, name: str, call: Call
-) -> None:
-    s = Socket(AF_INET, type_, backend=backend, timeout=T)
+def test_closed_socket(type_: sockspec.SocketType, name: str, call: Call) -> None:
+    # The facade answers for a closed socket: no call reaches the backend
+    # (the conformance suite's closed-socket checks run on each backend).
+    s = Socket(AF_INET, type_, backend=TRIPWIRE, timeout=T)
     s.close()
     with pytest.raises(sockspec.SocketError) as caught:
         call(s)

@@ -15,8 +15,8 @@ import socket as _socket
 import types
 import weakref
 from collections import deque
-from collections.abc import Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeAlias, TypeVar
 
 from ...api._shared import format_address as _fmt
 from ...api.backend import Backend, Capabilities
@@ -60,6 +60,8 @@ EVENT_LOG_SIZE = 10_000
 EPHEMERAL = (32768, 60999)
 
 WireAddr = tuple[int, str]  # (4 or 6, canonical text)
+#: One end of a rule, resolved: a host, an address, or ``None`` for any.
+_End: TypeAlias = "Host | WireAddr | None"
 
 
 def parse_ip(text: str) -> WireAddr | None:
@@ -328,10 +330,10 @@ class Network(Backend):
         self._events: deque[NetworkEvent] = deque(maxlen=event_log_size)
         self._discarded = 0
         self._rules: list[RuleHandle] = []
-        self._matchers: dict[RuleHandle, tuple[Any, Any, Any]] = {}
+        self._matchers: dict[RuleHandle, tuple[_End, _End, MemorySocket | None]] = {}
         self._reset_budget: dict[tuple[RuleHandle, int], int] = {}
         self._sockets: dict[int, MemorySocket] = {}
-        self._held: list[Any] = []  # callbacks to retry when a rule goes
+        self._held: list[Callable[[], None]] = []  # retried when a rule goes
         self._next_id = 0
         self._next_addr = 1
         self._ephemeral_ports = EPHEMERAL
@@ -537,14 +539,14 @@ class Network(Backend):
             raise TypeError(f"rule must be a fault Rule, got {type(rule).__name__}")
         src = self._matcher(rule.src, "src")
         dst = self._matcher(rule.dst, "dst")
-        sock = rule.socket
-        if sock is not None:
-            impl = _memory_impl(sock)
-            if impl is None:
+        sock: MemorySocket | None = None
+        if rule.socket is not None:
+            sock = _memory_impl(rule.socket)
+            if sock is None:
                 raise ValueError(
-                    f"socket must be an open socket of the memory backend, got {sock!r}"
+                    "socket must be an open socket of the memory backend, "
+                    f"got {rule.socket!r}"
                 )
-            sock = impl
         handle = RuleHandle(self, rule)
         with self._sched.lock:
             self._rules.append(handle)
@@ -590,7 +592,7 @@ class Network(Backend):
         """Delay packets from *src* to *dst* by *delay* (seconds or a distribution)."""
         return self.add_rule(Latency(delay, src=src, dst=dst))
 
-    def _matcher(self, value: Any, field: str) -> Any:
+    def _matcher(self, value: object, field: str) -> _End:
         """Turn a rule's ``src``/``dst`` into a Host or a wire address."""
         if value is None:
             return None
@@ -619,7 +621,7 @@ class Network(Backend):
             sock._fast = fast
 
     @staticmethod
-    def _end(m: Any, host: Host | None, addr: WireAddr | None) -> bool:
+    def _end(m: _End, host: Host | None, addr: WireAddr | None) -> bool:
         if m is None:
             return True
         if isinstance(m, Host):

@@ -359,7 +359,7 @@ def closed_operations(h: Harness) -> None:
         assert not sock.is_connected
         assert not sock.is_readable
         assert not sock.is_writable
-        calls = _closed_calls(h, sock)
+        calls = closed_calls(h, sock)
         for name, call in calls.items():
             with h.raises(SocketError, f"{name} on a closed socket") as caught:
                 call()
@@ -381,7 +381,8 @@ def _kind_error(sock: Socket, name: str) -> bool:
     return sock.type is SOCK_DGRAM and name in ("listen", "accept")
 
 
-def _closed_calls(h: Harness, sock: Socket) -> dict[str, Callable[[], object]]:
+def closed_calls(h: Harness, sock: Socket) -> dict[str, Callable[[], object]]:
+    """One call of each kind on *sock*, by name, for the closed-socket checks."""
     port = None if sock.family is AF_UNIX else 9
     return {
         "connect": lambda: sock.connect(h.host(), port),

@@ -12,11 +12,12 @@ from __future__ import annotations
 import errno
 from collections.abc import Callable
 
-from ...api.constants import AF_UNIX, EVENT_READ, EVENT_WRITE, SO_REUSEADDR, SOCK_DGRAM
+from ...api.constants import EVENT_READ, EVENT_WRITE, SOCK_DGRAM
 from ...api.errors import SocketClosed, SocketError, Timeout, WouldBlock
 from ...api.socket import Socket
 from ..core import check
 from ..harness import Harness
+from .connections import closed_calls
 from .timeouts import close_wakes
 
 
@@ -147,19 +148,9 @@ def close_unblocks_datagram_receive(h: Harness) -> None:
 
 
 def _calls(h: Harness, sock: Socket) -> dict[str, Callable[[], object]]:
-    port = None if sock.family is AF_UNIX else 9
-    return {
-        "connect": lambda: sock.connect(h.host(), port),
-        "bind": lambda: sock.bind(h.host()),
-        "shutdown": lambda: sock.shutdown(),
-        "receive": lambda: sock.receive(),
-        "send": lambda: sock.send(b"x"),
-        "receive_from": lambda: sock.receive_from(),
-        "send_to": lambda: sock.send_to(h.host(), port, b"x"),
-        "get_option": lambda: sock.get_option(SO_REUSEADDR),
-        "local_address": lambda: sock.local_address,
-        "remote_port": lambda: sock.remote_port,
-    }
+    # A datagram socket has no listen or accept to call.
+    skip = ("listen", "accept", "set_option")
+    return {k: v for k, v in closed_calls(h, sock).items() if k not in skip}
 
 
 @check(
