@@ -389,3 +389,72 @@ def test_fails(memory_network):
             "*'napper'*",
         ]
     )
+
+
+def test_real_socket_guard_names_the_call_and_fails_the_test(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run(
+        pytester,
+        """
+import socket
+
+pytestmark = pytest.mark.memory_network(check_real_sockets=True)
+
+def test_swallows_the_error(memory_network):
+    s = socket.socket()
+    try:
+        s.connect(("127.0.0.1", 9))
+    except Exception:
+        pass               # the code under test hides it: the test still fails
+    finally:
+        s.close()
+
+def test_sockspec_os_backend(memory_network):
+    with pytest.raises(RuntimeError, match="real socket"):
+        with Socket(backend="stdlib") as s:
+            s.bind("127.0.0.1")
+
+def test_memory_and_socketpair_are_fine(memory_network):
+    a, b = socket.socketpair()
+    with a, b:
+        a.sendall(b"x")
+        assert b.recv(1) == b"x"
+    with Socket() as lst:
+        lst.bind("127.0.0.1", 80)
+""",
+    )
+    result.assert_outcomes(passed=3, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_swallows_the_error*",
+            "1 use(s) of a real socket in a test on the memory network:",
+            "*socket.connect(('127.0.0.1', 9)) on AF_INET in thread 'MainThread'",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*socket.bind(('127.0.0.1', 0)) on AF_INET*"])
+
+
+def test_real_socket_guard_is_off_by_default_and_restores_the_class(
+    pytester: pytest.Pytester,
+) -> None:
+    import socket
+
+    before = dict(socket.socket.__dict__)
+    result = run(
+        pytester,
+        """
+import socket
+
+def test_default(memory_network):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+
+@pytest.mark.memory_network(check_real_sockets=True)
+def test_guarded(memory_network):
+    with socket.socket() as s, pytest.raises(RuntimeError):
+        s.bind(("127.0.0.1", 0))
+""",
+    )
+    result.assert_outcomes(passed=2, errors=1)
+    assert dict(socket.socket.__dict__) == before

@@ -1,7 +1,8 @@
 """What the ``memory_network`` fixture checks a test left behind.
 
-Three checks, each on by default and each switched off through the marker
-(``@pytest.mark.memory_network(check_leaks=False)``):
+Four checks, switched through the marker
+(``@pytest.mark.memory_network(check_leaks=False)``); the first three are on
+by default:
 
 ``check_thread_errors``
     An exception that ends a thread using the network (every thread but the
@@ -18,7 +19,13 @@ Three checks, each on by default and each switched off through the marker
     netstat lines.  A memory socket is never closed by the garbage collector
     (see :meth:`Network.open_resources`), so this never depends on timing.
 
-None of them can fire on a test that cleans up: before looking, the fixture
+``check_real_sockets`` (off by default)
+    Address-taking calls on real ``socket.socket`` objects during the test
+    raise :class:`~sockspec._pytest_guard.RealSocketBlocked` and fail it,
+    naming each call and its address (:mod:`sockspec._pytest_guard`).  Off by
+    default because a test may mean to use an OS backend beside the network.
+
+None of the first three can fire on a test that cleans up: before looking, the fixture
 gives threads still running (not waiting, not idle) up to :data:`SETTLE`
 seconds of wall time to finish their work, so a server thread closing its
 last connection is not reported.
@@ -31,13 +38,20 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
+from ._pytest_guard import RealSocketGuard
+
 if TYPE_CHECKING:
     from .backends.memory import Network
 
 __all__ = ["CHECKS", "SETTLE", "Watch"]
 
 #: The marker keywords that switch a check, with their defaults.
-CHECKS = {"check_leaks": True, "check_thread_errors": True, "check_blocked": True}
+CHECKS = {
+    "check_leaks": True,
+    "check_thread_errors": True,
+    "check_blocked": True,
+    "check_real_sockets": False,
+}
 
 #: Wall seconds the fixture waits for running threads before it checks.
 SETTLE = 2.0
@@ -56,6 +70,9 @@ class Watch:
             "check_thread_errors", CHECKS["check_thread_errors"]
         )
         self.blocked = switches.get("check_blocked", CHECKS["check_blocked"])
+        self.guard: RealSocketGuard | None = None
+        if switches.get("check_real_sockets", CHECKS["check_real_sockets"]):
+            self.guard = RealSocketGuard()
         #: Formatted tracebacks of threads that died, not yet reported.
         self.errors: list[str] = []
         self._previous: Any = None
@@ -67,9 +84,13 @@ class Watch:
         if self.thread_errors:
             self._previous = threading.excepthook
             threading.excepthook = self._hook
+        if self.guard is not None:
+            self.guard.install()
 
     def stop(self) -> None:
-        """Stop catching thread exceptions (restores the previous hook)."""
+        """Stop catching thread exceptions and real sockets (restores both)."""
+        if self.guard is not None:
+            self.guard.remove()
         if self._previous is not None:
             if threading.excepthook == self._hook:
                 threading.excepthook = self._previous
@@ -149,6 +170,10 @@ class Watch:
                 f"after {SETTLE:g}s and may have closed some)"
             )
         return text
+
+    def real_socket_uses(self) -> str | None:
+        """The message about real sockets used during the test, if any."""
+        return self.guard.report() if self.guard is not None else None
 
     @staticmethod
     def switch_help() -> str:

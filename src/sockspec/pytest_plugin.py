@@ -146,7 +146,12 @@ def memory_network(request: pytest.FixtureRequest) -> Iterator[Network]:
         watch.stop()
         # Threads the test left blocked on the network must not hang the run.
         network.close()
-    found = (watch.take_errors(), blocked, watch.leaked_sockets())
+    found = (
+        watch.take_errors(),
+        watch.real_socket_uses(),
+        blocked,
+        watch.leaked_sockets(),
+    )
     network._sched.retire(
         f"this socket or Poller belongs to the memory network of "
         f"{request.node.nodeid} (seed {network.seed}), which has ended; make "
