@@ -2,7 +2,7 @@
 
 Two measurements, each side by side in one process, interleaved round by
 round after a warm-up round, reported as the median of the per-round
-ratios:
+ratios (``_measure.py``, as every script here):
 
 * ping-pong: a 1-byte request and reply over a loopback TCP connection,
   both ends driven from one thread, through ``compat.socket`` on the
@@ -12,24 +12,22 @@ ratios:
 * HTTP: ``http.client`` GETs over one keep-alive connection against
   ``http.server.ThreadingHTTPServer``, unmodified, on the memory network
   (inside ``compat.patch``) against the same pair on the real loopback;
-  requests per second on the wall clock (two threads).  Target: the memory
-  network serves at least as many requests per second.
+  wall-clock time per request (two threads).  Target: the memory network
+  takes no longer per request (serves at least as many per second).
 
 Run: ``python benchmarks/bench_compat.py`` (``--quick`` for a smoke run).
 """
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import http.server
 import socket
-import statistics
-import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
+
+from _measure import Target, cpu, header, interleave, parser, summary, table, wall
 
 from sockspec import compat
 from sockspec.backends.memory import Network
@@ -54,13 +52,13 @@ def ping_pong(make: Callable[..., Any], rounds: int, **kw: Any) -> Callable[[], 
         one = b"x"
         a_send, a_recv, b_send, b_recv = a.send, a.recv, b.send, b.recv
         try:
-            t0 = time.thread_time()
+            t0 = cpu()
             for _ in range(rounds):
                 a_send(one)
                 b_recv(1)
                 b_send(one)
                 a_recv(1)
-            return (time.thread_time() - t0) / rounds
+            return (cpu() - t0) / rounds
         finally:
             a.close()
             b.close()
@@ -86,7 +84,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 def _serve_and_get(requests: int) -> float:
-    """Start a server, make *requests* GETs on one connection; return req/s."""
+    """Start a server, make *requests* GETs on one connection; return s/request."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, args=(0.5,))
     thread.start()
@@ -94,13 +92,13 @@ def _serve_and_get(requests: int) -> float:
         conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
         conn.request("GET", "/")
         conn.getresponse().read()  # connection set up outside the timing
-        t0 = time.perf_counter()
+        t0 = wall()
         for _ in range(requests):
             conn.request("GET", "/")
             conn.getresponse().read()
-        elapsed = time.perf_counter() - t0
+        elapsed = wall() - t0
         conn.close()
-        return requests / elapsed
+        return elapsed / requests
     finally:
         server.shutdown()
         thread.join(30)
@@ -119,47 +117,44 @@ def http_loopback(requests: int) -> Callable[[], float]:
     return lambda: _serve_and_get(requests)
 
 
-def paired(
-    base: Callable[[], float], other: Callable[[], float], repeat: int
-) -> tuple[list[float], list[float]]:
-    """Warm up both, then *repeat* interleaved rounds; return both series."""
-    base()
-    other()
-    xs: list[float] = []
-    ys: list[float] = []
-    for _ in range(repeat):
-        xs.append(base())
-        ys.append(other())
-    return xs, ys
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small smoke run")
-    parser.add_argument("--repeat", type=int, default=9)
-    args = parser.parse_args(argv)
-    repeat = 2 if args.quick else args.repeat
-    rounds = 2_000 if args.quick else 20_000
+    args = parser(__doc__, rounds=9).parse_args(argv)
+    rounds = 1 if args.quick else args.rounds
+    trips = 2_000 if args.quick else 20_000
     requests = 200 if args.quick else 2_000
-    print(f"python {sys.version.split()[0]}, {repeat} interleaved rounds each\n")
-
-    raw, comp = paired(
-        ping_pong(socket.socket, rounds),
-        ping_pong(compat.socket, rounds, backend="stdlib"),
-        repeat,
+    header(rounds)
+    rows = table(
+        "1-byte ping-pong, one thread (CPU per round trip)",
+        interleave(
+            {
+                "raw socket.socket": ping_pong(socket.socket, trips),
+                "compat.socket on stdlib": ping_pong(
+                    compat.socket, trips, backend="stdlib"
+                ),
+            },
+            rounds,
+            "raw socket.socket",
+        ),
+        unit="us",
+        scale=1e6,
+        targets=[Target("compat.socket on stdlib", 1.25, "issue 12")],
     )
-    ratio = statistics.median(c / r for r, c in zip(raw, comp, strict=True))
-    print("1-byte ping-pong, per round trip (thread CPU time)")
-    print(f"  raw socket.socket          {statistics.median(raw) * 1e6:9.2f} us")
-    print(f"  compat.socket on stdlib    {statistics.median(comp) * 1e6:9.2f} us")
-    print(f"  median of paired ratios    {ratio:9.3f}x   (target <= 1.25x)\n")
-
-    loop, mem = paired(http_loopback(requests), http_memory(requests), repeat)
-    ratio = statistics.median(m / lo for lo, m in zip(loop, mem, strict=True))
-    print(f"http.client GET, {requests} keep-alive requests vs ThreadingHTTPServer")
-    print(f"  real loopback              {statistics.median(loop):9.0f} req/s")
-    print(f"  memory network (patched)   {statistics.median(mem):9.0f} req/s")
-    print(f"  median of paired ratios    {ratio:9.3f}x   (target >= 1.0x)")
+    rows += table(
+        f"http.client GET, {requests} keep-alive requests vs ThreadingHTTPServer "
+        "(wall per request)",
+        interleave(
+            {
+                "real loopback": http_loopback(requests),
+                "memory network (patched)": http_memory(requests),
+            },
+            rounds,
+            "real loopback",
+        ),
+        unit="us",
+        scale=1e6,
+        targets=[Target("memory network (patched)", 1.0, "issue 12")],
+    )
+    summary(rows)
     return 0
 
 
