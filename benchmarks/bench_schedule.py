@@ -3,20 +3,21 @@
 The echo end runs in a second thread, so every round trip makes each thread
 wait for the other on the network: the case where the seeded schedule
 (``Network(schedule="seeded")``) has the most to do per byte.  Measured side
-by side with the default free schedule in one process: rounds alternate
-(free, seeded, free...), the first pair is a warm-up and is dropped, and the
-figure is the median of the paired ratios seeded/free.  Wall time
-(``time.perf_counter``), since two threads take part.  Target: <= 1.5x.
+by side with the default free schedule in one process, the shared way
+(``_measure.py``: interleaved rounds after a warm-up, median of the paired
+ratios seeded/free).  Wall time (``time.perf_counter``), since two threads
+take part.  Target (issue 14): <= 1.5x.
 
-Run: ``python benchmarks/bench_schedule.py [--rounds N] [--trips N]``.
+Run: ``python benchmarks/bench_schedule.py [--rounds N] [--trips N]``
+(``--quick`` for a smoke run).
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import threading
 import time
+
+from _measure import Target, header, interleave, parser, summary, table
 
 import sockspec
 from sockspec.backends.memory import Network
@@ -50,23 +51,31 @@ def pingpong(schedule: str, trips: int) -> float:
         server.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--trips", type=int, default=2000)
-    args = parser.parse_args()
-    ratios = []
-    for round_ in range(args.rounds + 1):
-        free = pingpong("free", args.trips)
-        seeded = pingpong("seeded", args.trips)
-        if round_:  # the first pair warms up
-            ratios.append(seeded / free)
-        print(
-            f"round {round_}: free {free * 1e6:.1f} us/trip, "
-            f"seeded {seeded * 1e6:.1f} us/trip, ratio {seeded / free:.2f}x"
-        )
-    print(f"median seeded/free: {statistics.median(ratios):.2f}x (target <= 1.5x)")
+def main(argv: list[str] | None = None) -> int:
+    p = parser(__doc__, rounds=7)
+    p.add_argument("--trips", type=int, default=2000, help="round trips per case")
+    args = p.parse_args(argv)
+    rounds = 1 if args.quick else args.rounds
+    trips = 100 if args.quick else args.trips
+    header(rounds)
+    results = interleave(
+        {
+            "free schedule (default)": lambda: pingpong("free", trips),
+            "seeded schedule": lambda: pingpong("seeded", trips),
+        },
+        rounds,
+        baseline="free schedule (default)",
+    )
+    rows = table(
+        "two-thread ping-pong on the memory network (wall time)",
+        results,
+        unit="us/trip",
+        scale=1e6,
+        targets=[Target("seeded schedule", 1.5, "issue 14")],
+    )
+    summary(rows)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
