@@ -124,13 +124,19 @@ def test_clock_needs_virtual_time() -> None:
         pass
 
 
-def test_ssl_refuses_compat_sockets_clearly() -> None:
+def test_ssl_wraps_compat_sockets_inside_the_patch_only() -> None:
     import ssl
 
+    real = ssl.SSLContext.wrap_socket
     with Network(seed=8) as net, compat.patch(net), socket.socket() as sock:
         ctx = ssl.create_default_context()
-        with pytest.raises(NotImplementedError, match="sockspec"):
-            ctx.wrap_socket(sock, server_hostname="x")
+        assert ssl.SSLContext.wrap_socket is not real
+        with ctx.wrap_socket(sock, server_hostname="x") as tls:
+            # Not connected yet: TLS starts in connect(), as in ssl.
+            assert isinstance(tls, compat.socket)
+            assert tls.version() is None
+            assert sock.fileno() == -1
+    assert ssl.SSLContext.wrap_socket is real
 
 
 def test_real_sockets_still_work_inside_a_memory_patch(no_fd_leak: None) -> None:

@@ -19,7 +19,8 @@ Only attribute lookups at call time see the patch: a module that ran
 ``from socket import socket`` before the patch keeps the real class.  Two
 such bindings in the standard library matter and are handled here:
 ``socketserver._ServerSelector`` and ``ssl.SSLContext.wrap_socket`` (which
-refuses compat sockets with a clear error until TLS support lands).
+hands compat sockets to :mod:`sockspec.compat._ssl` and real ones to
+``ssl``).
 
 Patching is process-wide, so it is owned by one thread at a time: a second
 thread entering a patch while another thread's patch is active gets a
@@ -41,7 +42,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .. import _registry
-from . import _functions, _select, _socket
+from . import _functions, _select, _socket, _ssl
 
 __all__ = ["patch"]
 
@@ -91,13 +92,12 @@ _real_monotonic = time.monotonic
 
 
 def _guarded_wrap_socket(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``SSLContext.wrap_socket``: compat sockets to compat TLS, others unchanged."""
+
     @functools.wraps(original)
     def wrap_socket(self: Any, sock: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(sock, _socket.socket):
-            raise NotImplementedError(
-                "sockspec.compat: ssl cannot wrap a compat socket yet (TLS over "
-                "sockspec backends is not implemented); it has no real descriptor"
-            )
+            return _ssl.wrap_socket(self, sock, *args, **kwargs)
         return original(self, sock, *args, **kwargs)
 
     wrap_socket.__sockspec_original__ = original  # type: ignore[attr-defined]
