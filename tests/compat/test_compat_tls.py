@@ -8,6 +8,7 @@ real one) and on the memory network, which adds the faults.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
 import socket
@@ -483,3 +484,54 @@ def test_smtplib_starttls(
         assert smtp.sock.version() in ("TLSv1.2", "TLSv1.3")
         smtp.sendmail("a@x.test", ["b@x.test"], "Subject: hi\r\n\r\nsecret\r\n")
     assert received == [b"Subject: hi\r\n\r\nsecret\r\n"]
+
+
+def _failed_handshake(pair: tuple[Any, Any], server_ctx: ssl.SSLContext) -> Any:
+    """The client's error when it does not trust the server's certificate."""
+    a, b = pair
+    a.settimeout(10)
+    b.settimeout(10)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            server_ctx.wrap_socket(b, server_side=True).close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    with a, b, pytest.raises(ssl.SSLError) as info:
+        ssl.create_default_context().wrap_socket(a, server_hostname="localhost")
+    thread.join(10)
+    return info.value
+
+
+def test_verification_error_matches_real_ssl(
+    patched: Any, server_ctx: ssl.SSLContext
+) -> None:
+    """The same failure through real ssl and through compat: the same error."""
+    real = _failed_handshake(_REAL_SOCKETPAIR(), server_ctx)
+    fake = _failed_handshake(socket.socketpair(), server_ctx)
+    assert type(fake) is type(real) is ssl.SSLCertVerificationError
+    assert fake.args == real.args
+    assert (fake.library, fake.reason) == (real.library, real.reason)
+    assert (fake.verify_code, fake.verify_message) == (
+        real.verify_code,
+        real.verify_message,
+    )
+
+
+def test_pending_counts_what_select_decrypted(
+    patched: Any, pair: tuple[Any, Any]
+) -> None:
+    """A record that select() decrypted to decide readability is pending."""
+    import select
+
+    if patched is None:
+        pytest.skip("needs both records delivered at once: the memory network")
+    client, server = pair
+    client.sendall(b"aaaa")
+    client.sendall(b"bbbb")  # a second record
+    assert server.recv(4) == b"aaaa"  # both records arrived; one decrypted
+    assert select.select([server], [], [], 10)[0] == [server]
+    assert server.pending() == 4
+    assert server.recv(10) == b"bbbb"
+    assert server.pending() == 0

@@ -292,7 +292,12 @@ class SSLSocket(socket):
     def pending(self) -> int:
         """Decrypted bytes ready to read without waiting."""
         tls = self._tls
-        return tls.ssl_object.pending() if tls is not None else 0
+        if tls is None:
+            return 0
+        # Plaintext a readiness check (select, a Poller) already decrypted
+        # waits in the TLS layer's stash, no longer inside OpenSSL.
+        stash: bytes = getattr(tls, "_stash", b"")
+        return tls.ssl_object.pending() + len(stash)
 
     # -- data ------------------------------------------------------------------
 
