@@ -535,3 +535,29 @@ def test_pending_counts_what_select_decrypted(
     assert server.pending() == 4
     assert server.recv(10) == b"bbbb"
     assert server.pending() == 0
+
+
+def test_faults_in_the_handshake_give_what_ssl_gives(
+    https: tuple[Server, str], client_ctx: ssl.SSLContext, patched: Any
+) -> None:
+    """A reset mid-handshake and a partition before it, through HTTPSConnection."""
+    from sockspec.backends.memory import Reset
+
+    if patched is None:
+        pytest.skip("faults need the memory network")
+    server, host = https
+    port = server.server_port
+    reset = patched.add_rule(Reset(src="local", dst="api", after_bytes=100))
+    conn = http.client.HTTPSConnection(host, port, context=client_ctx, timeout=30)
+    with pytest.raises(ConnectionResetError):
+        conn.request("GET", "/")  # the ClientHello is cut
+    conn.close()
+    patched.remove_rule(reset)
+    raw = socket.create_connection((host, port), timeout=30)
+    cut = patched.partition("local", "api")
+    started, wall = patched.now, time.monotonic()
+    with raw, pytest.raises(TimeoutError, match="handshake operation timed out"):
+        client_ctx.wrap_socket(raw, server_hostname=host)
+    assert patched.now - started == pytest.approx(30.0, abs=0.5)
+    assert time.monotonic() - wall < 1.0
+    patched.remove_rule(cut)
