@@ -561,3 +561,79 @@ def test_faults_in_the_handshake_give_what_ssl_gives(
     assert patched.now - started == pytest.approx(30.0, abs=0.5)
     assert time.monotonic() - wall < 1.0
     patched.remove_rule(cut)
+
+
+def test_nonblocking_selectors_tls_echo_server(
+    no_fd_leak: None,
+    server_side: tuple[Any, str],
+    server_ctx: ssl.SSLContext,
+    client_ctx: ssl.SSLContext,
+) -> None:
+    """The classic event loop: handshakes and reads driven by SSLWant* errors."""
+    import selectors
+
+    patch, host = server_side
+    with patch():
+        listener = socket.create_server(("0.0.0.0", 0))
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def serve() -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(listener, selectors.EVENT_READ, "accept")
+        shaken: dict[Any, bool] = {}
+        try:
+            for _ in range(10_000):  # bounded; the test ends it much sooner
+                if stop.is_set():
+                    return
+                for key, _events in sel.select(0.05):
+                    if key.data == "accept":
+                        conn, _ = listener.accept()
+                        conn.setblocking(False)
+                        tls = server_ctx.wrap_socket(
+                            conn, server_side=True, do_handshake_on_connect=False
+                        )
+                        shaken[tls] = False
+                        sel.register(tls, selectors.EVENT_READ, "tls")
+                        continue
+                    tls = key.fileobj
+                    try:
+                        if not shaken[tls]:
+                            tls.do_handshake()
+                            shaken[tls] = True
+                        while True:
+                            data = tls.recv(4096)
+                            if not data:
+                                sel.unregister(tls)
+                                del shaken[tls]
+                                tls.close()
+                                break
+                            tls.sendall(data.upper())
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                        continue
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            for tls in shaken:
+                tls.close()
+            sel.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        clients = []
+        for _ in range(3):
+            raw = socket.create_connection((host, port), timeout=10)
+            clients.append(client_ctx.wrap_socket(raw, server_hostname=host))
+        for i, tls in enumerate(clients):
+            tls.sendall(b"hello %d" % i)
+        for i, tls in enumerate(clients):
+            assert tls.recv(100) == b"HELLO %d" % i
+            tls.close()
+    finally:
+        stop.set()
+        thread.join(10)
+        listener.close()
+    assert not failures
