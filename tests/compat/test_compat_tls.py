@@ -367,6 +367,8 @@ def test_dup_and_flags_refused_as_in_ssl(pair: tuple[Any, Any]) -> None:
         client.dup()
     with pytest.raises(ValueError, match="non-zero flags"):
         client.recv(10, socket.MSG_PEEK)
+    with pytest.raises(ValueError, match="non-zero flags"):
+        client.recv_into(bytearray(10), 0, socket.MSG_PEEK)
     with pytest.raises(ValueError, match="sendto not allowed"):
         client.sendto(b"x", ("h", 1))
 

@@ -327,6 +327,11 @@ class SSLSocket(socket):
         except OSError as exc:
             self._raise(exc, "read")
 
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        """Read plaintext into *buffer* (at most *nbytes*); return the count."""
+        self._no_flags(flags, "recv_into")
+        return super().recv_into(buffer, nbytes, flags)
+
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         """``SSLSocket.read``: *len* bytes, or into *buffer*."""
         if buffer is not None:
