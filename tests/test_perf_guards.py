@@ -24,7 +24,11 @@ from sockspec.backends.stdlib import StdlibSocket
 
 
 def python_calls(fn: Callable[[], object]) -> collections.Counter[str]:
-    """Run *fn*; return the Python functions it entered, with counts."""
+    """Run *fn*; return the Python functions it entered, with counts.
+
+    Functions are named without their class (``co_name``): Python 3.10 code
+    objects have no qualified name.
+    """
     seen: collections.Counter[str] = collections.Counter()
 
     own = fn.__code__  # type: ignore[attr-defined]
@@ -32,7 +36,7 @@ def python_calls(fn: Callable[[], object]) -> collections.Counter[str]:
     def profile(frame: object, event: str, arg: object) -> None:
         code = frame.f_code  # type: ignore[attr-defined]
         if event == "call" and code is not own:
-            seen[getattr(code, "co_qualname", code.co_name)] += 1
+            seen[code.co_name] += 1
 
     # A collection inside would count the finalizers of other tests' garbage.
     gc.collect()
@@ -167,7 +171,8 @@ def test_testing_a_readiness_flag_runs_no_python_code() -> None:
     assert not python_calls(lambda: 3 & sockspec.EVENT_WRITE)
     assert events & sockspec.EVENT_READ == sockspec.EVENT_READ
     assert not sockspec.EVENT_READ & sockspec.EVENT_WRITE
-    assert list(events) == [sockspec.EVENT_READ, sockspec.EVENT_WRITE]
+    if sys.version_info >= (3, 11):  # flags are iterable from 3.11 on
+        assert list(events) == [sockspec.EVENT_READ, sockspec.EVENT_WRITE]
 
 
 def _ready_pairs(backend: str, count: int) -> tuple[list[sockspec.Socket], ...]:
@@ -206,7 +211,7 @@ def test_poll_makes_no_python_call_per_ready_socket_beyond_selectors(
         }
         # selectors.EpollSelector.select calls _key_from_fd once per event;
         # sockspec adds nothing of its own.
-        assert set(per_event) <= {"_BaseSelectorImpl._key_from_fd"}, per_event
+        assert set(per_event) <= {"_key_from_fd"}, per_event
     finally:
         poller.close()
         for sock in clients + servers:
@@ -219,8 +224,8 @@ def test_a_selectors_socket_that_never_waits_calls_the_os_socket_directly(
     (client,), (server,) = _ready_pairs("selectors", 1)
     try:
         server.timeout = 0
-        assert dict(python_calls(lambda: server.receive(10))) == {"Socket.receive": 1}
-        assert dict(python_calls(lambda: server.send(b"y"))) == {"Socket.send": 1}
+        assert dict(python_calls(lambda: server.receive(10))) == {"receive": 1}
+        assert dict(python_calls(lambda: server.send(b"y"))) == {"send": 1}
         with pytest.raises(sockspec.WouldBlock):
             server.receive(10)
         # Any other timeout brings the waiting methods back.
