@@ -16,14 +16,25 @@ from sockspec.backends.memory import Deadlock, Network
 from sockspec.compat._asyncio import EventLoop
 
 
-async def _silent_peer() -> tuple[asyncio.StreamReader, asyncio.StreamWriter, object]:
-    # The server keeps its writers: since Python 3.13 a collected StreamWriter
-    # closes its connection.
-    kept: list[asyncio.StreamWriter] = []
-    server = await asyncio.start_server(lambda r, w: kept.append(w), "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    return reader, writer, server
+class _SilentPeer:
+    """A server that accepts and never writes, and a client connected to it."""
+
+    async def __aenter__(self) -> asyncio.StreamReader:
+        # The server keeps its writers: since Python 3.13 a collected
+        # StreamWriter closes its connection.
+        self.kept: list[asyncio.StreamWriter] = []
+        self.server = await asyncio.start_server(
+            lambda r, w: self.kept.append(w), "127.0.0.1", 0
+        )
+        port = self.server.sockets[0].getsockname()[1]
+        reader, self.writer = await asyncio.open_connection("127.0.0.1", port)
+        return reader
+
+    async def __aexit__(self, *exc: object) -> None:
+        for writer in [self.writer, *self.kept]:
+            writer.close()
+        self.server.close()
+        await self.server.wait_closed()
 
 
 def test_is_a_selector_event_loop_with_a_compat_selector(net: Network) -> None:
@@ -53,14 +64,12 @@ def test_an_hour_of_sleep_costs_no_wall_time(net: Network) -> None:
 
 def test_wait_for_a_silent_peer_times_out_in_virtual_time(net: Network) -> None:
     async def main() -> float:
-        reader, writer, server = await _silent_peer()
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        with pytest.raises(asyncio.TimeoutError):
-            await asyncio.wait_for(reader.read(), 30)
-        writer.close()
-        server.close()  # type: ignore[attr-defined]
-        return loop.time() - started
+        async with _SilentPeer() as reader:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(reader.read(), 30)
+            return loop.time() - started
 
     wall = time.monotonic()
     assert compat.run(main(), backend=net) == pytest.approx(30)
@@ -69,12 +78,8 @@ def test_wait_for_a_silent_peer_times_out_in_virtual_time(net: Network) -> None:
 
 def test_a_wait_nothing_can_end_is_a_deadlock_naming_the_task(net: Network) -> None:
     async def stuck_here() -> None:
-        reader, writer, server = await _silent_peer()
-        try:
+        async with _SilentPeer() as reader:
             await reader.read()
-        finally:
-            writer.close()
-            server.close()  # type: ignore[attr-defined]
 
     with pytest.raises(Deadlock) as info:
         compat.run(stuck_here(), backend=net)

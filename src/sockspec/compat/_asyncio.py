@@ -119,12 +119,26 @@ def _uninstall() -> None:
                     module.socket = _s  # type: ignore[attr-defined]
 
 
+#: Consecutive empty polls without a timeout after which the loop is taken to
+#: be busy-waiting (a few milliseconds of ``await asyncio.sleep(0)``).
+_SPIN_POLLS = 1000
+
+
 class _LoopSelector(SelectSelector):
     """The loop's compat selector: refuses real sockets, explains deadlocks."""
 
-    def __init__(self, loop: EventLoop) -> None:
+    def __init__(self, loop: EventLoop, network: Any) -> None:
         super().__init__()
         self._loop_ref = weakref.ref(loop)
+        # A memory network lets wall time into its clock when a poll with no
+        # timeout finds nothing after a quiet spell, taking the caller for a
+        # thread spinning on non-blocking calls.  The loop polls that way
+        # whenever it has callbacks to run, which is work, not spinning:
+        # advance(0) tells the network so (the clock does not move).  Only a
+        # long run of empty polls -- tasks busy-waiting with sleep(0) -- is
+        # left to the network's rule, so that it cannot freeze the clock.
+        self._hold: Callable[[float], None] | None = getattr(network, "advance", None)
+        self._empty_polls = 0
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> Any:
         """Watch *fileobj*, a compat socket of this loop's backend or a non-socket."""
@@ -136,8 +150,16 @@ class _LoopSelector(SelectSelector):
 
     def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
         """Wait as the backend waits; add the loop's tasks to a deadlock report."""
+        at_once = timeout is not None and timeout <= 0
+        if at_once and self._hold is not None and self._empty_polls < _SPIN_POLLS:
+            self._hold(0)
         try:
-            return super().select(timeout)
+            ready = super().select(timeout)
+            if ready or not at_once:
+                self._empty_polls = 0
+            else:
+                self._empty_polls += 1
+            return ready
         except RuntimeError as exc:
             loop = self._loop_ref()
             if loop is None or type(exc).__name__ != "Deadlock":
@@ -186,7 +208,7 @@ class EventLoop(asyncio.SelectorEventLoop):
         _install()
         self._sockspec_installed = True
         try:
-            super().__init__(_LoopSelector(self))
+            super().__init__(_LoopSelector(self, self._sockspec_network))
         except BaseException:
             self._sockspec_release()
             raise
