@@ -242,6 +242,15 @@ class EventLoop(asyncio.SelectorEventLoop):
         base._internal_fds += 1
         base._add_reader(self._ssock.fileno(), base._read_from_self)
 
+    def _make_socket_transport(self, *args: Any, **kwargs: Any) -> Any:
+        transport = super()._make_socket_transport(*args, **kwargs)  # type: ignore[misc]
+        # Python 3.12+ writes buffered data with sendmsg() when the real
+        # socket class has it; compat sockets send one buffer at a time.
+        write_send = getattr(transport, "_write_send", None)
+        if write_send is not None and not hasattr(transport._sock, "sendmsg"):
+            transport._write_ready = write_send
+        return transport
+
     def _sockspec_check_fd(self, fd: int, fileobj: Any) -> None:
         sock = _fds.lookup(fd)
         if sock is None:
