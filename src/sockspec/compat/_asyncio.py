@@ -251,6 +251,11 @@ class EventLoop(asyncio.SelectorEventLoop):
             transport._write_ready = write_send
         return transport
 
+    def _sockspec_check_sock(self, sock: Any) -> None:
+        number = sock if isinstance(sock, int) else getattr(sock, "fileno", int)()
+        if isinstance(number, int) and number >= 0:
+            self._sockspec_check_fd(number, sock)
+
     def _sockspec_check_fd(self, fd: int, fileobj: Any) -> None:
         sock = _fds.lookup(fd)
         if sock is None:
@@ -267,15 +272,19 @@ class EventLoop(asyncio.SelectorEventLoop):
                     "standard event loop for real sockets"
                 )
             return
-        theirs = _network_of(sock.sockspec_socket._backend)
-        ours = self._sockspec_network
+        theirs = sock.sockspec_socket._backend
+        ours = self._sockspec_backend
+        # One wait covers the sockets of one backend object.  OS backends can
+        # be mixed (the selector polls each in turn on the wall clock), but on
+        # a memory network that would let wall time drive the virtual clock.
         if theirs is not ours and (
             hasattr(theirs, "resolve") or hasattr(ours, "resolve")
         ):
             raise ValueError(
-                f"{fileobj!r} belongs to backend {theirs!r}, but this "
-                f"sockspec.compat event loop serves {ours!r}: one loop waits "
-                "on one network"
+                f"{fileobj!r} lives on {theirs!r}, but this sockspec.compat "
+                f"event loop serves {ours!r}: a loop waits on one backend (one "
+                "memory host); run another host's sockets in a loop of its own "
+                "(in its own thread), or scope fault rules by port or socket"
             )
 
     def add_signal_handler(  # type: ignore[override]
@@ -357,6 +366,38 @@ class EventLoop(asyncio.SelectorEventLoop):
         if self._sockspec_installed:
             self._sockspec_installed = False
             _uninstall()
+
+
+def _checked(name: str) -> Any:
+    """``loop.sock_<name>()`` that first checks the socket belongs here.
+
+    asyncio's own versions try the socket call before any registration, so a
+    real socket or one of another network would get a baffling error or be
+    used behind the backend's back.
+    """
+    method = getattr(asyncio.SelectorEventLoop, name)
+
+    @functools.wraps(method)
+    async def checked(self: EventLoop, sock: Any, *args: Any, **kwargs: Any) -> Any:
+        self._sockspec_check_sock(sock)
+        return await method(self, sock, *args, **kwargs)
+
+    return checked
+
+
+for _name in (
+    "sock_accept",
+    "sock_connect",
+    "sock_recv",
+    "sock_recv_into",
+    "sock_recvfrom",
+    "sock_recvfrom_into",
+    "sock_sendall",
+    "sock_sendfile",
+    "sock_sendto",
+):
+    if hasattr(asyncio.SelectorEventLoop, _name):
+        setattr(EventLoop, _name, _checked(_name))
 
 
 def new_event_loop(backend: Any = None) -> EventLoop:
