@@ -242,8 +242,15 @@ class EventLoop(asyncio.SelectorEventLoop):
         base._internal_fds += 1
         base._add_reader(self._ssock.fileno(), base._read_from_self)
 
-    def _make_socket_transport(self, *args: Any, **kwargs: Any) -> Any:
-        transport = super()._make_socket_transport(*args, **kwargs)  # type: ignore[misc]
+    def _make_datagram_transport(self, sock: Any, *args: Any, **kwargs: Any) -> Any:
+        self._sockspec_check_sock(sock)
+        return super()._make_datagram_transport(sock, *args, **kwargs)  # type: ignore[misc]
+
+    def _make_socket_transport(self, sock: Any, *args: Any, **kwargs: Any) -> Any:
+        # asyncio registers a transport's socket in a callback, where a wrong
+        # socket would only be logged: check it now, in the caller.
+        self._sockspec_check_sock(sock)
+        transport = super()._make_socket_transport(sock, *args, **kwargs)  # type: ignore[misc]
         # Python 3.12+ writes buffered data with sendmsg() when the real
         # socket class has it; compat sockets send one buffer at a time.
         write_send = getattr(transport, "_write_send", None)
@@ -264,8 +271,9 @@ class EventLoop(asyncio.SelectorEventLoop):
             except OSError:
                 return  # let the selector report a bad descriptor
             if is_socket:
+                what = f"descriptor {fd}" if isinstance(fileobj, int) else fileobj
                 raise ValueError(
-                    f"{fileobj!r} is a real OS socket, but this sockspec.compat "
+                    f"{what} is a real OS socket, but this sockspec.compat "
                     f"event loop serves sockets from {self._sockspec_backend!r}: "
                     "make it with sockspec.compat.socket(..., backend=...) or "
                     "socket.socket inside sockspec.compat.patch(), or use a "
@@ -355,12 +363,43 @@ class EventLoop(asyncio.SelectorEventLoop):
             base._default_executor = _Executor(thread_name_prefix="asyncio")
         return super().run_in_executor(executor, func, *args)
 
+    async def shutdown_default_executor(self, *args: Any) -> None:
+        """As asyncio's, after closing the sockets no task will close any more.
+
+        ``asyncio.run`` shuts the executor down after cancelling every task.
+        A worker thread blocked on one of the loop's connections (a blocking
+        client talking to the loop's server, say) would then wait forever,
+        and so would the shutdown; closing what was left open ends its wait
+        as the end of a process would.
+        """
+        self._sockspec_close_abandoned()
+        await super().shutdown_default_executor(*args)
+
     def close(self) -> None:
-        """Close as asyncio does; the last compat loop restores asyncio's names."""
+        """Close as asyncio does, and the sockets transports left open.
+
+        The last compat loop to close restores asyncio's ``socket`` names.
+        """
         try:
+            if not self.is_running():
+                self._sockspec_close_abandoned()
             super().close()
         finally:
             self._sockspec_release()
+
+    def _sockspec_close_abandoned(self) -> None:
+        base: Any = self
+        selector = base._selector
+        if selector is None:
+            return
+        pipe = (getattr(self, "_ssock", None), getattr(self, "_csock", None))
+        for key in list(selector.get_map().values()):
+            sock = _fds.lookup(key.fd)
+            if sock is None or sock in pipe:
+                continue
+            base._remove_reader(key.fd)
+            base._remove_writer(key.fd)
+            sock.close()
 
     def _sockspec_release(self) -> None:
         if self._sockspec_installed:
