@@ -190,7 +190,7 @@ _GLOBAL_DEFAULT_TIMEOUT = _s._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-define
 def new_event_loop(backend: Any = None) -> Any:
     """An asyncio event loop with a backend's sockets, selector, resolver and clock.
 
-    A subclass of :class:`asyncio.SelectorEventLoop`; on the memory network
+    A subclass of ``asyncio.SelectorEventLoop``; on the memory network
     ``loop.time()`` is the network's virtual clock.  See
     :func:`sockspec.compat._asyncio.new_event_loop` and the asyncio guide.
     """
@@ -200,7 +200,7 @@ def new_event_loop(backend: Any = None) -> Any:
 
 
 def run(main: Any, *, backend: Any = None, debug: bool | None = None) -> Any:
-    """:func:`asyncio.run` on a loop from :func:`new_event_loop` (Python 3.10+)."""
+    """``asyncio.run`` on a loop from :func:`new_event_loop` (Python 3.10+)."""
     from ._asyncio import run as run_on
 
     return run_on(main, backend=backend, debug=debug)
