@@ -135,3 +135,39 @@ def test_redis_asyncio_against_a_fake_server(loop_backend: Any) -> None:
                 await getattr(client, "aclose", client.close)()
 
     assert compat.run(main(), backend=loop_backend) == [True, True, b"v", 1, None]
+
+
+def test_tls_streams_with_asyncio_ssl(loop_backend: Any) -> None:
+    """asyncio's own TLS (ssl.MemoryBIO over the transport) on compat sockets."""
+    import ssl
+
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+
+    async def main() -> tuple[bytes, Any]:
+        async def handle(reader: asyncio.StreamReader, writer: Any) -> None:
+            writer.write((await reader.readline()).upper())
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            reader, writer = await asyncio.open_connection(
+                "localhost", port, ssl=client_ctx
+            )
+            writer.write(b"secret\n")
+            line = await reader.readline()
+            names = writer.get_extra_info("peercert")["subjectAltName"]
+            writer.close()
+            await writer.wait_closed()
+        return line, names
+
+    assert compat.run(main(), backend=loop_backend) == (
+        b"SECRET\n",
+        (("DNS", "localhost"),),
+    )
