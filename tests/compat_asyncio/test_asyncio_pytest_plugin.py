@@ -92,6 +92,13 @@ async def test_pytest_asyncio_still_runs_its_tests():
 """,
     )
     result = pytester.runpytest_inprocess(
-        "-p", "asyncio", "-p", "anyio", "-o", f"asyncio_mode={mode}"
+        "-p",
+        "asyncio",
+        "-p",
+        "anyio",
+        "-o",
+        f"asyncio_mode={mode}",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
     )
     result.assert_outcomes(passed=7, failed=1)
