@@ -247,3 +247,11 @@ def test_run_with_asyncio_runner_where_it_exists(net: Network) -> None:
     with runner_class(loop_factory=lambda: compat.new_event_loop(net)) as runner:
         assert runner.run(main()) == pytest.approx(10)
         assert runner.run(main()) == pytest.approx(20)
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_run_passes_debug_on(net: Network, debug: bool) -> None:
+    async def main() -> bool:
+        return asyncio.get_running_loop().get_debug()
+
+    assert compat.run(main(), backend=net, debug=debug) is debug
