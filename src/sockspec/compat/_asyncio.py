@@ -49,7 +49,6 @@ from typing import Any, TypeVar
 
 from .. import _registry
 from . import _fds
-from ._functions import _backend as _concrete_backend
 from ._functions import getaddrinfo as _compat_getaddrinfo
 from ._functions import name_service
 from ._functions import socketpair as _compat_socketpair
@@ -195,7 +194,7 @@ class EventLoop(asyncio.SelectorEventLoop):
     """
 
     def __init__(self, backend: Any = None) -> None:
-        be = _concrete_backend(backend)
+        be = _registry.resolve_backend(backend)  # "memory": the network now
         self._sockspec_backend = be
         self._sockspec_network = _network_of(be)
         self._sockspec_clock: Callable[[], float] = be.monotonic
@@ -286,7 +285,7 @@ class EventLoop(asyncio.SelectorEventLoop):
         # be mixed (the selector polls each in turn on the wall clock), but on
         # a memory network that would let wall time drive the virtual clock.
         if theirs is not ours and (
-            hasattr(theirs, "resolve") or hasattr(ours, "resolve")
+            not theirs.capabilities.os_sockets or not ours.capabilities.os_sockets
         ):
             raise ValueError(
                 f"{fileobj!r} lives on {theirs!r}, but this sockspec.compat "
