@@ -6,25 +6,24 @@ clients (``asyncio.open_connection``) that each make R round trips of a
 over a fresh memory network, and on ``asyncio.new_event_loop()`` (the
 default loop) over the real loopback, side by side in one process:
 interleaved rounds after a warm-up round, reported as the median of the
-per-round ratios.  Both are single-threaded, so each round is timed with
-:func:`time.thread_time` (the kernel's share of loopback work is charged to
-the thread's system time); wall time is shown too.  Target (issue 13):
-the memory network no slower than the real loopback.
+per-round ratios (``benchmarks/_measure.py``).  Both are single-threaded,
+so each round is timed in CPU time of the thread (the kernel's share of
+loopback work is charged to the thread's system time); wall time is shown
+too.  Target (issue 13): the memory network no slower than the real
+loopback.
 
 Run: ``python benchmarks/bench_asyncio.py`` (``--quick`` for a smoke run;
-``--connections`` and ``--round-trips`` to change the shape).
+``--rounds``, ``--connections`` and ``--round-trips`` to change it).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import gc
 import statistics
-import sys
-import time
 from collections.abc import Callable
 from typing import Any
+
+from _measure import Target, cpu, header, interleave, parser, summary, table, wall
 
 from sockspec import compat
 from sockspec.backends.memory import Network
@@ -58,67 +57,67 @@ async def _program(connections: int, round_trips: int) -> int:
     return sum(totals)
 
 
-def _timed(make_loop: Callable[[], Any], connections: int, round_trips: int) -> Any:
-    def run() -> tuple[float, float]:
-        gc.collect()
+def _case(
+    make_loop: Callable[[], Any], connections: int, round_trips: int, walls: list[float]
+) -> Callable[[], float]:
+    """One run of the program on a fresh loop: its CPU seconds (wall into *walls*)."""
+
+    def run() -> float:
         loop = make_loop()
         try:
-            wall, cpu = time.perf_counter(), time.thread_time()
+            started_wall, started = wall(), cpu()
             total = loop.run_until_complete(_program(connections, round_trips))
-            cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+            used = cpu() - started
+            walls.append(wall() - started_wall)
         finally:
             loop.close()
         assert total == connections * round_trips * len(_LINE)
-        return cpu, wall
+        return used
 
     return run
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small smoke run")
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--connections", type=int, default=1000)
-    parser.add_argument("--round-trips", type=int, default=30)
-    args = parser.parse_args(argv)
-    repeat = 1 if args.quick else args.repeat
+    options = parser(__doc__, rounds=5)
+    options.add_argument("--connections", type=int, default=1000)
+    options.add_argument("--round-trips", type=int, default=30)
+    args = options.parse_args(argv)
+    rounds = 1 if args.quick else args.rounds
     connections = 100 if args.quick else args.connections
     round_trips = 5 if args.quick else args.round_trips
+    header(rounds)
+    real_walls: list[float] = []
+    memory_walls: list[float] = []
+    real, memory = "real loopback, default loop", "memory network, compat loop"
+    results = interleave(
+        {
+            real: _case(asyncio.new_event_loop, connections, round_trips, real_walls),
+            memory: _case(
+                lambda: compat.new_event_loop(Network(seed=1)),
+                connections,
+                round_trips,
+                memory_walls,
+            ),
+        },
+        rounds,
+        baseline=real,
+    )
+    rows = table(
+        f"asyncio streams echo, {connections} connections x {round_trips} round "
+        "trips at once (CPU time of the thread)",
+        results,
+        unit="s",
+        scale=1.0,
+        targets=[Target(memory, 1.0, "issue 13")],
+    )
+    # The warm-up round's walls are the first of each list.
+    wall_ratios = [m / r for r, m in zip(real_walls[1:], memory_walls[1:], strict=True)]
     print(
-        f"python {sys.version.split()[0]}: asyncio streams echo, {connections} "
-        f"connections x {round_trips} round trips at once, "
-        f"{repeat} interleaved rounds after a warm-up\n"
+        f"  wall clock: real {statistics.median(real_walls[1:]):.3f} s, memory "
+        f"{statistics.median(memory_walls[1:]):.3f} s, median of paired ratios "
+        f"{statistics.median(wall_ratios):.3f}x\n"
     )
-    cases = {
-        "real loopback, default loop": _timed(
-            asyncio.new_event_loop, connections, round_trips
-        ),
-        "memory network, compat loop": _timed(
-            lambda: compat.new_event_loop(Network(seed=1)), connections, round_trips
-        ),
-    }
-    for run in cases.values():
-        run()  # warm-up
-    results: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
-    for _ in range(repeat):
-        for name, run in cases.items():
-            results[name].append(run())
-    real, memory = results.values()
-    cpu_ratio = statistics.median(
-        m[0] / r[0] for r, m in zip(real, memory, strict=True)
-    )
-    wall_ratio = statistics.median(
-        m[1] / r[1] for r, m in zip(real, memory, strict=True)
-    )
-    print(f"  {'case':<30} {'CPU s':>8} {'wall s':>8}")
-    for name, series in results.items():
-        cpu = statistics.median(s[0] for s in series)
-        wall = statistics.median(s[1] for s in series)
-        print(f"  {name:<30} {cpu:>8.3f} {wall:>8.3f}")
-    print(
-        f"\n  memory / loopback, median of paired ratios: CPU {cpu_ratio:.3f}x, "
-        f"wall {wall_ratio:.3f}x   (target <= 1.0x)"
-    )
+    summary(rows)
     return 0
 
 
