@@ -6,7 +6,9 @@ the backends nor the plugin registry, and nothing happens in a test that does
 not ask for the fixture.  It also brings the ``--sockspec-backend`` option
 (:mod:`sockspec._pytest_backend`) and ``--sockspec-compat``
 (:mod:`sockspec._pytest_compat`), which runs a whole suite with the standard
-socket modules patched onto a backend.
+socket modules patched onto a backend, and the ``asyncio_network`` fixture
+and marker (:mod:`sockspec._pytest_asyncio`), which run ``async def`` tests
+on a compat event loop over the memory network.
 
 ``memory_network`` makes a fresh :class:`~sockspec.backends.memory.Network`,
 installs it as the default backend for one test (``sockspec.use_backend``)
@@ -61,6 +63,7 @@ __all__ = [
 ]
 
 pytest_plugins = [
+    "sockspec._pytest_asyncio",
     "sockspec._pytest_backend",
     "sockspec._pytest_compat",
     "sockspec._pytest_explore",

@@ -129,6 +129,9 @@ __all__ = [
     "SelectSelector",
     "poll",
     "select",
+    # asyncio
+    "new_event_loop",
+    "run",
     # patching
     "PATCHED",
     "patch",
@@ -182,6 +185,25 @@ _STANDARD: dict[str, Any] = {
 for _name in ("socket", "SocketType", "_GLOBAL_DEFAULT_TIMEOUT"):
     _STANDARD.pop(_name, None)
 _GLOBAL_DEFAULT_TIMEOUT = _s._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
+
+
+def new_event_loop(backend: Any = None) -> Any:
+    """An asyncio event loop with a backend's sockets, selector, resolver and clock.
+
+    A subclass of ``asyncio.SelectorEventLoop``; on the memory network
+    ``loop.time()`` is the network's virtual clock.  See
+    :func:`sockspec.compat._asyncio.new_event_loop` and the asyncio guide.
+    """
+    from ._asyncio import new_event_loop as make
+
+    return make(backend)
+
+
+def run(main: Any, *, backend: Any = None, debug: bool | None = None) -> Any:
+    """``asyncio.run`` on a loop from :func:`new_event_loop` (Python 3.10+)."""
+    from ._asyncio import run as run_on
+
+    return run_on(main, backend=backend, debug=debug)
 
 
 def __getattr__(name: str) -> Any:
