@@ -243,3 +243,34 @@ def test_blocking_unix_connect_to_a_full_backlog_waits_without_limit(
         assert done == [pytest.approx(600)]
         for sock in (queued, waiting, server.accept()):
             sock.close()
+
+
+def test_a_timed_out_connect_stays_pending(backend: str) -> None:
+    """Linux keeps a TCP connect whose caller's timeout ran out in SYN_SENT.
+
+    Measured on Linux (stdlib over loopback, SYNs dropped by a full accept
+    queue): a second non-blocking ``connect`` gives EALREADY, not a new
+    attempt that could succeed where the first one had not.
+    """
+    with Socket(backend=backend, timeout=5) as listener:
+        listener.bind("127.0.0.1")
+        listener.listen(0)  # room for one unaccepted connection
+        port = listener.local_port
+        queued = []
+        try:
+            # Fill the accept queue until a connect can no longer complete.
+            for _ in range(8):
+                sock = Socket(backend=backend)
+                queued.append(sock)
+                try:
+                    sock.connect("127.0.0.1", port, timeout=0.2)
+                except sockspec.Timeout:
+                    break
+            else:
+                pytest.fail("the accept queue never filled")
+            with pytest.raises(BlockingIOError) as info:
+                sock.connect("127.0.0.1", port, timeout=0)
+            assert info.value.errno == errno.EALREADY
+        finally:
+            for sock in queued:
+                sock.close()

@@ -765,10 +765,17 @@ class MemorySocket(SocketImpl):
             deadline = None  # unix_wait_for_peer: no SYN to give up on
         while self._state == _CONNECTING:
             if deadline is not None and self._sched.now >= deadline:
-                self._abort_connect()
                 self._log("timeout", detail="connect")
                 if give_up:
+                    self._abort_connect()
                     raise Timeout("Connection timed out")
+                if self._unix:
+                    self._abort_connect()
+                else:
+                    # Linux: the caller's timeout ends the wait, not the
+                    # attempt; the SYN stays out, and the next connect()
+                    # reports it (EALREADY) or waits for it.
+                    self._nb_connect = True
                 raise Timeout("timed out")
             self._wait("connect()", deadline)
         if self._error:
