@@ -30,6 +30,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 #: CPU seconds of the calling thread; the clock of single-threaded cases.
 cpu = time.thread_time
@@ -106,6 +107,27 @@ def per_op(
         return (clock() - started) / count
 
     return run
+
+
+def one_byte_ping_pong(a: Any, b: Any, rounds: int, *, raw: bool) -> float:
+    """CPU seconds of this thread per 1-byte round trip from *a* to *b* and back.
+
+    Both ends are driven from the calling thread.  *raw*: the ends are
+    ``socket.socket``-like (``send``/``recv``), else sockspec sockets
+    (``send``/``receive``).
+    """
+    if raw:
+        a_send, a_recv, b_send, b_recv = a.send, a.recv, b.send, b.recv
+    else:
+        a_send, a_recv, b_send, b_recv = a.send, a.receive, b.send, b.receive
+    one = b"x"
+    started = cpu()
+    for _ in range(rounds):
+        a_send(one)
+        b_recv(1)
+        b_send(one)
+        a_recv(1)
+    return (cpu() - started) / rounds
 
 
 @dataclasses.dataclass

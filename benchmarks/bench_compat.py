@@ -27,7 +27,16 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from _measure import Target, cpu, header, interleave, parser, summary, table, wall
+from _measure import (
+    Target,
+    header,
+    interleave,
+    one_byte_ping_pong,
+    parser,
+    summary,
+    table,
+    wall,
+)
 
 from sockspec import compat
 from sockspec.backends.memory import Network
@@ -49,16 +58,8 @@ def _pair(make: Callable[..., Any], **kw: Any) -> tuple[Any, Any]:
 def ping_pong(make: Callable[..., Any], rounds: int, **kw: Any) -> Callable[[], float]:
     def run() -> float:
         a, b = _pair(make, **kw)
-        one = b"x"
-        a_send, a_recv, b_send, b_recv = a.send, a.recv, b.send, b.recv
         try:
-            t0 = cpu()
-            for _ in range(rounds):
-                a_send(one)
-                b_recv(1)
-                b_send(one)
-                a_recv(1)
-            return (cpu() - t0) / rounds
+            return one_byte_ping_pong(a, b, rounds, raw=True)
         finally:
             a.close()
             b.close()

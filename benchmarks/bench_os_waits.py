@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from _measure import cpu, header, interleave, parser, table
+from _measure import header, interleave, one_byte_ping_pong, parser, table
 from bench_stdlib import raw_pair, spec_pair
 
 import sockspec
@@ -30,20 +30,8 @@ import sockspec
 
 def ping_pong(make: Callable[[], Any], raw: bool, rounds: int) -> float:
     a, b, close = make()
-    one = b"x"
     try:
-        if raw:
-            a_send, a_recv, b_send, b_recv = a.send, a.recv, b.send, b.recv
-        else:
-            a_send, a_recv = a.send, a.receive
-            b_send, b_recv = b.send, b.receive
-        t0 = cpu()
-        for _ in range(rounds):
-            a_send(one)
-            b_recv(1)
-            b_send(one)
-            a_recv(1)
-        return (cpu() - t0) / rounds
+        return one_byte_ping_pong(a, b, rounds, raw=raw)
     finally:
         close()
 

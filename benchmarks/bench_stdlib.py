@@ -25,7 +25,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from _measure import Target, cpu, header, interleave, parser, summary, table
+from _measure import (
+    Target,
+    cpu,
+    header,
+    interleave,
+    one_byte_ping_pong,
+    parser,
+    summary,
+    table,
+)
 
 import sockspec
 
@@ -68,20 +77,8 @@ def spec_pair() -> tuple[sockspec.Socket, sockspec.Socket, Callable[[], None]]:
 def ping_pong(make: Callable[[], Any], rounds: int, raw: bool) -> Callable[[], float]:
     def run() -> float:
         a, b, close = make()
-        one = b"x"
         try:
-            if raw:
-                a_send, a_recv, b_send, b_recv = a.send, a.recv, b.send, b.recv
-            else:
-                a_send, a_recv = a.send, a.receive
-                b_send, b_recv = b.send, b.receive
-            t0 = cpu()
-            for _ in range(rounds):
-                a_send(one)
-                b_recv(1)
-                b_send(one)
-                a_recv(1)
-            return (cpu() - t0) / rounds
+            return one_byte_ping_pong(a, b, rounds, raw=raw)
         finally:
             close()
 
