@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from _compat_helpers import running
 
+from _fake_redis import redis_answer
 from sockspec.backends.memory import Latency, Loss, Reset, Uniform
 
 pytestmark = pytest.mark.timeout(60)
@@ -184,20 +185,7 @@ class FakeRedis(socketserver.StreamRequestHandler):
             self.wfile.write(self.answer(args))
 
     def answer(self, args: list[bytes]) -> bytes:
-        command = args[0].upper()
-        if command == b"PING":
-            return b"+PONG\r\n"
-        if command == b"SET":
-            self.store[args[1]] = args[2]
-            return b"+OK\r\n"
-        if command == b"GET":
-            value = self.store.get(args[1])
-            if value is None:
-                return b"$-1\r\n"
-            return b"$%d\r\n%s\r\n" % (len(value), value)
-        if command == b"DEL":
-            return b":%d\r\n" % int(self.store.pop(args[1], None) is not None)
-        return b"+OK\r\n"  # CLIENT SETINFO and other handshake commands
+        return redis_answer(self.store, args)
 
 
 def test_redis_client_against_a_fake_server(
