@@ -35,7 +35,9 @@ HEAVY = (
     "email",
     "zipfile",
     "pathlib",
+    "dataclasses",
     "inspect",
+    "typing",
     "pluggy",
     "ssl",
 )

@@ -91,6 +91,62 @@ def test_import_sockspec_loads_no_backend_nor_importlib_metadata() -> None:
     assert "sockspec._registry" not in loaded
 
 
+@pytest.mark.parametrize(
+    "statement", ["import sockspec", "import sockspec.errors", "import sockspec.api"]
+)
+def test_import_sockspec_loads_neither_ssl_nor_dataclasses_nor_typing(
+    statement: str,
+) -> None:
+    # Each was a large part of what ``import sockspec`` cost (issue 16;
+    # benchmarks/bench_import.py): ssl for the TLS errors, dataclasses and
+    # inspect for Capabilities, BackendSpec and Datagram, typing (with re)
+    # for TYPE_CHECKING.  They load when the names that need them are first used.
+    loaded = _loaded_after(statement)
+    for heavy in ("ssl", "_ssl", "dataclasses", "inspect", "typing"):
+        assert heavy not in loaded, heavy
+    assert "sockspec.api.backend" not in loaded
+
+
+def test_the_tls_errors_are_made_on_first_use_and_behave_as_before() -> None:
+    out = python_output(
+        """
+        import pickle, sys
+        import sockspec
+        from sockspec.errors import from_os_error
+        print("ssl" in sys.modules)
+        from sockspec.errors import tls_error
+        import ssl
+        err = from_os_error(ssl.SSLEOFError(8, "EOF occurred"))
+        print(type(err) is sockspec.TLSTruncated, isinstance(err, ssl.SSLEOFError))
+        print(sockspec.TLSError.__module__, tls_error.__module__)
+        again = pickle.loads(pickle.dumps(err))
+        print(type(again) is type(err), again.errno)
+        """
+    ).split()
+    assert out == ["False", "True", "True"] + ["sockspec.api.errors"] * 2 + [
+        "True",
+        "8",
+    ]
+
+
+def test_every_lazy_name_is_the_one_its_module_defines() -> None:
+    import sockspec.errors
+    from sockspec.api import _tlserrors, backend, datagram, delegating, errors
+
+    assert sockspec.TLSError is errors.TLSError is _tlserrors.TLSError
+    assert sockspec.errors.TLSCertificateError is _tlserrors.TLSCertificateError
+    assert sockspec.api.TLSTruncated is _tlserrors.TLSTruncated
+    assert sockspec.errors.tls_error is _tlserrors.tls_error
+    assert sockspec.Capabilities is sockspec.api.Capabilities is backend.Capabilities
+    assert sockspec.Datagram is datagram.Datagram
+    assert sockspec.DelegatingBackend is delegating.DelegatingBackend
+    # The lists written out beside the lazy names say the same as the module.
+    assert sockspec.errors.__all__ == errors.__all__
+    assert set(errors.__all__) <= set(sockspec.api.__all__)
+    assert set(errors.__all__) - {"from_os_error", "tls_error"} <= set(sockspec.__all__)
+    assert set(errors.__all__) <= set(dir(errors))
+
+
 def test_the_backend_interface_is_a_leaf() -> None:
     loaded = _loaded_after("import sockspec.api.backend")
     ours = [m for m in loaded if m.startswith("sockspec")]

@@ -9,17 +9,7 @@ entry-point group.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ._lazy import lazy_attributes
-from .api.backend import (
-    Backend,
-    BackendSpec,
-    Capabilities,
-    SelectorImpl,
-    SocketImpl,
-    parse_options,
-)
 from .api.constants import (
     AF_INET,
     AF_INET6,
@@ -46,8 +36,6 @@ from .api.constants import (
     Shutdown,
     SocketType,
 )
-from .api.datagram import Datagram
-from .api.delegating import DelegatingBackend, DelegatingSelector, DelegatingSocket
 from .api.errors import (
     AddressInUse,
     AddressNotAvailable,
@@ -65,13 +53,13 @@ from .api.errors import (
     SocketClosed,
     SocketError,
     Timeout,
-    TLSCertificateError,
-    TLSError,
-    TLSTruncated,
     UnsupportedOperation,
     WouldBlock,
 )
 
+# typing itself (with re, which it imports) would be a third of what
+# ``import sockspec`` costs; type checkers treat this name as True.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._registry import (
         BackendInfo,
@@ -84,16 +72,46 @@ if TYPE_CHECKING:
         plugin_problems,
         use_backend,
     )
+    from .api.backend import (
+        Backend,
+        BackendSpec,
+        Capabilities,
+        SelectorImpl,
+        SocketImpl,
+        parse_options,
+    )
+    from .api.datagram import Datagram
+    from .api.delegating import (
+        DelegatingBackend,
+        DelegatingSelector,
+        DelegatingSocket,
+    )
+    from .api.errors import TLSCertificateError, TLSError, TLSTruncated
     from .api.poller import Poller, PollKey
     from .api.socket import Socket
     from .hookspecs import hookimpl
 
-# Loaded on first use (PEP 562), so that ``import sockspec`` and importing
-# the backend interface stay light: the facade, the registry and pluggy
-# (which imports importlib.metadata) come in when a socket or the registry
-# is first needed.  The constants, errors and backend interface above are
-# leaf modules and cost next to nothing.
+# Loaded on first use (PEP 562), so that ``import sockspec`` stays light:
+# only the constants and the errors come with it.  The facade, the registry
+# and pluggy (which imports importlib.metadata) come in when a socket or the
+# registry is first needed; the backend interface and Datagram (dataclasses,
+# which import inspect) when first named; the TLS errors (ssl) when first
+# named or raised.  tests/test_imports.py checks what ``import sockspec``
+# loads, and benchmarks/bench_import.py what it costs.
 _LAZY = {
+    "Backend": ".api.backend",
+    "BackendSpec": ".api.backend",
+    "Capabilities": ".api.backend",
+    "SelectorImpl": ".api.backend",
+    "SocketImpl": ".api.backend",
+    "parse_options": ".api.backend",
+    "Datagram": ".api.datagram",
+    "DelegatingBackend": ".api.delegating",
+    "DelegatingSelector": ".api.delegating",
+    "DelegatingSocket": ".api.delegating",
+    "TLSCertificateError": ".api.errors",
+    "TLSError": ".api.errors",
+    "TLSTruncated": ".api.errors",
     "BackendInfo": "._registry",
     "PluginProblem": "._registry",
     "UnknownBackend": "._registry",

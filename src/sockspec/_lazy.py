@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from typing import Any
 
 __all__ = ["lazy_attributes"]
 
 
 def lazy_attributes(
-    package: str, names: Mapping[str, str], namespace: dict[str, Any]
+    package: str, names: Mapping[str, str], namespace: dict[str, object]
 ) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
     """Return a package's ``__getattr__`` and ``__dir__`` for *names*.
 

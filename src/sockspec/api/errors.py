@@ -8,14 +8,22 @@ OS code exists, on every backend including the in-memory one.
 
 OS errors are turned into these classes in exactly one place,
 :func:`from_os_error`; backends that do not use the OS raise them directly.
+
+The TLS errors subclass :mod:`ssl`'s, and ``ssl`` costs more to import than
+the rest of ``import sockspec`` together; they are made on first use
+(PEP 562) by :mod:`sockspec.api._tlserrors`, so a program that never uses TLS
+never loads ``ssl``.  They still belong to this module: their
+``__module__`` is this one's and pickles name them here.
 """
 
 from __future__ import annotations
 
+import _socket
 import errno as _errno
 import os
-import socket as _socket
-import ssl as _ssl
+import sys
+
+from .._lazy import lazy_attributes
 
 __all__ = [
     "AddressInUse",
@@ -42,6 +50,24 @@ __all__ = [
     "from_os_error",
     "tls_error",
 ]
+
+# The TLS errors' module imports this one; its list of names is written out
+# here so that looking one up is the only thing that imports it.
+_tlserrors_all = ("TLSCertificateError", "TLSError", "TLSTruncated", "tls_error")
+
+# typing itself (with re, which it imports) would be a third of what
+# ``import sockspec`` costs; type checkers treat this name as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._tlserrors import TLSCertificateError as TLSCertificateError
+    from ._tlserrors import TLSError as TLSError
+    from ._tlserrors import TLSTruncated as TLSTruncated
+    from ._tlserrors import tls_error as tls_error
+
+# PEP 562: the TLS errors are made when first looked up (see above).
+__getattr__, __dir__ = lazy_attributes(
+    __name__, dict.fromkeys(_tlserrors_all, "sockspec.api._tlserrors"), globals()
+)
 
 
 class SocketError(OSError):
@@ -179,64 +205,6 @@ class PermissionDenied(SocketError, PermissionError):
     default_errno = _errno.EACCES
 
 
-class TLSError(SocketError, _ssl.SSLError):
-    """The TLS layer of a socket failed (see :meth:`~sockspec.Socket.start_tls`).
-
-    It is also an :class:`ssl.SSLError`, so ``except ssl.SSLError`` written
-    for the standard library keeps working.  As there, :attr:`errno` is the
-    ``ssl.SSL_ERROR_*`` code and :attr:`library` and :attr:`reason` name
-    OpenSSL's reason (``"SSL"``, ``"WRONG_VERSION_NUMBER"``).
-    """
-
-
-class TLSCertificateError(TLSError, _ssl.SSLCertVerificationError):
-    """The peer's certificate failed verification (also an
-    :class:`ssl.SSLCertVerificationError`).
-
-    :attr:`host` is the name the certificate was checked against;
-    ``verify_code`` and ``verify_message`` are OpenSSL's, as in :mod:`ssl`.
-    """
-
-    #: The server name the client expected (``server_hostname``), or ``None``.
-    host: str | None = None
-
-
-class TLSTruncated(TLSError, _ssl.SSLEOFError):
-    """The connection ended without TLS's ``close_notify`` alert.
-
-    Also an :class:`ssl.SSLEOFError`, which is what :mod:`ssl` raises for the
-    same event: an attacker (or a crashed peer) cut the stream, so the data
-    received may be incomplete.
-    """
-
-
-def tls_error(exc: _ssl.SSLError, host: str | None = None) -> TLSError:
-    """Return the sockspec error that stands for the :mod:`ssl` error *exc*.
-
-    *host* is the server name a client checked the certificate against.
-    """
-    if isinstance(exc, TLSError):
-        return exc
-    code = exc.errno if exc.errno is not None else _ssl.SSL_ERROR_SSL
-    message = exc.strerror or str(exc)
-    err: TLSError
-    if isinstance(exc, _ssl.SSLCertVerificationError):
-        if host is not None:
-            message = f"{message} (server_hostname {host!r})"
-        cert = TLSCertificateError(code, message)
-        cert.host = host
-        cert.verify_code = getattr(exc, "verify_code", 0)
-        cert.verify_message = getattr(exc, "verify_message", "")
-        err = cert
-    elif isinstance(exc, _ssl.SSLEOFError):
-        err = TLSTruncated(code, message)
-    else:
-        err = TLSError(code, message)
-    err.library = getattr(exc, "library", None)  # type: ignore[assignment]
-    err.reason = getattr(exc, "reason", None)  # type: ignore[assignment]
-    return err
-
-
 _BY_ERRNO: dict[int, type[SocketError]] = {
     _errno.ETIMEDOUT: Timeout,
     _errno.EAGAIN: WouldBlock,
@@ -272,7 +240,11 @@ def from_os_error(exc: OSError) -> SocketError:
     """
     if isinstance(exc, SocketError):
         return exc
-    if isinstance(exc, _ssl.SSLError):
+    # An ssl.SSLError exists only once the C module that defines it is loaded.
+    ssl_c = sys.modules.get("_ssl")
+    if ssl_c is not None and isinstance(exc, ssl_c.SSLError):
+        from ._tlserrors import tls_error
+
         return tls_error(exc)
     if isinstance(exc, _socket.gaierror):
         return HostNotFound(exc.errno, exc.strerror or str(exc))
