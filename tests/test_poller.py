@@ -153,3 +153,55 @@ def test_poll_with_a_timeout_still_ends_empty(backend: str) -> None:
         sock.listen()
         poller.register(sock, sockspec.EVENT_READ)
         assert poller.poll(0.05) == []
+
+
+@pytest.mark.parametrize("backend", ["stdlib", "selectors"])
+def test_os_poller_reports_what_selectors_reports(
+    backend: str, no_fd_leak: None
+) -> None:
+    # The OS backends read epoll's bits themselves (no selectors in between);
+    # in every state below they must report what selectors.DefaultSelector
+    # reports for the same descriptor, hang-ups and errors included.
+    import selectors
+    import socket
+    import struct
+
+    listener = sockspec.Socket(backend=backend)
+    listener.bind("127.0.0.1")
+    listener.listen()
+    fresh = sockspec.Socket(backend=backend)  # never connected: EPOLLHUP
+    quiet = sockspec.Socket(backend=backend)
+    quiet.connect("127.0.0.1", listener.local_port)
+    with_data = sockspec.Socket(backend=backend)
+    with_data.connect("127.0.0.1", listener.local_port)
+    peer_closed = sockspec.Socket(backend=backend)
+    peer_closed.connect("127.0.0.1", listener.local_port)
+    reset = sockspec.Socket(backend=backend)
+    reset.connect("127.0.0.1", listener.local_port)
+    accepted = [listener.accept() for _ in range(4)]
+    accepted[1].send(b"x")
+    accepted[2].close()
+    linger = accepted[3].implementation().os_socket  # type: ignore[attr-defined]
+    linger.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    accepted[3].close()  # RST: EPOLLERR | EPOLLHUP on the other end
+    pending = sockspec.Socket(backend=backend)
+    pending.connect("127.0.0.1", listener.local_port)  # listener readable
+    states = [listener, fresh, quiet, with_data, peer_closed, reset]
+    try:
+        for mask in (
+            sockspec.EVENT_READ,
+            sockspec.EVENT_WRITE,
+            sockspec.EVENT_READ | sockspec.EVENT_WRITE,
+        ):
+            with sockspec.Poller(backend) as poller, selectors.DefaultSelector() as sel:
+                for sock in states:
+                    poller.register(sock, mask)
+                    impl = sock.implementation()
+                    sel.register(impl.os_socket, int(mask), sock)  # type: ignore[attr-defined]
+                ours = {id(key.socket): int(ev) for key, ev in poller.poll(0)}
+                theirs = {id(key.data): ev for key, ev in sel.select(0)}
+                assert ours == theirs, mask
+                assert len(theirs) >= 4  # the states do differ
+    finally:
+        for sock in [*states, *accepted, pending]:
+            sock.close()

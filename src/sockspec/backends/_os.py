@@ -244,23 +244,103 @@ class OSSocket(SocketImpl):
         return (addr[0], addr[1])
 
 
-_TO_SELECTORS = {
-    EVENT_READ: selectors.EVENT_READ,
-    EVENT_WRITE: selectors.EVENT_WRITE,
-    EVENT_READ | EVENT_WRITE: selectors.EVENT_READ | selectors.EVENT_WRITE,
-}
-_FROM_SELECTORS = {
-    selectors.EVENT_READ: EVENT_READ,
-    selectors.EVENT_WRITE: EVENT_WRITE,
-    selectors.EVENT_READ | selectors.EVENT_WRITE: EVENT_READ | EVENT_WRITE,
-}
+_WAKE = object()  # the token of an OSSelector's wake-up pipe
+
+# Event member of each mask value, selectors-style (1 read, 2 write).
+_EVENT_OF = (Event(0), EVENT_READ, EVENT_WRITE, EVENT_READ | EVENT_WRITE)
 
 
-_WAKE = object()  # the selector key data of an OSSelector's wake-up pipe
+class _EpollSet:
+    """An OSSelector's registrations in an epoll set, polled without selectors.
+
+    ``selectors.EpollSelector.select`` runs a Python loop with a method call
+    per ready descriptor, and the OSSelector then made a second pass to turn
+    its keys into tokens; a Poller serving many sockets spent as long there
+    as in its own loop.  This makes the one pass that is needed, straight
+    from ``epoll.poll``'s list, with selectors' reading of the kernel's bits:
+    anything but ``EPOLLOUT`` (``EPOLLIN``, ``EPOLLHUP``, ``EPOLLERR``) is
+    readable, anything but ``EPOLLIN`` writable, then masked by the events
+    registered.
+    """
+
+    __slots__ = ("_entries", "_epoll")
+
+    # Only EPOLLIN and EPOLLOUT are ever asked for, so the kernel reports no
+    # bit above EPOLLHUP (0x10): a table of the 32 combinations does it.
+    _READY = tuple(
+        (selectors.EVENT_READ if bits & ~select.EPOLLOUT else 0)
+        | (selectors.EVENT_WRITE if bits & ~select.EPOLLIN else 0)
+        for bits in range(32)
+    )
+    _TO_EPOLL = (0, select.EPOLLIN, select.EPOLLOUT, select.EPOLLIN | select.EPOLLOUT)
+
+    def __init__(self) -> None:
+        self._epoll = select.epoll()
+        # fd -> (token, selectors-style mask)
+        self._entries: dict[int, tuple[Hashable, int]] = {}
+
+    def register(self, fd: int, mask: int, token: Hashable) -> None:
+        self._epoll.register(fd, self._TO_EPOLL[mask])
+        self._entries[fd] = (token, mask)
+
+    def modify(self, fd: int, mask: int, token: Hashable) -> None:
+        self._epoll.modify(fd, self._TO_EPOLL[mask])
+        self._entries[fd] = (token, mask)
+
+    def unregister(self, fd: int) -> None:
+        self._entries.pop(fd, None)
+        self._epoll.unregister(fd)
+
+    def poll(self, timeout: float | None) -> list[tuple[Hashable, Event]]:
+        entries = self._entries
+        ready = self._epoll.poll(-1 if timeout is None else timeout, len(entries) or 1)
+        table = self._READY
+        return [
+            (entry[0], _EVENT_OF[mask])
+            for fd, bits in ready
+            if (entry := entries.get(fd)) is not None
+            and (mask := table[bits & 31] & entry[1])
+            and entry[0] is not _WAKE
+        ]
+
+    def close(self) -> None:
+        self._epoll.close()
+
+
+class _SelectorsSet:
+    """The same over :class:`selectors.DefaultSelector`, where epoll is missing."""
+
+    __slots__ = ("_selector",)
+
+    def __init__(self) -> None:
+        self._selector = REAL_SELECTOR()
+
+    def register(self, fd: int, mask: int, token: Hashable) -> None:
+        self._selector.register(fd, mask, token)
+
+    def modify(self, fd: int, mask: int, token: Hashable) -> None:
+        self._selector.modify(fd, mask, token)
+
+    def unregister(self, fd: int) -> None:
+        self._selector.unregister(fd)
+
+    def poll(self, timeout: float | None) -> list[tuple[Hashable, Event]]:
+        return [
+            (key.data, _EVENT_OF[mask])
+            for key, mask in self._selector.select(timeout)
+            if mask and key.data is not _WAKE
+        ]
+
+    def close(self) -> None:
+        self._selector.close()
+
+
+_REGISTRATIONS = _EpollSet if hasattr(select, "epoll") else _SelectorsSet
 
 
 class OSSelector(SelectorImpl):
-    """A :class:`selectors.DefaultSelector` (epoll on Linux) over OS sockets.
+    """Readiness of OS sockets: an epoll set on Linux (:class:`_EpollSet`),
+    :class:`selectors.DefaultSelector` elsewhere.
 
     Registrations persist in the kernel, so :meth:`select` costs in
     proportion to the sockets that are ready.
@@ -285,7 +365,7 @@ class OSSelector(SelectorImpl):
     )
 
     def __init__(self) -> None:
-        self._selector = REAL_SELECTOR()
+        self._selector: _EpollSet | _SelectorsSet = _REGISTRATIONS()
         self._fds: dict[int, int] = {}  # id(impl) -> fd, valid after close
         self._wake: tuple[int, int] | None = None
         # Closes the pipe if the selector is dropped without close(), as a
@@ -297,11 +377,11 @@ class OSSelector(SelectorImpl):
 
     def register(self, sock: SocketImpl, events: Event, token: Hashable) -> None:
         fd = _fileno(sock)
-        self._selector.register(fd, _TO_SELECTORS[events], token)
+        self._selector.register(fd, int(events), token)
         self._fds[id(sock)] = fd
 
     def modify(self, sock: SocketImpl, events: Event, token: Hashable) -> None:
-        self._selector.modify(_fileno(sock), _TO_SELECTORS[events], token)
+        self._selector.modify(_fileno(sock), int(events), token)
 
     def unregister(self, sock: SocketImpl) -> None:
         fd = self._fds.pop(id(sock), None)
@@ -321,21 +401,16 @@ class OSSelector(SelectorImpl):
         try:
             if self._closed:
                 return []
-            ready = self._selector.select(timeout)
+            # The wake-up pipe is left out: close() is its only writer, and
+            # it is not reused.  The kernel's events are masked with the
+            # registration as it is when they are read: a modify() from
+            # another thread in between can leave nothing, and a socket with
+            # nothing ready is not reported.
+            return self._selector.poll(timeout)
         finally:
             waiters.pop()
             if self._closed:
                 self._release()
-        # The wake-up pipe is skipped: close() is its only writer, and it is
-        # not reused.  The selector masks the kernel's events with the key it
-        # looks up afterwards: a modify() from another thread in between can
-        # leave nothing, and a key with nothing ready is not reported.
-        events = _FROM_SELECTORS
-        return [
-            (key.data, events[mask])
-            for key, mask in ready
-            if mask and key.data is not _WAKE
-        ]
 
     def _make_wake(self) -> None:
         with self._lock:
