@@ -11,6 +11,9 @@ figure is the median of paired ratios.
   receiving main thread; CPU time of the process (both threads: waiting
   for the other thread is not the library's cost, and on a shared machine
   wall-clock time mostly measures the neighbours);
+  beside it, as a labelled reference, the same transfer on raw sockets
+  made non-blocking with ``poll(2)``, the way the ``stdlib`` backend makes
+  it (no target);
 * creation: make and close a TCP socket, with ``backend="stdlib"`` and with
   the default backend; CPU time of this thread.
 
@@ -19,7 +22,9 @@ Run: ``python benchmarks/bench_stdlib.py`` (``--quick`` for a smoke run).
 
 from __future__ import annotations
 
+import select
 import socket
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -117,6 +122,61 @@ def bulk(make: Callable[[], Any], total: int, raw: bool) -> Callable[[], float]:
     return run
 
 
+def bulk_nonblocking(total: int) -> Callable[[], float]:
+    """The bulk transfer on raw sockets made the way the ``stdlib`` backend
+    makes it: non-blocking, each call tried first and ``poll(2)`` after an
+    ``EAGAIN`` or a short send.  A labelled reference, not a target: it shows
+    what that design costs against calls that sleep inside the kernel,
+    before any of sockspec's own code.
+    """
+    chunk = bytes(1 << 20)
+
+    def run() -> float:
+        a, b, close = raw_pair()
+        a.setblocking(False)
+        b.setblocking(False)
+
+        def sender() -> None:
+            writable = select.poll()
+            writable.register(a, select.POLLOUT)
+            for _ in range(total // len(chunk)):
+                with memoryview(chunk) as view:
+                    sent = 0
+                    while True:
+                        try:
+                            sent += a.send(view[sent:])
+                        except BlockingIOError:
+                            pass
+                        if sent == len(view):
+                            break
+                        writable.poll()
+            a.shutdown(socket.SHUT_WR)
+
+        readable = select.poll()
+        readable.register(b, select.POLLIN)
+        t = threading.Thread(target=sender)
+        got = 0
+        t0 = time.process_time()
+        t.start()
+        while True:
+            try:
+                data = b.recv(262144)
+            except BlockingIOError:
+                readable.poll()
+                continue
+            if not data:
+                break
+            got += len(data)
+        t.join(30)
+        elapsed = time.process_time() - t0
+        close()
+        if got != total:
+            raise SystemExit(f"bulk transfer lost data: {got} != {total}")
+        return elapsed
+
+    return run
+
+
 def creation(count: int, backend: str | None) -> Callable[[], float]:
     def run() -> float:
         if backend == "raw":
@@ -167,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         {
             "raw socket": bulk(raw_pair, total, raw=True),
             "sockspec stdlib": bulk(spec_pair, total, raw=False),
+            "raw non-blocking + poll (reference)": bulk_nonblocking(total),
         },
         rounds,
         "raw socket",
@@ -177,6 +238,19 @@ def main(argv: list[str] | None = None) -> int:
         unit="ms",
         scale=1e3,
         targets=[Target("sockspec stdlib", 1.05, "issue 2")],
+    )
+    vs_design = [
+        s / r
+        for s, r in zip(
+            bk["sockspec stdlib"].values,
+            bk["raw non-blocking + poll (reference)"].values,
+            strict=True,
+        )
+    ]
+    print(
+        f"reference: sockspec stdlib / raw non-blocking + poll, paired = "
+        f"{statistics.median(vs_design):.3f}x "
+        f"({min(vs_design):.3f} - {max(vs_design):.3f}); no target\n"
     )
     cr = interleave(
         {
