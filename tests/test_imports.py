@@ -107,6 +107,27 @@ def test_import_sockspec_loads_neither_ssl_nor_dataclasses_nor_typing(
     assert "sockspec.api.backend" not in loaded
 
 
+@pytest.mark.parametrize("backend", ["stdlib", "selectors", "memory"])
+def test_a_socket_that_never_uses_tls_does_not_load_ssl(backend: str) -> None:
+    # Only start_tls and the TLS properties import the TLS layer.
+    loaded = _loaded_after(
+        f"""
+import sockspec
+with sockspec.Socket(backend={backend!r}) as listener:
+    listener.bind("127.0.0.1")
+    listener.listen()
+    with sockspec.Socket(backend={backend!r}, timeout=5.0) as client:
+        client.connect("127.0.0.1", listener.local_port)
+        with listener.accept() as server:
+            client.send(b"x")
+            assert server.receive() == b"x"
+"""
+    )
+    assert "sockspec.backends.stdlib" in loaded
+    assert "ssl" not in loaded
+    assert "sockspec.api.tls" not in loaded
+
+
 def test_the_tls_errors_are_made_on_first_use_and_behave_as_before() -> None:
     out = python_output(
         """

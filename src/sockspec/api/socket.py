@@ -14,7 +14,6 @@ from __future__ import annotations
 import builtins
 import functools
 import ipaddress
-import ssl
 import types
 import weakref
 from collections.abc import Callable
@@ -44,9 +43,13 @@ from .errors import (
     from_os_error,
 )
 from .layer import Prefixed, base_impl
-from .tls import TLSImpl, check_arguments
 
 if TYPE_CHECKING:
+    # ssl costs more to import than the facade: only start_tls and the TLS
+    # properties import the TLS layer (and with it ssl), so a program that
+    # never uses TLS never loads it.
+    import ssl
+
     from .poller import Poller
 
 __all__ = ["Socket"]
@@ -421,6 +424,8 @@ class Socket:
         (:class:`~sockspec.TLSCertificateError` when the certificate does
         not verify), :class:`~sockspec.Timeout`... Works on every backend.
         """
+        from .tls import TLSImpl, check_arguments
+
         check_arguments(context, server_side, server_hostname)
         impl = self._impl
         if impl is _CLOSED:
@@ -465,6 +470,8 @@ class Socket:
 
         Raises ``ValueError`` if the socket does not use TLS.
         """
+        from .tls import TLSImpl
+
         impl = self._impl
         if not isinstance(impl, TLSImpl):
             if impl is _CLOSED:
@@ -484,6 +491,8 @@ class Socket:
             poller._relayer(self)
 
     def _tls(self) -> ssl.SSLObject | None:
+        from .tls import TLSImpl
+
         impl = self._impl
         if isinstance(impl, TLSImpl) and impl.ready:
             return impl.ssl_object
