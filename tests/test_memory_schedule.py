@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sockspec import Socket
-from sockspec.backends.memory import Network
+from sockspec.backends.memory import Network, _turns
 
 SCENARIO = Path(__file__).with_name("determinism_scenario.py")
 
@@ -95,3 +95,70 @@ def test_schedule_is_free_or_seeded() -> None:
     assert Network(seed=1).schedule_notes == []
     with pytest.raises(ValueError, match="schedule must be 'free' or 'seeded'"):
         Network(schedule="random")
+
+
+def seeded_ping_pong(net: Network, trips: int) -> None:
+    """*trips* 1-byte round trips, the echo end in a second thread."""
+    with Socket(backend=net, timeout=30) as lst:
+        lst.bind("127.0.0.1")
+        lst.listen()
+        client = Socket(backend=net, timeout=30)
+        client.connect("127.0.0.1", lst.local_port)
+        server = lst.accept()
+
+    def echo() -> None:
+        for _ in range(trips):
+            server.send(server.receive(1))
+
+    t = threading.Thread(target=echo, name="echo")
+    t.start()
+    try:
+        for _ in range(trips):
+            client.send(b"x")
+            assert client.receive(1) == b"x"
+    finally:
+        t.join(30)
+        client.close()
+        server.close()
+    assert not t.is_alive()
+
+
+def test_two_thread_hand_over_looks_at_no_frame_and_switches_little(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The cost of a turn is in how often it goes to another thread (each
+    # time the OS wakes one) and in looking at other threads' frames; a
+    # ping-pong needs neither beyond its two forced hand-overs per trip.
+    looks = 0
+    busy = _turns.Turns._busy
+
+    def counted(self: _turns.Turns, me: int | None) -> list[int]:
+        nonlocal looks
+        looks += 1
+        return busy(self, me)
+
+    net = Network(seed=3, schedule="seeded")
+    seeded_ping_pong(net, 20)  # warm-up: the echo thread starts
+    turns = net._sched.turns
+    assert turns is not None
+    monkeypatch.setattr(_turns.Turns, "_busy", counted)
+    switches = turns.switches
+    trips = 400
+    seeded_ping_pong(net, trips)
+    per_trip = (turns.switches - switches) / trips
+    # Two hand-overs are forced (each end blocks once); the seed adds some.
+    assert per_trip <= 2.75, f"{per_trip:.2f} hand-overs per round trip"
+    # The echo thread's start and end are looked at (as often as it takes
+    # the OS to run it), no round trip is.
+    assert looks < trips / 10, f"{looks} looks at frames for {trips} round trips"
+    assert net.schedule_notes == []
+
+
+def test_the_hand_over_count_is_part_of_the_replay() -> None:
+    counts = []
+    for _ in range(2):
+        net = Network(seed=11, schedule="seeded")
+        seeded_ping_pong(net, 100)
+        assert net._sched.turns is not None
+        counts.append(net._sched.turns.switches)
+    assert counts[0] == counts[1]

@@ -72,6 +72,7 @@ from . import _executor
 from ._frames import BUSY as _BUSY
 from ._frames import blocked_for as _blocked_for
 from ._frames import idle_codes
+from ._turns import gate, open_gate
 
 if TYPE_CHECKING:
     from ._turns import Turns
@@ -112,7 +113,7 @@ _MIN_POLL = 0.002
 class Waiter:
     """One thread blocked on the network."""
 
-    __slots__ = ("cond", "deadline", "error", "ident", "name", "sockets", "what")
+    __slots__ = ("deadline", "error", "gate", "ident", "name", "sockets", "what")
 
     def __init__(
         self,
@@ -121,7 +122,10 @@ class Waiter:
         deadline: float | None,
         sockets: Callable[[], str],
     ) -> None:
-        self.cond = threading.Condition(lock)
+        # *lock* (the network's) is implied: the waiter sleeps on its
+        # thread's gate, released by wake() or by the turn's hand-over.
+        #: The waiting thread's gate (:func:`._turns.gate`).
+        self.gate = gate()
         #: Virtual time at which the wait ends by itself, or ``None``.
         self.deadline = deadline
         #: An error to raise in the waiting thread (deadlock, shutdown).
@@ -218,12 +222,13 @@ class Scheduler:
         if self._strangers:
             if self._retired is not None:
                 raise StaleNetwork(self._retired)
-            outsiders = self._outsiders
-            outsiders.discard(threading.current_thread())
             turns = self.turns
             if turns is not None:
-                turns.point()
-            elif not outsiders:
+                turns.point()  # admits an outsider itself, cheaply
+                return
+            outsiders = self._outsiders
+            outsiders.discard(threading.current_thread())
+            if not outsiders:
                 self._strangers = False
 
     def point(self) -> None:
@@ -282,6 +287,8 @@ class Scheduler:
         for w in list(self._waiting.values()):
             if w.deadline is not None and w.deadline <= self.now:
                 self.wake(w)
+        if self.turns is not None and self._woken:
+            self.turns.dispatch()  # the clock moved with the turn free
 
     def _next_time(self) -> float | None:
         nxt = self._timers[0][0] if self._timers else None
@@ -298,9 +305,10 @@ class Scheduler:
         if self._waiting.pop(w.ident, None) is not None:
             self._woken.add(w.ident)
             turns = self.turns
-            if turns is not None and turns.park(w.ident, w.cond):
-                return  # woken for real when it gets the turn
-            w.cond.notify()
+            if turns is None or turns.off:
+                open_gate(w.gate)
+            # Else it is a candidate for the turn, and only the hand-over
+            # opens its gate: one wake-up, for the thread that runs next.
 
     def block(self, w: Waiter) -> None:
         """Wait until woken, a deadline passes or a deadlock is found.
@@ -311,20 +319,31 @@ class Scheduler:
         # Not join(): its scheduling point may let the lock go, and the
         # caller has just seen that it must wait; a wake in between would
         # be lost.
-        if self._strangers and self._retired is None:
-            self._outsiders.discard(threading.current_thread())
-        self._waiting[w.ident] = w
         turns = self.turns
+        if self._strangers and self._retired is None:
+            if turns is not None:
+                if w.ident in turns._outs:
+                    turns.admit(w.ident)
+            else:
+                self._outsiders.discard(threading.current_thread())
+        g = w.gate
+        g.acquire(False)  # a release left from an earlier wait
+        self._waiting[w.ident] = w
         if turns is not None:
             turns.release()
         self._touch()
         interval = _MIN_POLL
+        lock = self.lock
         try:
             while w.ident in self._waiting:
                 self._progress()
                 if w.ident not in self._waiting:
                     break
-                w.cond.wait(interval)
+                lock.release()
+                try:
+                    g.acquire(True, interval)
+                finally:
+                    lock.acquire()
                 # Back off: re-evaluating is only needed to notice threads
                 # that went idle or died, which nobody announces.
                 interval = min(interval * 2, _MAX_POLL)
@@ -387,11 +406,12 @@ class Scheduler:
             if turns is None:
                 if quiet >= self.realtime_after:
                     self._flow(wall, nxt)
-            elif quiet >= max(self.realtime_after, turns.budget):
+            elif quiet >= turns.flow_after(busy, self.realtime_after):
                 # Under the seeded schedule a thread running without the
                 # turn is about to reach a scheduling point; only one that
-                # stays out of sight that long makes time follow wall time,
-                # and the run is no longer reproducible.
+                # stays out of sight that long (or that the schedule gave
+                # up on) makes time follow wall time, and the run is no
+                # longer reproducible.
                 turns.note_flow(busy)
                 self._flow(wall, nxt)
             return
@@ -501,6 +521,8 @@ class Scheduler:
         for w in waiters:
             w.error = Deadlock(message)
             self.wake(w)
+        if self.turns is not None:
+            self.turns.dispatch()
 
     def fail_all(self, error_factory: Callable[[], BaseException]) -> None:
         """Wake every waiter with an error (the network is shutting down).

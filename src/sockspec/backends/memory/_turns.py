@@ -1,13 +1,16 @@
 """The seeded schedule: one thread at a time between network operations.
 
 With ``Network(schedule="seeded")`` the threads that use the network take
-*turns*.  Every network operation is a scheduling point: the thread holding
-the turn may keep it or hand it to another thread that is waiting at a
-scheduling point; which one is drawn from a stream of its own,
-``random.Random(f"{seed}:schedule")``, among the candidates sorted by thread
-name.  A thread that blocks on the network (a receive with nothing to read,
-``accept``, ``Network.sleep``...) gives the turn away; when it is woken it
-waits at a scheduling point like the others.
+*turns*.  Every network operation is a scheduling point: where another
+thread could run (it waits at a point, or was woken on the network), the
+thread holding the turn hands it over with probability :data:`PREEMPT`, else
+keeps it.  A thread that blocks on the network (a receive with nothing to
+read, ``accept``, ``Network.sleep``...) gives the turn away.  Both draws --
+whether to hand over, and to whom among the candidates sorted by thread
+name -- come from a stream of their own, ``random.Random(f"{seed}:schedule")``.
+Handing over at every point would switch threads twice as often as the work
+needs (each switch is a wake-up by the OS); one point in eight still puts a
+preemption between any two operations across a few dozen seeds.
 
 A choice is made only once every other thread using the network is
 *settled*: waiting for the turn, blocked on the network, blocked in a
@@ -18,15 +21,32 @@ the choice waits for it: starting and joining threads hand over the turn
 deterministically.  Then the order of operations, hence the event log, the
 ephemeral ports and every fault draw, depends on the seed only.
 
+The hand-over.  Every thread has a *gate* of its own (:func:`gate`): a
+lock, allocated once per thread and kept locked, that the thread waits on
+whenever it waits for the network or for the turn.  Handing the turn over
+releases the gate of exactly the chosen thread; nobody else wakes.  When
+every other thread is known to the network -- waiting for the turn, blocked
+on it, woken and on its way back -- the holder decides without looking at
+any other thread's frame, so a two-thread exchange costs a dictionary walk
+and one lock release per hand-over.
+
 What the network cannot see -- a thread in ``time.sleep``, real I/O, a C
-lock -- cannot be waited for forever: after :data:`BUDGET` seconds of wall
-time the schedule goes on without it and writes a note (thread, call) to
-:attr:`Turns.notes`; the pytest fixture's failure report shows the notes,
-and the run is to be taken as not reproducible.  Nothing hangs.
+lock, or a long computation -- is never waited for forever.  Every
+:data:`GRACE` seconds of wall time the waiting threads look at the silent
+thread: one that is not runnable and used (almost) no CPU meanwhile is
+blocked outside the network (Linux, ``/proc``), and the schedule goes on
+without it at once; one that keeps running Python code is waited for up to
+:data:`BUDGET` seconds.  Either way a note (thread, call, source line) goes
+to :attr:`Turns.notes`, the pytest fixture's failure report shows it, and
+the run is to be taken as not reproducible.  Nothing hangs: every wait on a
+gate has a timeout.
 """
 
 from __future__ import annotations
 
+import _thread
+import linecache
+import os
 import random
 import sys
 import threading
@@ -39,22 +59,67 @@ from . import _executor
 if TYPE_CHECKING:
     from ._sched import Scheduler
 
-__all__ = ["BUDGET", "Turns"]
+__all__ = ["BUDGET", "GRACE", "Turns", "gate", "open_gate"]
 
-#: Wall seconds the schedule waits for a thread it cannot see settle.
+#: Wall seconds the schedule waits for a thread that runs out of its sight.
 BUDGET = 2.0
+#: Wall seconds after which a silent thread is looked at: one blocked
+#: outside the network (sleep, I/O, a C lock) is not waited for any longer.
+GRACE = 0.1
+#: Chance that the holder of the turn, at a scheduling point where another
+#: thread could run, hands the turn over (drawn from the seed).
+PREEMPT = 0.125
 _POLL = 0.001
 _MAX_POLL = 0.02
+
+# Bound once: sockspec.compat.patch(clock=True) replaces time.monotonic with
+# the virtual clock, and the schedule measures wall time.
+_wall = time.monotonic
+_get_ident = threading.get_ident
+# Read, never written: who is alive, without threading.enumerate()'s copy.
+_active: dict[int, threading.Thread] = threading._active  # type: ignore[attr-defined]
+_limbo: dict[object, threading.Thread] = threading._limbo  # type: ignore[attr-defined]
+_local = threading.local()
+try:
+    _TICK = 1.0 / os.sysconf("SC_CLK_TCK")
+except (AttributeError, ValueError, OSError):  # pragma: no cover - not Linux
+    _TICK = 0.01
+
+
+def gate() -> _thread.LockType:
+    """The calling thread's gate: the lock it waits on, locked when shut.
+
+    One per thread for its whole life, shared by every network: a thread
+    waits in one place at a time, and every wait re-checks what it waits
+    for, so a release left over from an earlier wait costs one more look.
+    """
+    try:
+        g: _thread.LockType = _local.gate
+    except AttributeError:
+        g = _local.gate = _thread.allocate_lock()
+        g.acquire()
+    return g
+
+
+def open_gate(g: _thread.LockType) -> None:
+    """Let the thread waiting on *g* (or its next wait) go on."""
+    try:
+        if g.locked():
+            g.release()
+    except RuntimeError:
+        pass  # opened at the same moment under another network's lock
 
 
 class Turns:
     """Who may run: the turn, the threads waiting for it, the seeded choice."""
 
     __slots__ = (
-        "_changed",
-        "_parked",
+        "_gates",
+        "_gone",
+        "_held",
+        "_outs",
         "_settling",
-        "_stalled",
+        "_watch",
         "notes",
         "off",
         "ready",
@@ -69,24 +134,31 @@ class Turns:
         self.rng = random.Random(f"{seed}:schedule")
         #: Ident of the thread holding the turn, or ``None``.
         self.turn: int | None = None
-        #: Threads waiting at a scheduling point for the turn.
-        self.ready: dict[int, threading.Condition] = {}
+        #: Threads waiting at a scheduling point for the turn: their gates.
+        self.ready: dict[int, _thread.LockType] = {}
         #: Where the schedule could not be kept deterministic.
         self.notes: list[str] = []
         #: How many times the turn went to another thread.
         self.switches = 0
-        self._stalled: float | None = None
-        # Wakes a holder waiting for the others to settle, when one arrives
-        # at a scheduling point or blocks.
-        self._changed = threading.Condition(sched.lock)
-        # Threads woken on the network while another holds the turn: their
-        # wait's condition, notified only when the turn falls on them, so
-        # that a thread is not woken twice (once to find the turn taken).
-        self._parked: dict[int, threading.Condition] = {}
-        # Holders waiting in _settle(): blocked in a Condition, yet running.
-        self._settling: set[int] = set()
         #: Set when the network closes: every thread runs freely again.
         self.off = False
+        # The gate of every thread that waited on the network: a thread
+        # woken there is given the turn through it.
+        self._gates: dict[int, _thread.LockType] = {}
+        # Holders waiting for the others to settle, by ident: their gates,
+        # opened when a thread arrives at a point or blocks.
+        self._settling: dict[int, _thread.LockType] = {}
+        # The scheduler's outsiders by ident, for a cheap test on hot paths.
+        self._outs: dict[int, threading.Thread] = {
+            t.ident: t for t in sched._outsiders if t.ident is not None
+        }
+        # Threads the schedule went on without (noted): not waited for
+        # again until they are back at a network call.
+        self._gone: dict[int, threading.Thread] = {}
+        # When a running thread was first waited for: wall time, CPU time.
+        self._watch: dict[int, tuple[float, float | None]] = {}
+        # The same for the holder of the turn, while others wait for it.
+        self._held: tuple[int, float, float | None] | None = None
 
     # -- scheduling points (network lock held) --------------------------------------
 
@@ -98,46 +170,72 @@ class Turns:
         """
         if self.off:
             return
-        me = threading.get_ident()
-        if woken:
-            self._parked.pop(me, None)
+        me = _get_ident()
+        if me in self._outs:
+            self.admit(me)
+        if self._gone:
+            self._gone.pop(me, None)
         if self.turn == me:
+            self._held = None
             if woken:
                 return  # chosen on its way back: the choice is made
-            if not self._settle(me):
-                return  # noted: nobody else to choose from deterministically
-            if not self.ready and not self._transit():
+            if not self._known(me):
+                self._settle(me)
+            if not self.ready and not self._transit(me):
+                return  # nobody else can run: no choice to make
+            if self.rng.random() >= PREEMPT:
                 return
-            chosen = self._choose(me)
-            if chosen == me:
-                return
-            self._give(chosen)
+            self._give(self._choose(me))
         self._wait(me)
 
+    def admit(self, ident: int) -> None:
+        """Outsider *ident* called into the network: it is a user now."""
+        thread = self._outs.pop(ident, None)
+        if thread is not None:
+            self.sched._outsiders.discard(thread)
+
     def release(self) -> None:
-        """The calling thread blocks on the network: the turn goes on."""
-        if self._settling:
-            self._changed.notify_all()
-        if self.turn == threading.get_ident():
-            self.turn = None
-            self._dispatch()
+        """The calling thread blocks on the network: the turn goes on.
 
-    def park(self, ident: int | None, cond: threading.Condition) -> bool:
-        """Whether a thread just woken on the network may sleep on (locked).
-
-        It may while another thread holds the turn: :meth:`_give` notifies
-        *cond* when the turn falls on it.  Its wait also ends by itself
-        every few milliseconds, so nothing depends on this for progress.
+        Called after the thread is registered as waiting, before it waits
+        on its gate (registered in :attr:`_gates` for a later hand-over).
         """
-        if self.off or ident is None or self.turn is None or self.turn == ident:
-            return False
-        self._parked[ident] = cond
-        return True
+        me = _get_ident()
+        self._gates[me] = gate()
+        self._watch.pop(me, None)
+        if self._gone:
+            self._gone.pop(me, None)
+        if self._settling:
+            self._nudge()
+        if self.turn == me:
+            self.turn = None
+            self.dispatch()
+
+    def dispatch(self) -> None:
+        """The turn is free: give it to a candidate once all are settled."""
+        if (
+            self.turn is None
+            and not self.off
+            and (self.ready or self._transit(None))
+            and (self._known(None) or self._settle(None, wait=False))
+        ):
+            self._give(self._choose(None))
 
     @property
     def budget(self) -> float:
         """Wall seconds the schedule waits for a thread out of its sight."""
         return BUDGET
+
+    def flow_after(self, busy: list[str], realtime_after: float) -> float:
+        """Quiet wall seconds after which virtual time follows wall time.
+
+        Threads the schedule already went on without behave as in the free
+        schedule; any other running thread is about to reach a point.
+        """
+        gone = {t.name for t in self._gone.values()}
+        if busy and all(name in gone for name in busy):
+            return realtime_after
+        return max(realtime_after, BUDGET)
 
     def note_flow(self, busy: list[str]) -> None:
         """Virtual time is about to follow wall time because of *busy*."""
@@ -150,131 +248,211 @@ class Turns:
         """Stop scheduling: release every thread waiting for the turn."""
         self.off = True
         self.turn = None
-        for cond in self.ready.values():
-            cond.notify()
-        for cond in self._parked.values():
-            cond.notify()
-        self._parked.clear()
+        for g in self.ready.values():
+            open_gate(g)
+        for ident in self.sched._woken:
+            woken = self._gates.get(ident) if ident is not None else None
+            if woken is not None:
+                open_gate(woken)
+        self._nudge()
 
     def holds_clock(self) -> bool:
         """Whether a thread can run by the schedule, so the clock must stay."""
         if self.off:
             return False
-        if self.ready or self._transit():
+        if self.ready or self._transit(None):
             return True
         holder = self.turn
         if holder is None or holder in self.sched._waiting:
             return False
-        if self._still(holder):
-            self.turn = None  # it blocked or ended: the turn is free
+        if self._still(holder) or self._holder_lost(holder):
+            self.turn = None  # it blocked, ended or left: the turn is free
             return False
         return True
 
     # -- internals -------------------------------------------------------------------
 
     def _wait(self, me: int) -> None:
-        cond = threading.Condition(self.sched.lock)
-        self.ready[me] = cond
-        self.sched._woken.discard(me)  # arrived at the point
+        """Wait at a point until the turn falls on the calling thread."""
+        sched = self.sched
+        lock = sched.lock
+        g = gate()
+        g.acquire(False)  # a release left from an earlier wait
+        self.ready[me] = g
+        sched._woken.discard(me)  # arrived at the point
+        self._watch.pop(me, None)
         if self._settling:
-            self._changed.notify_all()
+            self._nudge()
         interval = _POLL
+        looked = False
         try:
             while self.turn != me and not self.off:
                 holder = self.turn
-                if holder is not None and self._still(holder):
-                    self.turn = holder = None
                 if holder is None:
-                    self._dispatch()
+                    self.dispatch()
                     if self.turn == me:
                         break
-                elif self._over_budget():
-                    self._note(
-                        f"thread {_name(holder)!r} kept the turn without a network "
-                        f"call ({_where(holder)}); the turn was taken from it"
-                    )
+                elif looked and (self._still(holder) or self._holder_lost(holder)):
                     self.turn = None
                     continue
-                cond.wait(interval)
-                interval = min(interval * 2, _MAX_POLL)
+                lock.release()
+                try:
+                    looked = not g.acquire(True, interval)
+                finally:
+                    lock.acquire()
+                if looked:
+                    interval = min(interval * 2, _MAX_POLL)
         finally:
             del self.ready[me]
-        self._stalled = None
 
-    def _dispatch(self) -> None:
-        """The turn is free: give it to a ready thread once all are settled."""
-        if (self.ready or self._transit()) and self._settle(None, wait=False):
-            self._give(self._choose(None))
+    def _holder_lost(self, holder: int) -> bool:
+        """Whether the silent holder is given up on (and noted)."""
+        now = _wall()
+        held = self._held
+        if held is None or held[0] != holder:
+            self._held = (holder, now, _cpu(holder))
+            return False
+        why = _overdue(holder, now - held[1], held[2])
+        if why is None:
+            return False
+        self._note(
+            f"thread {_name(holder)!r} {why} holding the turn "
+            f"({_where(holder)}); the turn was taken from it"
+        )
+        self._lose(holder)
+        self._held = None
+        return True
 
-    def _transit(self) -> list[int]:
-        """Threads woken on the network and not yet back at a point.
+    def _lose(self, ident: int) -> None:
+        thread = _active.get(ident)
+        if thread is not None:
+            self._gone[ident] = thread
+        self._watch.pop(ident, None)
 
-        They count as waiting for the turn: which wake happened is part of
+    def _nudge(self) -> None:
+        for g in self._settling.values():
+            open_gate(g)
+
+    def _transit(self, me: int | None) -> bool:
+        """Whether a thread woken on the network is not yet back at a point.
+
+        It counts as waiting for the turn: which wake happened is part of
         the deterministic state, when the thread gets the CPU is not.
         """
+        woken = self.sched._woken
+        if woken:
+            ready = self.ready
+            waiting = self.sched._waiting
+            for i in woken:
+                if i is not None and i != me and i not in ready and i not in waiting:
+                    return True
+        return False
+
+    def _known(self, me: int | None) -> bool:
+        """Whether every other thread alive is known to the schedule.
+
+        Known: waiting for the turn, blocked on the network, woken on its way
+        back, given up on, or an outsider.  Then nobody can be running out
+        of sight and no frame needs looking at: the hot path.
+        """
+        if _limbo:
+            return False  # a thread is starting
+        ready = self.ready
         sched = self.sched
+        waiting = sched._waiting
         woken = sched._woken
-        if not woken:
-            return []
-        return [
-            i
-            for i in woken
-            if i is not None and i not in self.ready and i not in sched._waiting
-        ]
+        outs = self._outs
+        gone = self._gone
+        for ident, thread in tuple(_active.items()):
+            if (
+                ident == me
+                or ident in ready
+                or ident in waiting
+                or ident in woken
+                or (outs and outs.get(ident) is thread)
+                or (gone and gone.get(ident) is thread)
+            ):
+                continue
+            return False
+        return True
 
     def _give(self, ident: int) -> None:
         if ident != self.turn:
             self.switches += 1
         self.turn = ident
-        cond = self.ready.get(ident) or self._parked.pop(ident, None)
-        if cond is not None:
-            cond.notify()
+        self._held = None
+        g = self.ready.get(ident)
+        if g is None:
+            g = self._gates.get(ident)
+        if g is not None:
+            open_gate(g)
 
     def _choose(self, me: int | None) -> int:
+        """Draw the next holder among the candidates other than *me*."""
         candidates = list(self.ready)
-        candidates.extend(self._transit())
-        if me is not None and me not in candidates:
-            candidates.append(me)
+        woken = self.sched._woken
+        if woken:
+            waiting = self.sched._waiting
+            candidates.extend(
+                i
+                for i in woken
+                if i is not None and i not in self.ready and i not in waiting
+            )
+        if me is not None and me in candidates:
+            candidates.remove(me)
         if len(candidates) == 1:
             return candidates[0]
-        candidates.sort(key=lambda i: (_name(i), i))
-        return self.rng.choice(candidates)
-
-    def _over_budget(self) -> bool:
-        now = time.monotonic()
-        if self._stalled is None:
-            self._stalled = now
-            return False
-        return now - self._stalled >= BUDGET
+        # Idents differ from process to process, names do not.
+        keyed = sorted([(_name(i), i) for i in candidates])
+        return self.rng.choice(keyed)[1]
 
     def _settle(self, me: int | None, *, wait: bool = True) -> bool:
         """Whether every other thread using the network is settled.
 
-        With *wait*, the calling thread (holding the turn) waits for them,
-        up to :data:`BUDGET`; past it, it notes the threads and goes on.
+        With *wait*, the calling thread (holding the turn) waits for them on
+        its gate, which a thread arriving at a point or blocking opens.  A
+        thread silent for too long (:func:`_overdue`) is noted and no longer
+        waited for.
         """
         interval = _POLL
+        sched = self.sched
         while True:
             busy = self._busy(me)
+            watch = self._watch
+            for ident in [i for i in watch if i not in busy]:
+                del watch[ident]
             if not busy:
-                self._stalled = None
                 return True
-            if self._over_budget():
+            now = _wall()
+            left = []
+            for ident in busy:
+                seen = watch.get(ident)
+                if seen is None:
+                    watch[ident] = (now, _cpu(ident))
+                    left.append(ident)
+                    continue
+                why = _overdue(ident, now - seen[0], seen[1])
+                if why is None:
+                    left.append(ident)
+                    continue
                 self._note(
-                    "threads "
-                    + ", ".join(f"{_name(i)!r} ({_where(i)})" for i in busy)
-                    + " ran outside the network's sight; the schedule went on "
-                    "without them"
+                    f"thread {_name(ident)!r} {why} ({_where(ident)}); the "
+                    "schedule went on without it"
                 )
-                self._stalled = None
+                self._lose(ident)
+            if not left:
                 return True
             if not wait or me is None:
                 return False
-            self._settling.add(me)
+            g = gate()
+            g.acquire(False)
+            self._settling[me] = g
+            sched.lock.release()
             try:
-                self._changed.wait(interval)
+                g.acquire(True, interval)
             finally:
-                self._settling.discard(me)
+                sched.lock.acquire()
+                self._settling.pop(me, None)
             interval = min(interval * 2, _MAX_POLL)
 
     def _busy(self, me: int | None) -> list[int]:
@@ -288,6 +466,7 @@ class Turns:
         alive: set[int | None] = {t.ident for t in threads}
         busy: list[int] = []
         frames: dict[int, FrameType] | None = None
+        gone = self._gone
         try:
             for thread in threads:
                 ident = thread.ident
@@ -299,12 +478,13 @@ class Turns:
                     continue
                 if ident in sched._waiting:
                     continue
+                if gone and gone.get(ident) is thread:
+                    continue
                 if ident in self._settling:
                     busy.append(ident)
                     continue
                 if ident in sched._woken:
                     continue  # on its way to a point: a candidate already
-                    continue
                 if frames is None:
                     frames = sys._current_frames()
                 frame = frames.get(ident)
@@ -334,17 +514,12 @@ class Turns:
             return False  # given the turn on its way back from a wait
         if ident in self.sched._waiting:
             return True
-        thread = threading._active.get(ident)  # type: ignore[attr-defined]
+        thread = _active.get(ident)
         if thread is None or not thread.is_alive():
             return True
-        return not self._busy_one(thread)
-
-    def _busy_one(self, thread: threading.Thread) -> bool:
-        ident = thread.ident
-        assert ident is not None
         saved, self.turn = self.turn, None
         try:
-            return ident in self._busy(threading.get_ident())
+            return ident not in self._busy(_get_ident())
         finally:
             self.turn = saved
 
@@ -352,6 +527,66 @@ class Turns:
         line = f"t={self.sched.now:.6f}s: {text}"
         if line not in self.notes:
             self.notes.append(line)
+
+
+def _overdue(ident: int, waited: float, cpu0: float | None) -> str | None:
+    """Why the schedule stops waiting for silent thread *ident*, or ``None``.
+
+    *waited*: wall seconds since it was first found silent, *cpu0* its CPU
+    time then.  Past :data:`GRACE`, a thread that is not runnable and used
+    at most a quarter of that time on the CPU is blocked outside the
+    network (the scheduler of the OS says so, not a guess from wall time,
+    so a thread starved of CPU by a loaded machine is not mistaken for
+    one); past :data:`BUDGET` any thread is.
+    """
+    if waited >= BUDGET:
+        return f"ran outside the network's sight for {BUDGET:g}s of wall time"
+    if waited >= GRACE and cpu0 is not None and not _in_primitive(ident):
+        stat = _stat(ident)
+        if stat is not None and stat[0] != "R" and stat[1] - cpu0 <= waited / 4:
+            return "was blocked outside the network"
+    return None
+
+
+def _in_primitive(ident: int) -> bool:
+    """Whether thread *ident* waits in a :mod:`threading` primitive.
+
+    Such a thread was found running all the same (it is starting a thread,
+    or was notified): it is about to go on, however long the OS takes to
+    run it on a loaded machine.
+    """
+    from ._frames import idle_codes
+
+    frame = sys._current_frames().get(ident)
+    try:
+        return frame is not None and frame.f_code in idle_codes()
+    finally:
+        del frame
+
+
+def _stat(ident: int) -> tuple[str, float] | None:
+    """Scheduler state (``R`` runnable) and CPU seconds of thread *ident*.
+
+    Read from ``/proc`` (Linux); ``None`` elsewhere or when it ended.
+    """
+    thread = _active.get(ident)
+    tid = getattr(thread, "native_id", None)
+    if tid is None:
+        return None
+    try:
+        with open(f"/proc/self/task/{tid}/stat", "rb") as f:
+            data = f.read()
+        # The thread's name, in parentheses, may hold anything: the fields
+        # (state, ..., utime, stime) start after the last parenthesis.
+        fields = data[data.rindex(b")") + 2 :].split()
+        return fields[0].decode(), (int(fields[11]) + int(fields[12])) * _TICK
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _cpu(ident: int) -> float | None:
+    stat = _stat(ident)
+    return None if stat is None else stat[1]
 
 
 _START = threading.Thread.start.__code__
@@ -375,16 +610,20 @@ def _starting(frame: FrameType) -> bool:
 
 
 def _name(ident: int) -> str:
-    thread = threading._active.get(ident)  # type: ignore[attr-defined]
+    thread = _active.get(ident)
     return thread.name if thread is not None else f"thread {ident}"
 
 
 def _where(ident: int) -> str:
+    """The Python line thread *ident* is at, with its source when there is one."""
     frame = sys._current_frames().get(ident)
     if frame is None:
         return "ended"
     try:
         code = frame.f_code
-        return f"in {code.co_name}() at {code.co_filename}:{frame.f_lineno}"
+        line = frame.f_lineno
+        source = linecache.getline(code.co_filename, line).strip()
+        where = f"in {code.co_name}() at {code.co_filename}:{line}"
+        return f"{where}: {source}" if source else where
     finally:
         del frame
