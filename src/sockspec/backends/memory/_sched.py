@@ -207,7 +207,7 @@ class Scheduler:
 
             self.turns = Turns(self, schedule_seed)
             # Every entry point then calls join(): each one is a scheduling
-            # point.  The default schedule never pays for this.
+            # point.  The free schedule never pays for this.
             self._strangers = True
 
     # -- participation -----------------------------------------------------------
@@ -339,7 +339,10 @@ class Scheduler:
                 self._progress()
                 if w.ident not in self._waiting:
                     break
+                handoff = turns.handoff() if turns is not None else None
                 lock.release()
+                if handoff is not None:
+                    open_gate(handoff)
                 try:
                     g.acquire(True, interval)
                 finally:
@@ -351,6 +354,9 @@ class Scheduler:
             self._waiting.pop(w.ident, None)
             if turns is not None:
                 turns.point(woken=True)  # wait for the turn to go on
+                handoff = turns.handoff()  # none left, unless it stopped
+                if handoff is not None:
+                    open_gate(handoff)
             self._woken.discard(w.ident)
             self._touch()
         if w.error is not None:

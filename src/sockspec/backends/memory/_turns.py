@@ -116,6 +116,7 @@ class Turns:
     __slots__ = (
         "_gates",
         "_gone",
+        "_handoff",
         "_held",
         "_outs",
         "_settling",
@@ -159,6 +160,10 @@ class Turns:
         self._watch: dict[int, tuple[float, float | None]] = {}
         # The same for the holder of the turn, while others wait for it.
         self._held: tuple[int, float, float | None] | None = None
+        # The gate of the thread just given the turn by one about to wait:
+        # opened once the network's lock is let go (handoff()), so that the
+        # woken thread does not find the lock still taken and sleep again.
+        self._handoff: _thread.LockType | None = None
 
     # -- scheduling points (network lock held) --------------------------------------
 
@@ -177,15 +182,15 @@ class Turns:
             self._gone.pop(me, None)
         if self.turn == me:
             self._held = None
-            if woken:
-                return  # chosen on its way back: the choice is made
+            if woken or (len(_active) == 1 and not _limbo):
+                return  # chosen on its way back, or alone: nothing to choose
             if not self._known(me):
                 self._settle(me)
             if not self.ready and not self._transit(me):
                 return  # nobody else can run: no choice to make
             if self.rng.random() >= PREEMPT:
                 return
-            self._give(self._choose(me))
+            self._give(self._choose(me), later=True)
         self._wait(me)
 
     def admit(self, ident: int) -> None:
@@ -209,17 +214,26 @@ class Turns:
             self._nudge()
         if self.turn == me:
             self.turn = None
-            self.dispatch()
+            self.dispatch(later=True)
 
-    def dispatch(self) -> None:
-        """The turn is free: give it to a candidate once all are settled."""
+    def dispatch(self, *, later: bool = False) -> None:
+        """The turn is free: give it to a candidate once all are settled.
+
+        *later*: the caller is about to let the lock go and wait; it opens
+        the chosen thread's gate then, through :meth:`handoff`.
+        """
         if (
             self.turn is None
             and not self.off
             and (self.ready or self._transit(None))
             and (self._known(None) or self._settle(None, wait=False))
         ):
-            self._give(self._choose(None))
+            self._give(self._choose(None), later=later)
+
+    def handoff(self) -> _thread.LockType | None:
+        """The gate to open once the lock is let go (and forget it; locked)."""
+        g, self._handoff = self._handoff, None
+        return g
 
     @property
     def budget(self) -> float:
@@ -295,7 +309,10 @@ class Turns:
                 elif looked and (self._still(holder) or self._holder_lost(holder)):
                     self.turn = None
                     continue
+                handoff = self.handoff()
                 lock.release()
+                if handoff is not None:
+                    open_gate(handoff)
                 try:
                     looked = not g.acquire(True, interval)
                 finally:
@@ -376,7 +393,7 @@ class Turns:
             return False
         return True
 
-    def _give(self, ident: int) -> None:
+    def _give(self, ident: int, *, later: bool = False) -> None:
         if ident != self.turn:
             self.switches += 1
         self.turn = ident
@@ -384,7 +401,11 @@ class Turns:
         g = self.ready.get(ident)
         if g is None:
             g = self._gates.get(ident)
-        if g is not None:
+        if g is None:
+            return
+        if later:
+            self._handoff = g
+        else:
             open_gate(g)
 
     def _choose(self, me: int | None) -> int:
