@@ -6,7 +6,8 @@ interleaved rounds after a warm-up, median of paired ratios.
 1. 1-byte ping-pong through the sockspec ``Socket`` facade on a memory
    network against the same exchange on a raw :func:`socket.socketpair`:
    both ends in one thread (CPU time of the thread), and one thread per end
-   (CPU time of the process, both threads; the ends hand over every message).
+   (CPU time of the process, both threads; the ends hand over every message),
+   on the default seeded schedule and on ``schedule="free"``.
 2. Connections to a listener bound to ``0.0.0.0``: open, exchange one
    message each way, close, for 2,000 and for 20,000 connections (CPU
    time).  Linear cost means the 20,000 case costs 10x the 2,000 one.
@@ -45,8 +46,8 @@ def socketpair_ends() -> tuple[Any, Any, Callable[[], None]]:
     return (a.send, a.recv), (b.send, b.recv), close
 
 
-def memory_ends() -> tuple[Any, Any, Callable[[], None]]:
-    network = Network(seed=1)
+def memory_ends(schedule: str = "seeded") -> tuple[Any, Any, Callable[[], None]]:
+    network = Network(seed=1, schedule=schedule)
     with sockspec.Socket(backend=network) as listener:
         listener.bind("127.0.0.1")
         listener.listen()
@@ -217,13 +218,19 @@ def main() -> None:
             {
                 "socket.socketpair()": two_threads(socketpair_ends, trips // 5),
                 "sockspec memory": two_threads(memory_ends, trips // 5),
+                "sockspec memory, free schedule": two_threads(
+                    lambda: memory_ends("free"), trips // 5
+                ),
             },
             rounds,
             "socket.socketpair()",
         ),
         unit="us",
         scale=1e6,
-        targets=[Target("sockspec memory", 3.0)],
+        targets=[
+            Target("sockspec memory", 3.0),
+            Target("sockspec memory, free schedule", 3.0),
+        ],
     )
     scale_rounds = 1 if opts.quick else 3
     rows += table(

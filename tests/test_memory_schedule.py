@@ -1,5 +1,5 @@
-"""The seeded schedule (``Network(schedule="seeded")``): one thread at a time
-between network operations, the next drawn from the seed."""
+"""The seeded schedule (the default, ``Network(schedule="seeded")``): one
+thread at a time between network operations, the next drawn from the seed."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import sockspec
 from sockspec import Socket
 from sockspec.backends.memory import Network, _turns
 
@@ -21,7 +22,8 @@ def run_scenarios(seeds: list[int]) -> list[str]:
     """Run the scenario once per seed, each in a fresh process, all at once."""
     procs = [
         subprocess.Popen(
-            [sys.executable, str(SCENARIO), str(seed), "seeded"],
+            # No schedule argument: the default Network() is on trial.
+            [sys.executable, str(SCENARIO), str(seed)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -90,9 +92,12 @@ def test_a_thread_the_network_cannot_see_is_noted_never_waited_for() -> None:
     assert "sleep" in notes[0]
 
 
-def test_schedule_is_free_or_seeded() -> None:
-    assert Network(seed=1).schedule == "free"
+def test_schedule_is_seeded_by_default_or_free() -> None:
+    assert Network(seed=1).schedule == "seeded"
     assert Network(seed=1).schedule_notes == []
+    free = Network(seed=1, schedule="free")
+    assert free.schedule == "free"
+    assert free._sched.turns is None
     with pytest.raises(ValueError, match="schedule must be 'free' or 'seeded'"):
         Network(schedule="random")
 
@@ -162,3 +167,87 @@ def test_the_hand_over_count_is_part_of_the_replay() -> None:
         assert net._sched.turns is not None
         counts.append(net._sched.turns.switches)
     assert counts[0] == counts[1]
+
+
+linux_only = pytest.mark.skipif(
+    sys.platform != "linux", reason="tells blocked from running through /proc"
+)
+
+
+@linux_only
+def test_a_turn_holder_in_time_sleep_is_passed_within_the_grace() -> None:
+    net = Network(seed=1)  # the default schedule
+    done: list[float] = []
+
+    def other() -> None:
+        Socket(backend=net).close()  # needs the turn the sleeper holds
+        done.append(time.monotonic())
+
+    lst = Socket(backend=net)  # this thread holds the turn from here on
+    t = threading.Thread(target=other, name="other")
+    started = time.monotonic()
+    t.start()
+    time.sleep(1.5)
+    t.join(10)
+    lst.close()
+    # Not the 2 s budget for a thread running Python: a sleeping one is
+    # seen to be blocked and passed at once.
+    assert done
+    assert done[0] - started < 1.0
+    notes = net.schedule_notes
+    assert len(notes) == 1, notes
+    assert "'MainThread' was blocked outside the network" in notes[0]
+    assert "time.sleep(1.5)" in notes[0]
+
+
+@linux_only
+def test_a_turn_holder_blocked_on_a_plain_lock_does_not_deadlock() -> None:
+    # The lock's owner waits for the turn, the turn's holder for the lock:
+    # the schedule must let the owner go on, as the OS would.
+    net = Network(seed=1)
+    lock = threading.Lock()
+    lock.acquire()
+
+    def owner() -> None:
+        Socket(backend=net).close()
+        lock.release()
+
+    lst = Socket(backend=net)
+    t = threading.Thread(target=owner, name="owner")
+    t.start()
+    assert lock.acquire(timeout=10), "deadlocked"
+    lock.release()
+    t.join(10)
+    lst.close()
+    assert any("'MainThread'" in note for note in net.schedule_notes)
+
+
+def test_a_socket_closed_while_a_call_waits_for_its_turn_ends_the_call() -> None:
+    # accept() passed the facade's "closed?" check, then waited for the turn
+    # with the network's lock let go; the listener was closed meanwhile.
+    net = Network(seed=1)
+    lst = Socket(backend=net, timeout=None)
+    lst.bind("127.0.0.1", 7000)
+    lst.listen()
+    errors: list[BaseException] = []
+
+    def acceptor() -> None:
+        try:
+            lst.accept()
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=acceptor, name="acceptor")
+    t.start()
+    turns = net._sched.turns
+    assert turns is not None
+    # Holding the turn, running (not sleeping: that would pass the turn).
+    give_up = time.monotonic() + 1.0
+    while t.ident not in turns.ready and time.monotonic() < give_up:
+        pass
+    assert t.ident in turns.ready, "the acceptor never waited for its turn"
+    lst.close()
+    t.join(10)
+    assert not t.is_alive(), "accept() on the closed listener hangs"
+    assert len(errors) == 1
+    assert isinstance(errors[0], sockspec.SocketClosed)

@@ -172,7 +172,10 @@ def test_fixture_closes_the_network_after_the_test() -> None:
 
     thread = threading.Thread(target=stuck)
     thread.start()
-    time.sleep(0.05)  # the main thread is busy: no deadlock is declared
+    # Lets the thread run into its receive (the default seeded schedule
+    # hands it the turn here; time.sleep() would keep the turn); the
+    # sleeper's deadline means no deadlock is declared meanwhile.
+    network.sleep(0.05)
     network.close()
     thread.join(5)
     assert len(errors) == 1

@@ -10,7 +10,7 @@ command that replays it.  Add ``-x`` to stop at the first failure.
 
 A test whose marker pins a ``seed`` is not explored: its author chose that
 seed.  The seed decides fault draws, ports, and the order in which threads
-take their turns when the network's schedule is seeded.
+take their turns (the default seeded schedule).
 """
 
 from __future__ import annotations

@@ -15,7 +15,11 @@ operating system's network: a real port is invisible inside it.
 **Threads.**  All state of a network sits behind one lock.  A blocking call
 that cannot proceed waits on the network; whatever changes the state it
 waits for wakes it, and :meth:`~sockspec.Socket.close` wakes every waiter
-on that socket with :class:`~sockspec.SocketClosed`.
+on that socket with :class:`~sockspec.SocketClosed`.  By default the
+threads that use a network take turns, one at a time between network
+operations, the next drawn from the seed, so a threaded run replays
+exactly; ``Network(schedule="free")`` lets the OS schedule them instead
+(:mod:`sockspec.backends.memory._turns`).
 
 **Virtual time.**  Timeouts run on the network's clock
 (:meth:`Network.monotonic`), which moves only when every thread using the

@@ -262,11 +262,12 @@ class Network(Backend):
     :param event_log_size: how many of the newest events :meth:`events`
         keeps (default 10,000), so a long-lived network uses bounded
         memory; ``None`` keeps the whole history.
-    :param schedule: ``"free"`` (default): threads run as the OS schedules
-        them, so a multi-threaded run may differ between runs of one seed;
-        ``"seeded"``: one thread at a time between network operations, the
-        next one drawn from the seed, so the same seed gives the same run
-        (see :mod:`._turns` and :attr:`schedule_notes`).
+    :param schedule: ``"seeded"`` (default): one thread at a time between
+        network operations, the next one drawn from the seed, so the same
+        seed gives the same run (see :mod:`._turns` and
+        :attr:`schedule_notes`); ``"free"``: threads run as the OS schedules
+        them (cheaper with threads, but a multi-threaded run may differ
+        between runs of one seed).
 
     The network is a :class:`~sockspec.Backend` whose sockets live on its
     default host (:attr:`local`, name ``"local"``, ``10.0.0.1`` and
@@ -284,7 +285,7 @@ class Network(Backend):
         realtime_after: float = 0.1,
         stall_timeout: float = 5.0,
         event_log_size: int | None = EVENT_LOG_SIZE,
-        schedule: str = "free",
+        schedule: str = "seeded",
     ) -> None:
         if seed is None:
             seed = int.from_bytes(os.urandom(4), "big")

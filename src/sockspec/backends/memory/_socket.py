@@ -308,6 +308,11 @@ class MemorySocket(SocketImpl):
         self, what: str, deadline: float | None, also: MemorySocket | None = None
     ) -> None:
         """Block until notified or *deadline* (lock held); raise if closed."""
+        if self._closed:
+            # Closed by another thread while this one waited for its turn
+            # (the seeded schedule lets the lock go there): nothing would
+            # ever wake this wait.
+            raise closed_while_waiting()
         w = Waiter(self._lock, what, deadline, self._describe)
         self._waiters.append(w)
         if also is not None:
