@@ -46,7 +46,7 @@ def _holding(
         rule = handle.rule
         if not isinstance(rule, (Partition, BlackHole)) or not rule.streams:
             continue
-        if isinstance(rule, Partition) and src._host is dst_host:
+        if isinstance(rule, Partition) and src.host is dst_host:
             continue
         if net._match(handle, src, dst_host, dst, dport, dst_sock):
             found.append(rule_text(rule))
@@ -57,27 +57,27 @@ def held_by_rules(net: Network) -> list[str]:
     """One line per stream or connect held by a rule (lock held)."""
     lines = []
     for sock in list(net._sockets.values()):
-        inflight = getattr(sock, "_inflight", None) or ()  # made on first use
+        inflight = getattr(sock, "inflight", None) or ()  # made on first use
         held = sum(len(seg[2]) for seg in inflight if seg[0] is None)
-        sender = sock._peer
+        sender = sock.peer
         if held and sender is not None:
             rules = _holding(
-                net, sender, sock._host, sock._wire_local(), sock._port, sock
+                net, sender, sock.host, sock._wire_local(), sock.port, sock
             )
             lines.append(
                 f"{held} bytes from {sender._describe()} to {sock._describe()} "
                 f"held by {', '.join(rules) or 'a rule'}"
             )
-        if sock._state_name() != "SYN_SENT" or not isinstance(sock._remote, tuple):
+        if sock._state_name() != "SYN_SENT" or not isinstance(sock.remote, tuple):
             continue
-        v, addr = sock._remote
-        dst_host = net._route(sock._host, v, addr)
+        v, addr = sock.remote
+        dst_host = net._route(sock.host, v, addr)
         if dst_host is None:
             continue
-        rules = _holding(net, sock, dst_host, sock._remote, sock._rport, None)
+        rules = _holding(net, sock, dst_host, sock.remote, sock.rport, None)
         if not rules and sender is not None:  # the answer is held on its way back
             rules = _holding(
-                net, sender, sock._host, sock._wire_local(), sock._port, sock
+                net, sender, sock.host, sock._wire_local(), sock.port, sock
             )
         if rules:
             lines.append(f"connect of {sock._describe()} held by {', '.join(rules)}")

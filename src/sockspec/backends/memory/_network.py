@@ -40,6 +40,7 @@ from ._faults import (
 from ._inspect import NetworkEvent, SocketInfo, format_netstat
 from ._sched import Scheduler, Waiter
 from ._socket import MemorySelector, MemorySocket
+from ._tcp import TcpState
 
 #: A kind of rule, for matching that keeps the kind's type.
 _R = TypeVar("_R", bound=Rule)
@@ -189,11 +190,11 @@ class Host(Backend):
         """The socket listening for TCP connections to *addr*:*port*."""
         best = None
         for sock in self._ports.get(("tcp", port or 0), ()):
-            if sock._state != 1:  # 1: listening; listeners come first
+            if sock.state is not TcpState.LISTEN:  # listeners come first
                 break
-            if sock._closed:
+            if sock.closed:
                 continue
-            cover = sock._cov4 if v == 4 else sock._cov6
+            cover = sock.cov4 if v == 4 else sock.cov6
             if cover == addr:
                 return sock
             if cover == "*" and best is None:
@@ -212,14 +213,14 @@ class Host(Backend):
         best: list[MemorySocket] = []
         best_score = 0
         for sock in self._ports.get(("udp", port or 0), ()):
-            if sock._closed:
+            if sock.closed:
                 continue
-            cover = sock._cov4 if v == 4 else sock._cov6
+            cover = sock.cov4 if v == 4 else sock.cov6
             if cover is None or (cover != "*" and cover != addr):
                 continue
             score = 1 if cover == "*" else 2
-            if sock._remote is not None:  # connected: only its peer gets in
-                if sock._remote != source[:2] or sock._rport != source[2]:
+            if sock.remote is not None:  # connected: only its peer gets in
+                if sock.remote != source[:2] or sock.rport != source[2]:
                     continue
                 score += 2
             if broadcast:
@@ -239,7 +240,7 @@ class Host(Backend):
             # A live socket keeps working; only the name goes (as on Linux).
             elif not path.startswith("\0"):
                 del self._paths[path]
-                sock._unix_linked = False
+                sock.unix_linked = False
 
     def __repr__(self) -> str:
         addrs = ", ".join(self.ipv4 + self.ipv6)
@@ -618,7 +619,7 @@ class Network(Backend):
     def _refresh_fast(self) -> None:
         fast = not self._rules and not self._record_data
         for sock in self._sockets.values():
-            sock._fast = fast
+            sock.fast = fast
 
     @staticmethod
     def _end(m: _End, host: Host | None, addr: WireAddr | None) -> bool:
@@ -642,9 +643,9 @@ class Network(Backend):
         msrc, mdst, msock = self._matchers[handle]
         if msock is not None and msock is not src and msock is not dst_sock:
             return False
-        if rule.port is not None and rule.port != dport and rule.port != src._port:
+        if rule.port is not None and rule.port != dport and rule.port != src.port:
             return False
-        src_host = src._host
+        src_host = src.host
         src_addr = src._wire_local()
         if self._end(msrc, src_host, src_addr) and self._end(mdst, dst_host, dst):
             return True
@@ -697,7 +698,7 @@ class Network(Backend):
             if not self._match(handle, src, dst_host, dst, dport, dst_sock):
                 continue
             if isinstance(rule, Partition):
-                if src._host is not dst_host:  # a host is never cut from itself
+                if src.host is not dst_host:  # a host is never cut from itself
                     verdict = "held"
             elif isinstance(rule, BlackHole):
                 verdict = "held"
@@ -711,7 +712,7 @@ class Network(Backend):
     def _any(self, kind: type[Rule], src: MemorySocket, dst: MemorySocket) -> bool:
         """Whether a rule of *kind* covers the stream from *src* to *dst*."""
         for _ in self._matching(
-            kind, src, dst._host, dst._wire_local(), dst._port, dst, False
+            kind, src, dst.host, dst._wire_local(), dst.port, dst, False
         ):
             return True
         return False
@@ -720,9 +721,9 @@ class Network(Backend):
         """Bytes of *n* that pass before a Reset rule fires, or -1."""
         cut = -1
         for handle, rule in self._matching(
-            Reset, src, dst._host, dst._wire_local(), dst._port, dst, False
+            Reset, src, dst.host, dst._wire_local(), dst.port, dst, False
         ):
-            key = (handle, min(src._id, dst._id))
+            key = (handle, min(src.id, dst.id))
             budget = self._reset_budget.setdefault(key, rule.after_bytes)
             if budget < 0:
                 continue  # this rule already reset this connection
@@ -735,10 +736,10 @@ class Network(Backend):
 
     def _slow_reader(self, sock: MemorySocket) -> float:
         """Seconds a receive on *sock* takes because of SlowReader rules."""
-        src = sock._peer or sock
+        src = sock.peer or sock
         delay = 0.0
         for _, rule in self._matching(
-            SlowReader, src, sock._host, sock._wire_local(), sock._port, sock, True
+            SlowReader, src, sock.host, sock._wire_local(), sock.port, sock, True
         ):
             delay += draw(rule.delay, self._rng)
         return delay
