@@ -89,7 +89,8 @@ from ._faults import (
 from ._inspect import NetworkEvent, SocketInfo
 from ._network import CAPABILITIES, Host, Network
 from ._sched import Deadlock, StaleNetwork
-from ._socket import MemorySelector, MemorySocket
+from ._selector import MemorySelector
+from ._socket import MemorySocket
 
 __all__ = [
     # the network
