@@ -13,6 +13,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from ._faults import Rule
+from ._inspect import describe, state_name
 
 if TYPE_CHECKING:
     from ._network import Host, Network
@@ -56,10 +57,10 @@ def held_by_rules(net: Network) -> list[str]:
         if held and sender is not None:
             rules = _holding(net, sender, sock.host, sock.wire_local(), sock.port, sock)
             lines.append(
-                f"{held} bytes from {sender.describe()} to {sock.describe()} "
+                f"{held} bytes from {describe(sender)} to {describe(sock)} "
                 f"held by {', '.join(rules) or 'a rule'}"
             )
-        if sock.state_name() != "SYN_SENT" or not isinstance(sock.remote, tuple):
+        if state_name(sock) != "SYN_SENT" or not isinstance(sock.remote, tuple):
             continue
         v, addr = sock.remote
         dst_host = net.route(sock.host, v, addr)
@@ -69,5 +70,5 @@ def held_by_rules(net: Network) -> list[str]:
         if not rules and sender is not None:  # the answer is held on its way back
             rules = _holding(net, sender, sock.host, sock.wire_local(), sock.port, sock)
         if rules:
-            lines.append(f"connect of {sock.describe()} held by {', '.join(rules)}")
+            lines.append(f"connect of {describe(sock)} held by {', '.join(rules)}")
     return lines

@@ -25,7 +25,7 @@ from ...api.errors import HostNotFound, SocketClosed
 from ...api.socket import Socket
 from ._explain import held_by_rules
 from ._faults import Distribution, Latency, Partition, Rule, RuleHandle
-from ._inspect import NetworkEvent, SocketInfo, format_netstat
+from ._inspect import NetworkEvent, SocketInfo, format_netstat, socket_info
 from ._ports import PortTable
 from ._rules import End, RuleSet
 from ._sched import Scheduler, Waiter
@@ -645,7 +645,7 @@ class Network(Backend):
     def netstat(self) -> list[SocketInfo]:
         """A snapshot of every open socket (and TIME_WAIT entry), by id."""
         with self._sched.lock:
-            rows = [s.info() for s in self.sockets.values()]
+            rows = [socket_info(s) for s in self.sockets.values()]
             now = self._sched.now
             for host in self._hosts.values():
                 for proto, port, addr in host.table.timewait_rows(now):
@@ -675,7 +675,7 @@ class Network(Backend):
         if impl is None:
             raise ValueError(f"sock must be an open memory socket, got {sock!r}")
         with self._sched.lock:
-            return impl.info()
+            return socket_info(impl)
 
     # -- life cycle --------------------------------------------------------------------
 

@@ -14,13 +14,21 @@ from typing import TYPE_CHECKING
 
 from ...api.backend import SelectorImpl, SocketImpl
 from ...api.constants import EVENT_READ, EVENT_WRITE, Event
+from ._inspect import describe
 from ._sched import Waiter
+from ._tcp import TcpState
 
 if TYPE_CHECKING:
     from ._network import Network
     from ._socket import MemorySocket
 
-__all__ = ["MemorySelector", "notify"]
+__all__ = ["READ_BITS", "WRITE_BITS", "MemorySelector", "mask", "notify"]
+
+# Readiness bits, as poll(2) has them.
+_IN, _OUT, _ERR, _HUP = 1, 4, 8, 16
+READ_BITS = _IN | _ERR | _HUP
+WRITE_BITS = _OUT | _ERR | _HUP
+LISTEN, SYN_SENT = TcpState.LISTEN, TcpState.SYN_SENT
 
 _EVENTS = {
     0: Event(0),
@@ -39,6 +47,65 @@ def notify(sock: MemorySocket) -> None:
         sel.dirty[sock] = None
         for w in sel.waiters:
             wake(w)
+
+
+def mask(sock: MemorySocket) -> int:
+    """The poll(2) mask Linux would report for this socket."""
+    m = 0
+    if sock.stream:
+        state = sock.state
+        if state is LISTEN:
+            m = _IN if sock.accept_q else 0
+            if sock.unix:  # unix_poll shows a listener's shutdown too
+                if sock.rd_shut:
+                    m |= _IN
+                if sock.rd_shut and sock.wr_shut:
+                    m |= _HUP
+            return m
+        if sock.unix:
+            if sock.rd_shut and sock.wr_shut:
+                m |= _HUP
+            if sock.rx or sock.rd_shut:
+                m |= _IN
+            if state.idle:
+                m |= _HUP
+            if state is not SYN_SENT and writable_room(sock):
+                m |= _OUT
+        else:
+            if (sock.rd_shut and sock.wr_shut) or state.idle or state.dead:
+                m |= _HUP
+            if sock.rd_shut:
+                m |= _IN
+            if state is not SYN_SENT:
+                if sock.rx:
+                    m |= _IN
+                if sock.wr_shut or state.dead or writable_room(sock):
+                    m |= _OUT
+    else:
+        if sock.rd_shut:
+            m |= _IN
+            if sock.wr_shut:
+                m |= _HUP
+        if sock.rx:
+            m |= _IN
+        # unix_writable: a quarter of SO_SNDBUF in flight ends POLLOUT.
+        if not sock.unix or (sock.wmem + 1) * 4 <= sock.sndbuf:
+            m |= _OUT
+    if sock.error:
+        m |= _ERR
+    return m
+
+
+def writable_room(sock: MemorySocket) -> bool:
+    peer = sock.peer
+    if peer is None or not sock.state.connected:
+        return True  # Linux reports an idle socket's empty send buffer
+    return peer.rx_size + peer.inflight_size < sock.cap
+
+
+def selector_events(sock: MemorySocket) -> int:
+    m = mask(sock)
+    return (1 if m & READ_BITS else 0) | (2 if m & WRITE_BITS else 0)
 
 
 class MemorySelector(SelectorImpl):
@@ -114,7 +181,7 @@ class MemorySelector(SelectorImpl):
             reg = regs.get(sock)
             if reg is None:
                 continue
-            ready = sock.selector_events() & reg[0]
+            ready = selector_events(sock) & reg[0]
             if ready:
                 out.append((reg[1], _EVENTS[ready]))
                 keep[sock] = None  # level-triggered: look again next time
@@ -146,7 +213,7 @@ class MemorySelector(SelectorImpl):
     def describe(self) -> str:
         if not self.regs:
             return "an empty Poller (no socket registered: nothing can make it ready)"
-        socks = ", ".join(s.describe() for s in self.regs)
+        socks = ", ".join(describe(s) for s in self.regs)
         return f"a Poller watching {socks}"
 
     def close(self) -> None:

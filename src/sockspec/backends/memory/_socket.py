@@ -61,62 +61,45 @@ from ...api.constants import (
     SocketType,
 )
 from ...api.errors import (
-    AddressInUse,
-    AlreadyConnected,
-    BrokenPipe,
     NotConnected,
     SocketError,
     Timeout,
     WouldBlock,
     closed_while_waiting,
-    send_before_connect,
-    send_timed_out,
 )
 from ._dgram import connect_dgram, send_dgram, take_dgram, uncharge
-from ._faults import ShortWrites
-from ._inspect import SocketInfo
-from ._ports import (
-    autobind,
-    bind_inet,
-    bind_path,
-    conflicts,
-    errno_error,
-    listeners_first,
-    unbind,
-)
-from ._sched import Waiter
-from ._selector import MemorySelector, notify
-from ._stream import (
+from ._handshake import (
     abandon_connect,
     abort_connect,
     admit_waiting,
-    close_connection,
     close_listener,
-    finish_connect,
-    push,
-    send_fin,
-    start_connect,
+    connect_stream,
+    start_listening,
     stop_listening,
-    take_stream,
 )
-from ._tcp import TcpEvent, TcpState, Told, next_state
+from ._inspect import describe
+from ._ports import (
+    bind_inet,
+    bind_path,
+    errno_error,
+    unbind,
+)
+from ._sched import Waiter
+from ._selector import READ_BITS, mask, notify
+from ._stream import close_connection, send_fin, send_stream, take_stream
+from ._tcp import TcpState, Told
 
 if TYPE_CHECKING:
     from ._network import Host
+    from ._selector import MemorySelector
 
 __all__ = ["MemorySocket"]
 
-# Readiness bits, as poll(2) has them.
-_IN, _OUT, _ERR, _HUP = 1, 4, 8, 16
-_READ_BITS = _IN | _ERR | _HUP
-_WRITE_BITS = _OUT | _ERR | _HUP
+_OUT, _ERR, _HUP = 4, 8, 16  # poll(2) bits, as _selector's mask() has them
 
 # The states, as module globals: a state test is one identity check.
 CLOSED, LISTEN, SYN_SENT = TcpState.CLOSED, TcpState.LISTEN, TcpState.SYN_SENT
 UNCONNECTED, PENDING, CONNECTED = Told.UNCONNECTED, Told.PENDING, Told.CONNECTED
-
-#: Linux's net.core.somaxconn: listen() backlogs are capped at it.
-SOMAXCONN = 4096
 
 # Linux limits and defaults for SO_RCVBUF / SO_SNDBUF (values are doubled).
 _BUF_MAX = 4194304
@@ -262,7 +245,7 @@ class MemorySocket(SocketImpl):
         self, what: str, deadline: float | None, also: MemorySocket | None = None
     ) -> None:
         """Block until notified or *deadline* (lock held); raise if closed."""
-        w = Waiter(self.lock, what, deadline, self.describe)
+        w = Waiter(self.lock, what, deadline, self.__repr__)
         self.waiters.append(w)
         if also is not None:
             also.waiters.append(w)
@@ -277,14 +260,6 @@ class MemorySocket(SocketImpl):
 
     def deadline(self, timeout: float | None) -> float | None:
         return None if timeout is None else self.sched.now + timeout
-
-    def describe(self) -> str:
-        local = _fmt(*self.present_local()) if self.local or self.port else "*"
-        remote = self.present_remote()
-        out = f"<{self.proto_name()} #{self.id} {self.host.hostname}:{local}"
-        if remote[0] is not None:
-            out += f" -> {_fmt(*remote)}"
-        return out + f" {self.state_name()}>"
 
     def wire_local(self) -> tuple[int, str] | None:
         if self.unix or self.local is None:
@@ -327,64 +302,6 @@ class MemorySocket(SocketImpl):
             return peer.host.hostname + " " + _fmt(*peer.present_local())
         return _fmt(*self.present_remote())
 
-    # -- readiness -------------------------------------------------------------------
-
-    def mask(self) -> int:
-        """The poll(2) mask Linux would report for this socket."""
-        m = 0
-        if self.stream:
-            state = self.state
-            if state is LISTEN:
-                m = _IN if self.accept_q else 0
-                if self.unix:  # unix_poll shows a listener's shutdown too
-                    if self.rd_shut:
-                        m |= _IN
-                    if self.rd_shut and self.wr_shut:
-                        m |= _HUP
-                return m
-            if self.unix:
-                if self.rd_shut and self.wr_shut:
-                    m |= _HUP
-                if self.rx or self.rd_shut:
-                    m |= _IN
-                if state.idle:
-                    m |= _HUP
-                if state is not SYN_SENT and self.writable_room():
-                    m |= _OUT
-            else:
-                if (self.rd_shut and self.wr_shut) or state.idle or state.dead:
-                    m |= _HUP
-                if self.rd_shut:
-                    m |= _IN
-                if state is not SYN_SENT:
-                    if self.rx:
-                        m |= _IN
-                    if self.wr_shut or state.dead or self.writable_room():
-                        m |= _OUT
-        else:
-            if self.rd_shut:
-                m |= _IN
-                if self.wr_shut:
-                    m |= _HUP
-            if self.rx:
-                m |= _IN
-            # unix_writable: a quarter of SO_SNDBUF in flight ends POLLOUT.
-            if not self.unix or (self.wmem + 1) * 4 <= self.sndbuf:
-                m |= _OUT
-        if self.error:
-            m |= _ERR
-        return m
-
-    def writable_room(self) -> bool:
-        peer = self.peer
-        if peer is None or not self.state.connected:
-            return True  # Linux reports an idle socket's empty send buffer
-        return peer.rx_size + peer.inflight_size < self.cap
-
-    def selector_events(self) -> int:
-        m = self.mask()
-        return (1 if m & _READ_BITS else 0) | (2 if m & _WRITE_BITS else 0)
-
     # -- connections -------------------------------------------------------------------
 
     def bind(self, host: str | None, port: int | None) -> None:
@@ -407,24 +324,7 @@ class MemorySocket(SocketImpl):
     def listen(self, backlog: int) -> None:
         with self.lock:
             self.sched.join()
-            if self.state.connected or self.state is SYN_SENT:
-                raise SocketError(errno.EINVAL, "Invalid argument")
-            if self.state is not LISTEN:
-                if self.unix:
-                    if self.local is None:
-                        raise SocketError(errno.EINVAL, "Invalid argument")
-                else:
-                    if self.port is None or self.stopped:
-                        autobind(self, None)
-                    if conflicts(self, self.port or 0, listening_only=True):
-                        raise AddressInUse("Address already in use")
-                self.state = next_state(self.state, TcpEvent.LISTEN)
-                self.accept_q = deque()
-                if not self.unix:
-                    listeners_first(self)
-                self.log("listen")
-            self.backlog = min(backlog, SOMAXCONN)
-            admit_waiting(self)
+            start_listening(self, backlog)
 
     def accept(self) -> MemorySocket:
         with self.lock:
@@ -462,36 +362,7 @@ class MemorySocket(SocketImpl):
             if not self.stream:
                 connect_dgram(self, target, port)
                 return
-            state = self.state
-            if state is LISTEN:
-                raise AlreadyConnected("Transport endpoint is already connected")
-            if state.connected:
-                if self.told is PENDING and not state.dead:
-                    self.told = CONNECTED
-                    return
-                if not state.dead or self.told is not PENDING:
-                    # Linux: once connect() reported the connection, the
-                    # socket stays SS_CONNECTED, even after a reset.
-                    raise AlreadyConnected("Transport endpoint is already connected")
-            if state is SYN_SENT:
-                if timeout == 0:
-                    raise WouldBlock(errno.EALREADY, "Operation already in progress")
-            elif self.error and self.told is PENDING:
-                code, self.error = self.error, 0
-                self.told = UNCONNECTED
-                raise errno_error(code)
-            else:
-                start_connect(self, target, port)
-            if timeout == 0:
-                if self.unix:
-                    if self.state.connected:
-                        self.told = CONNECTED
-                        return
-                    abort_connect(self)
-                    raise WouldBlock("Resource temporarily unavailable")
-                self.told = PENDING
-                raise WouldBlock(errno.EINPROGRESS, "Operation now in progress")
-            finish_connect(self, timeout)
+            connect_stream(self, target, port, timeout)
 
     def later(self, delay: float, fn: Callable[[], None]) -> None:
         if delay <= 0:
@@ -574,8 +445,6 @@ class MemorySocket(SocketImpl):
             self.rx_size = 0
             notify(self)
 
-    # -- segments ---------------------------------------------------------------------
-
     # -- data -------------------------------------------------------------------
 
     def send(self, data: bytes | memoryview) -> int:
@@ -615,59 +484,8 @@ class MemorySocket(SocketImpl):
                 if self.remote is None:
                     raise errno_error(errno.EDESTADDRREQ)
                 return send_dgram(self, data, self.remote, self.rport)
-        # No memoryview of our own: a view left in a frame that outlives the
-        # call would stop the caller from resizing its bytearray.
-        total = len(data)
-        timeout = self.timeout
         with self.lock:
-            deadline = None if not timeout else self.sched.now + timeout
-            sent = 0
-            net = self.net
-            while True:
-                if self.error:
-                    code, self.error = self.error, 0
-                    raise errno_error(code)
-                state = self.state
-                if state.idle or state is LISTEN:
-                    if self.told is PENDING:  # stdlib leaves this one to the kernel
-                        raise BrokenPipe("Broken pipe")
-                    raise send_before_connect()
-                if self.wr_shut or state.dead:
-                    raise BrokenPipe("Broken pipe")
-                if not state.connected:
-                    if timeout == 0:
-                        raise WouldBlock("Resource temporarily unavailable")
-                    # Linux waits for the pending connect up to the send
-                    # timeout (sk_stream_wait_connect); without this check a
-                    # passed deadline makes every wait return at once.
-                    if deadline is not None and self.sched.now >= deadline:
-                        raise send_timed_out(sent)
-                    self.wait("send()", deadline)
-                    continue
-                if total == 0:
-                    return 0
-                peer = self.peer
-                assert peer is not None
-                room = self.cap - peer.rx_size - peer.inflight_size
-                if room > 0:
-                    n = min(room, total - sent)
-                    if net.rule_set.handles and net.rule_set.any(
-                        ShortWrites, self, peer
-                    ):
-                        n = net.rule_set.rng.randint(1, n)
-                    n = push(self, bytes(data[sent : sent + n]))
-                    sent += n
-                    if sent == total or (timeout == 0 and n):
-                        return sent
-                    continue  # a reset rule may have fired: the loop reports it
-                if timeout == 0:
-                    if sent:
-                        return sent
-                    self.sched.spin()
-                    raise WouldBlock("Resource temporarily unavailable")
-                if deadline is not None and self.sched.now >= deadline:
-                    raise send_timed_out(sent)
-                self.wait("send()", deadline, also=peer)
+            return send_stream(self, data)
 
     def receive(self, maxlen: int) -> bytes:
         if self.fast:
@@ -824,17 +642,17 @@ class MemorySocket(SocketImpl):
                 and not self.stopped  # as stdlib, which still polls it
             ):
                 return False
-            ready = bool(self.mask() & _READ_BITS)
+            ready = bool(mask(self) & READ_BITS)
             if not ready:
                 self.sched.spin()
-                ready = bool(self.mask() & _READ_BITS)
+                ready = bool(mask(self) & READ_BITS)
             return ready
 
     def is_writable(self) -> bool:
         with self.lock:
             if self.user_shut_wr or (self.stream and not self.is_connected()):
                 return False
-            m = self.mask()
+            m = mask(self)
             return bool(m & _OUT) and not m & (_ERR | _HUP)
 
     def local_address(self) -> tuple[str | None, int | None]:
@@ -849,41 +667,6 @@ class MemorySocket(SocketImpl):
             return (None, None)
         return self.present_remote()
 
-    # -- inspection -------------------------------------------------------------
-
-    def proto_name(self) -> str:
-        if self.unix:
-            return "unix" if self.stream else "unix-dgram"
-        return self.proto + ("6" if self.family is AF_INET6 else "")
-
-    def state_name(self) -> str:
-        if self.closed:
-            return "CLOSED"
-        if self.stream:
-            if self.state is not CLOSED:
-                return self.state.label
-        elif self.remote is not None:
-            return "CONNECTED"
-        return "BOUND" if self.port is not None or self.local else "NEW"
-
-    def info(self) -> SocketInfo:
-        local = _fmt(*self.present_local()) if self.local or self.port else "*"
-        remote = _fmt(*self.present_remote())
-        peer = self.peer
-        return SocketInfo(
-            self.id,
-            self.proto_name(),
-            self.host.hostname,
-            local,
-            remote,
-            self.state_name(),
-            self.rx_size
-            if self.stream
-            else sum(len(item[0]) for item in self.rx or ()),
-            peer.inflight_size if peer is not None else 0,
-            self.sent,
-            self.received,
-        )
-
     def __repr__(self) -> str:
-        return self.describe()
+        """What the socket is, as deadlock messages and the log show it."""
+        return describe(self)

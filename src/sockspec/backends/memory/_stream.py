@@ -21,21 +21,17 @@ from __future__ import annotations
 
 import errno
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ...api._shared import format_address as _fmt
-from ...api.constants import SO_LINGER, SOCK_STREAM
-from ...api.errors import ConnectionRefused, Timeout
-from ._faults import ShortReads
-from ._ports import TIME_WAIT, autobind, destination, errno_error, unbind
+from ...api.constants import SO_LINGER
+from ...api.errors import BrokenPipe, WouldBlock, send_before_connect, send_timed_out
+from ._faults import ShortReads, ShortWrites
+from ._ports import TIME_WAIT, errno_error
 from ._selector import notify
 from ._tcp import TcpEvent, TcpState, Told, next_state
 
 if TYPE_CHECKING:
     from ._socket import MemorySocket
-
-#: Linux gives up a connect() nobody answers after this long (6 SYN retries).
-SYN_GIVE_UP = 127.0
 
 # Segment kinds in an in-flight queue.
 DATA, FIN, RST = range(3)
@@ -43,139 +39,6 @@ DATA, FIN, RST = range(3)
 LISTEN, SYN_SENT = TcpState.LISTEN, TcpState.SYN_SENT
 ESTABLISHED, FIN_WAIT = TcpState.ESTABLISHED, TcpState.FIN_WAIT
 UNCONNECTED, PENDING, CONNECTED = Told.UNCONNECTED, Told.PENDING, Told.CONNECTED
-
-
-def admit_waiting(sock: MemorySocket) -> None:
-    """Let connections that waited for room in the accept queue in."""
-    queue = sock.accept_q
-    while sock.syn_wait and queue is not None and len(queue) <= sock.backlog:
-        client, token = sock.syn_wait.pop(0)
-        if client.state is SYN_SENT and client.syn_token == token:
-            establish(sock, client)
-
-
-def finish_connect(sock: MemorySocket, timeout: float | None) -> None:
-    give_up = timeout is None
-    deadline: float | None = sock.sched.now + (
-        SYN_GIVE_UP if timeout is None else timeout
-    )
-    if give_up and sock.unix:
-        deadline = None  # unix_wait_for_peer: no SYN to give up on
-    while sock.state is SYN_SENT:
-        if deadline is not None and sock.sched.now >= deadline:
-            sock.log("timeout", detail="connect")
-            if give_up:
-                abort_connect(sock)
-                raise Timeout("Connection timed out")
-            if sock.unix:
-                abort_connect(sock)
-            else:
-                # Linux: the caller's timeout ends the wait, not the
-                # attempt; the SYN stays out, and the next connect()
-                # reports it (EALREADY) or waits for it.
-                sock.told = PENDING
-            raise Timeout("timed out")
-        sock.wait("connect()", deadline)
-    if sock.error:
-        code, sock.error = sock.error, 0
-        raise errno_error(code)
-    sock.told = CONNECTED
-
-
-def abort_connect(sock: MemorySocket) -> None:
-    # SYNs still travelling, and places in accept-queue waiting lists,
-    # carry the old token and are ignored from now on.
-    sock.syn_token += 1
-    sock.state = next_state(sock.state, TcpEvent.GIVE_UP)
-
-
-def start_connect(sock: MemorySocket, target: Any, port: int | None) -> None:
-    # A socket whose earlier attempt failed (Linux: TCP_CLOSE) may try again.
-    sock.rd_shut = sock.wr_shut = sock.eof = False
-    sock.error = 0
-    sock.told = UNCONNECTED
-    if sock.unix:
-        paths = sock.host.table.paths
-        if target not in paths:
-            raise errno_error(errno.ENOENT)
-        listener = paths[target]
-        if (
-            listener is None
-            or listener.state is not LISTEN
-            or not listener.stream
-            or listener.rd_shut  # unix_stream_connect: shut down listener
-        ):
-            raise ConnectionRefused("Connection refused")
-        sock.remote = target
-        sock.state = next_state(sock.state, TcpEvent.CONNECT)
-        sock.syn_token += 1
-        if len(listener.accept_q or ()) <= listener.backlog:
-            establish(listener, sock)
-        else:
-            listener.syn_wait.append((sock, sock.syn_token))
-        return
-    target = destination(sock, target)
-    autobind(sock, target)
-    sock.remote = target
-    sock.rport = port
-    sock.state = next_state(sock.state, TcpEvent.CONNECT)
-    sock.syn_token += 1
-    send_syn(sock, sock.syn_token)
-
-
-def send_syn(sock: MemorySocket, token: int) -> None:
-    """Send (or re-send, after a heal) the connection request."""
-    if sock.state is not SYN_SENT or sock.syn_token != token:
-        return
-    net = sock.net
-    remote = sock.remote
-    assert isinstance(remote, tuple)
-    v, addr = remote
-    dst_host = net.route(sock.host, v, addr)
-    if dst_host is None:
-        return  # nobody has the address: the SYN is lost, connect times out
-    verdict, delay = net.rule_set.path(sock, dst_host, remote, sock.rport, None, False)
-    if verdict == "held":
-        net.rule_set.held.append(lambda: send_syn(sock, token))
-        return
-
-    def arrive() -> None:
-        if sock.state is not SYN_SENT or sock.syn_token != token:
-            return
-        if verdict == "refused":
-            listener = None
-        elif sock.rport == sock.port and remote == sock.wire_local():
-            # Linux: the SYN finds the socket itself (simultaneous open).
-            connect_to_self(sock)
-            return
-        else:
-            listener = dst_host.table.listener(v, addr, sock.rport)
-        if listener is None:
-            sock.net.log_event(
-                "refuse",
-                sock.host.hostname + " " + _fmt(*sock.present_local()),
-                dst_host.hostname + " " + _fmt(addr, sock.rport),
-            )
-            back = sock.net.rule_set.path(
-                sock, sock.host, sock.wire_local(), None, None, False
-            )[1]
-            sock.later(back, lambda: refused(sock, token))
-        elif len(listener.accept_q or ()) > listener.backlog:
-            # The SYN is dropped; a retransmission gets in once there is room.
-            listener.syn_wait.append((sock, token))
-        else:
-            establish(listener, sock)
-
-    sock.later(delay, arrive)
-
-
-def connect_to_self(sock: MemorySocket) -> None:
-    """A TCP socket connected to its own address and port is its own peer."""
-    sock.peer = sock.tx = sock
-    sock.cap = sock.rcvbuf + sock.sndbuf
-    sock.state = next_state(sock.state, TcpEvent.SYN_ACK)
-    sock.log("connect", sock.host.hostname + " " + _fmt(*sock.present_local()))
-    notify(sock)
 
 
 def refused(sock: MemorySocket, token: int) -> None:
@@ -186,110 +49,11 @@ def refused(sock: MemorySocket, token: int) -> None:
     notify(sock)
 
 
-def establish(sock: MemorySocket, client: MemorySocket) -> None:
-    """Create the server end of a connection from *client* (lock held)."""
-    # The listener's own class: this module cannot import _socket (a cycle).
-    conn = type(sock)(sock.host, sock.family, SOCK_STREAM, locked=True)
-    conn.opts = dict(sock.opts)
-    conn.rcvbuf, conn.sndbuf = sock.rcvbuf, sock.sndbuf
-    conn.state = next_state(conn.state, TcpEvent.ACCEPTED)
-    if sock.unix:
-        conn.local = sock.local
-        conn.remote = client.local
-        conn.unix_linked = False
-    else:
-        remote = client.remote
-        assert isinstance(remote, tuple)
-        conn.local = remote[1]
-        conn.port = sock.port
-        conn.cov4, conn.cov6 = sock.cov4, sock.cov6
-        sock.host.table.add(conn)
-        conn.remote = client.wire_local()
-        conn.rport = client.port
-    conn.peer, client.peer = client, conn
-    conn.cap = client.rcvbuf + conn.sndbuf
-    client.cap = conn.rcvbuf + client.sndbuf
-    conn.tx = client
-    assert sock.accept_q is not None
-    sock.accept_q.append(conn)
-    notify(sock)
-
-    def complete() -> None:
-        if client.state is not SYN_SENT or client.peer is not conn:
-            return
-        client.state = next_state(client.state, TcpEvent.SYN_ACK)
-        client.tx = conn
-        client.log("connect", conn.host.hostname + " " + _fmt(*conn.present_local()))
-        notify(client)
-
-    if sock.unix:
-        complete()
-        return
-    verdict, back = sock.net.rule_set.path(
-        conn, client.host, client.wire_local(), client.port, client, False
-    )
-    if verdict == "held":
-        sock.net.rule_set.held.append(complete)
-    else:
-        # Nothing the accepting end sends may overtake the handshake:
-        # its segments are due no earlier than the SYN-ACK.
-        client.last_ready = max(client.last_ready, sock.sched.now + back)
-        sock.later(back, complete)
-
-
-def stop_listening(sock: MemorySocket) -> None:
-    """SHUT_RD on a TCP listener: Linux's tcp_disconnect from LISTEN.
-
-    Queued connections are reset, waiting ones refused, a blocked
-    accept() wakes with EINVAL.  A port the application did not choose
-    is given back (getsockname still shows it) and the next listen or
-    connect picks a new one.
-    """
-    close_listener(sock)
-    sock.state = next_state(sock.state, TcpEvent.STOP)
-    sock.accept_q = None
-    sock.stopped = True
-    if not sock.port_locked:
-        unbind(sock)
-    else:  # no longer a listener: out of the listeners' place (see listen)
-        sock.host.table.demote(sock)
-    sock.log("shutdown", detail="listener stopped")
-    notify(sock)
-
-
-def abandon_connect(sock: MemorySocket) -> None:
-    """shutdown() during a TCP connect: Linux's tcp_disconnect from SYN_SENT.
-
-    The attempt is dropped (a late SYN-ACK is answered with a reset) and
-    the socket keeps ECONNRESET as its pending error.
-    """
-    conn = sock.peer
-    abort_connect(sock)
-    if conn is not None and conn.peer is sock:
-        transmit(sock, RST, b"")
-    sock.peer = sock.tx = None
-    sock.error = errno.ECONNRESET
-    notify(sock)
-
-
 def send_fin(sock: MemorySocket) -> None:
     if sock.state.fin_sent or sock.peer is None:
         return
     sock.state = next_state(sock.state, TcpEvent.SEND_FIN)
     transmit(sock, FIN, b"")
-
-
-def close_listener(sock: MemorySocket) -> None:
-    queue = sock.accept_q or deque()
-    while queue:
-        conn = queue.popleft()
-        conn.closed = True  # never accepted: it goes with the listener
-        sock.net.sockets.pop(conn.id, None)
-        abort(conn)
-        unbind(conn)
-    for client, token in sock.syn_wait:
-        refused(client, token)
-    sock.syn_wait.clear()
 
 
 def close_connection(sock: MemorySocket) -> None:
@@ -504,3 +268,57 @@ def release(sock: MemorySocket) -> None:
     sock.sched.call_at(ready, lambda: pump(sock))
     if ready <= now:
         pump(sock)
+
+
+def send_stream(sock: MemorySocket, data: bytes | memoryview) -> int:
+    """send() on a stream socket, waiting for room or the connection (lock held)."""
+    # No memoryview of our own: a view left in a frame that outlives the
+    # call would stop the caller from resizing its bytearray.
+    total = len(data)
+    timeout = sock.timeout
+    deadline = None if not timeout else sock.sched.now + timeout
+    sent = 0
+    net = sock.net
+    while True:
+        if sock.error:
+            code, sock.error = sock.error, 0
+            raise errno_error(code)
+        state = sock.state
+        if state.idle or state is LISTEN:
+            if sock.told is PENDING:  # stdlib leaves this one to the kernel
+                raise BrokenPipe("Broken pipe")
+            raise send_before_connect()
+        if sock.wr_shut or state.dead:
+            raise BrokenPipe("Broken pipe")
+        if not state.connected:
+            if timeout == 0:
+                raise WouldBlock("Resource temporarily unavailable")
+            # Linux waits for the pending connect up to the send
+            # timeout (sk_stream_wait_connect); without this check a
+            # passed deadline makes every wait return at once.
+            if deadline is not None and sock.sched.now >= deadline:
+                raise send_timed_out(sent)
+            sock.wait("send()", deadline)
+            continue
+        if total == 0:
+            return 0
+        peer = sock.peer
+        assert peer is not None
+        room = sock.cap - peer.rx_size - peer.inflight_size
+        if room > 0:
+            n = min(room, total - sent)
+            if net.rule_set.handles and net.rule_set.any(ShortWrites, sock, peer):
+                n = net.rule_set.rng.randint(1, n)
+            n = push(sock, bytes(data[sent : sent + n]))
+            sent += n
+            if sent == total or (timeout == 0 and n):
+                return sent
+            continue  # a reset rule may have fired: the loop reports it
+        if timeout == 0:
+            if sent:
+                return sent
+            sock.sched.spin()
+            raise WouldBlock("Resource temporarily unavailable")
+        if deadline is not None and sock.sched.now >= deadline:
+            raise send_timed_out(sent)
+        sock.wait("send()", deadline, also=peer)
