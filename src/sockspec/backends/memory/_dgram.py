@@ -20,7 +20,7 @@ UNIX: the sender's path) and, for UNIX, also ``(sender, charge)``.
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeAlias
 
 from ...api._shared import format_address as _fmt
 from ...api.constants import SO_BROADCAST
@@ -33,13 +33,20 @@ from ...api.errors import (
     WouldBlock,
 )
 from ._faults import Duplicate, Latency, Loss, Reorder, draw
-from ._ports import autobind, destination, errno_error
+from ._ports import Target, autobind, destination, errno_error
 from ._selector import notify
 from ._tcp import Told
 
 if TYPE_CHECKING:
-    from ._network import Host
+    from ._host import Host
     from ._socket import MemorySocket
+
+#: Where a received datagram came from: ``(v, address, port)`` over UDP, the
+#: sender's path (or None, unbound) over UNIX.
+Source: TypeAlias = "tuple[int, str, int | None] | str | None"
+#: A queued datagram: ``(payload, source)``, and for UNIX also
+#: ``(sender, charge)`` (what it costs the sender until it is taken).
+Datagram: TypeAlias = "tuple[bytes, Source] | tuple[bytes, Source, MemorySocket, int]"
 
 #: Largest UDP payload over IPv4 / IPv6.
 MAX_UDP = {4: 65507, 6: 65527}
@@ -56,8 +63,8 @@ _SKB_MAX_ALLOC = 4 * _PAGE - _SHINFO
 _MAX_SKB_FRAGS = 17
 
 
-def connect_dgram(sock: MemorySocket, target: Any, port: int | None) -> None:
-    if sock.unix:
+def connect_dgram(sock: MemorySocket, target: Target, port: int | None) -> None:
+    if isinstance(target, str):  # a UNIX path
         paths = sock.host.table.paths
         if target not in paths:
             raise errno_error(errno.ENOENT)
@@ -73,7 +80,7 @@ def connect_dgram(sock: MemorySocket, target: Any, port: int | None) -> None:
 
 
 def send_dgram(
-    sock: MemorySocket, data: bytes | memoryview, target: Any, port: int | None
+    sock: MemorySocket, data: bytes | memoryview, target: Target, port: int | None
 ) -> int:
     """Send one datagram (lock held)."""
     if sock.error:
@@ -83,7 +90,7 @@ def send_dgram(
         raise BrokenPipe("Broken pipe")
     payload = bytes(data)
     n = len(payload)
-    if sock.unix:
+    if isinstance(target, str):  # a UNIX path
         return send_unix_dgram(sock, payload, target)
     target = destination(sock, target)
     v, addr = target
@@ -240,7 +247,7 @@ def send_unix_dgram(sock: MemorySocket, payload: bytes, path: str) -> int:
     return n
 
 
-def take_dgram(sock: MemorySocket, maxlen: int) -> tuple[bytes, Any]:
+def take_dgram(sock: MemorySocket, maxlen: int) -> tuple[bytes, Source]:
     assert sock.rx is not None  # callers saw a datagram queued
     item = sock.rx.popleft()
     data, source = item[0], item[1]
@@ -283,10 +290,10 @@ def deliver_dgram(
             notify(sock)
 
 
-def uncharge(item: tuple[Any, ...]) -> None:
+def uncharge(item: Datagram) -> None:
     """An AF_UNIX datagram left its receiver's queue: free its sender's room."""
     if len(item) == 4:
-        sender: MemorySocket = item[2]
+        sender = item[2]
         sender.wmem -= item[3]
         if sender.waiters or sender.sels:
             notify(sender)

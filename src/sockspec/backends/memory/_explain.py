@@ -16,7 +16,8 @@ from ._faults import Rule
 from ._inspect import describe, state_name
 
 if TYPE_CHECKING:
-    from ._network import Host, Network
+    from ._host import Host
+    from ._network import Network
     from ._socket import MemorySocket
 
 __all__ = ["held_by_rules", "rule_text"]

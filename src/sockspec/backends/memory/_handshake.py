@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import errno
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...api._shared import format_address as _fmt
 from ...api.constants import SOCK_STREAM
@@ -34,6 +34,7 @@ from ...api.errors import (
     WouldBlock,
 )
 from ._ports import (
+    Target,
     autobind,
     conflicts,
     destination,
@@ -92,7 +93,7 @@ def start_listening(sock: MemorySocket, backlog: int) -> None:
 
 
 def connect_stream(
-    sock: MemorySocket, target: Any, port: int | None, timeout: float | None
+    sock: MemorySocket, target: Target, port: int | None, timeout: float | None
 ) -> None:
     """connect() on a stream socket (lock held): start, confirm or wait."""
     state = sock.state
@@ -171,12 +172,12 @@ def abort_connect(sock: MemorySocket) -> None:
     sock.state = next_state(sock.state, TcpEvent.GIVE_UP)
 
 
-def start_connect(sock: MemorySocket, target: Any, port: int | None) -> None:
+def start_connect(sock: MemorySocket, target: Target, port: int | None) -> None:
     # A socket whose earlier attempt failed (Linux: TCP_CLOSE) may try again.
     sock.rd_shut = sock.wr_shut = sock.eof = False
     sock.error = 0
     sock.told = UNCONNECTED
-    if sock.unix:
+    if isinstance(target, str):  # a UNIX path
         paths = sock.host.table.paths
         if target not in paths:
             raise errno_error(errno.ENOENT)

@@ -1,178 +1,47 @@
-"""The network: hosts, addresses, names, port tables, rules, log and clock.
+"""The network: hosts, names, routing, rules, the event log and the clock.
 
-See :mod:`sockspec.backends.memory` for the theory of operation.  The
-socket-level protocol logic lives in :mod:`._socket`; this module holds what
-is shared by every socket of a network and the public configuration API.
+See :mod:`sockspec.backends.memory` for the theory of operation.  A socket's
+protocol logic lives in the modules :mod:`._socket` names; a host's
+bindings in :mod:`._ports`; rule matching in :mod:`._rules`.  This module
+holds what every socket of a network shares and the public configuration
+API.  The attributes without an underscore that are not documented
+(``rule_set``, ``sockets``, ``next_id``, ``port_rng``, ``logs_data``,
+``wire_address``, ``route``, ``log_event``) are the package's internal
+interface to the network, not API.
 """
 
 from __future__ import annotations
 
 import functools
-import ipaddress
 import os
 import random
 import socket as _socket
 import types
 import weakref
 from collections import deque
-from typing import Any
 
 from ...api._shared import format_address as _fmt
-from ...api.backend import Backend, Capabilities
-from ...api.constants import AF_INET, Family, Option, SocketType
+from ...api.backend import Backend
+from ...api.constants import AF_INET, Family, SocketType
 from ...api.delegating import unwrap_impl
 from ...api.errors import HostNotFound, SocketClosed
 from ...api.socket import Socket
 from ._explain import held_by_rules
 from ._faults import Distribution, Latency, Partition, Rule, RuleHandle
+from ._host import CAPABILITIES, Host, WireAddr, parse_inet_aton, parse_ip
 from ._inspect import NetworkEvent, SocketInfo, format_netstat, socket_info
-from ._ports import PortTable
 from ._rules import End, RuleSet
 from ._sched import Scheduler, Waiter
 from ._selector import MemorySelector
 from ._socket import MemorySocket
 
-__all__ = ["CAPABILITIES", "Host", "Network"]
-
-#: What the memory backend supports: everything the API names.
-CAPABILITIES = Capabilities(
-    options=frozenset(Option),
-    virtual_time=True,
-    features=frozenset({"fault-injection", "multiple-hosts", "event-log"}),
-)
+__all__ = ["Network"]
 
 #: How many events a network's log keeps by default (the newest ones).
 EVENT_LOG_SIZE = 10_000
 
 #: The port range Linux hands out ephemeral ports from.
 EPHEMERAL = (32768, 60999)
-
-WireAddr = tuple[int, str]  # (4 or 6, canonical text)
-
-
-def parse_ip(text: str) -> WireAddr | None:
-    """Return ``(version, canonical text)`` for an IP literal, else ``None``.
-
-    An IPv4-mapped IPv6 address is returned as version 4: on the wire it is
-    IPv4 traffic, whatever family the socket has.
-    """
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if ip.version == 6:
-        mapped = ip.ipv4_mapped
-        if mapped is not None:
-            return 4, str(mapped)
-        return 6, str(ip)
-    return 4, str(ip)
-
-
-def parse_inet_aton(text: str) -> str | None:
-    """Read an IPv4 address the way glibc's ``inet_aton`` does, else ``None``.
-
-    ``getaddrinfo`` accepts these spellings for ``AF_INET``: one to four
-    dot-separated numbers, each decimal, octal (leading ``0``) or hex
-    (``0x``), the last one filling the remaining bytes (``127.1``,
-    ``2130706433``, ``0x7f.0.0.1``, ``0177.0.0.1``, ``0``).
-    """
-    parts = text.split(".")
-    if len(parts) > 4:
-        return None
-    values = []
-    for part in parts:
-        digits, base = part, 10
-        if part[:2] in ("0x", "0X"):
-            digits, base = part[2:], 16
-        elif part[:1] == "0" and len(part) > 1:
-            digits, base = part[1:], 8
-        allowed = "0123456789abcdefABCDEF"[: base if base < 16 else 22]
-        if not digits or any(c not in allowed for c in digits):
-            return None
-        values.append(int(digits, base))
-    *head, last = values
-    if any(v > 0xFF for v in head) or last >= 1 << (8 * (4 - len(head))):
-        return None
-    number = last
-    for i, v in enumerate(head):
-        number |= v << (8 * (3 - i))
-    return str(ipaddress.IPv4Address(number))
-
-
-class Host(Backend):
-    """A machine on the network: addresses, ports, UNIX paths.
-
-    A host is a :class:`~sockspec.Backend`: ``Socket(backend=host)`` makes a
-    socket that lives on it, and ``sockspec.use_backend(host)`` makes it the
-    default.  Every host has loopback (``127.0.0.0/8``, ``::1``).
-    """
-
-    name = "memory"
-    capabilities = CAPABILITIES
-
-    def __init__(
-        self, network: Network, hostname: str, ipv4: list[str], ipv6: list[str]
-    ) -> None:
-        #: The network the host is on.
-        self.network = network
-        #: The host's name (resolvable through the network's name table).
-        self.hostname = hostname
-        #: IPv4 addresses besides loopback.
-        self.ipv4 = ipv4
-        #: IPv6 addresses besides loopback.
-        self.ipv6 = ipv6
-        # Who is bound where on this host (ports, TIME_WAIT, UNIX paths).
-        self.table = PortTable()
-
-    def socket(self, family: Family, type: SocketType) -> MemorySocket:
-        """Create a socket on this host."""
-        return MemorySocket(self, family, type)
-
-    def selector(self) -> MemorySelector:
-        """Create the engine of a :class:`~sockspec.Poller` on this host."""
-        return MemorySelector(self.network)
-
-    def monotonic(self) -> float:
-        """The network's virtual clock."""
-        return self.network._sched.now
-
-    def open_resources(self) -> int:
-        """Open sockets on the whole network (see :meth:`Network.open_resources`)."""
-        return self.network.open_resources()
-
-    def lookup_host(self, host: str, family: Family) -> str | None:
-        """Resolve through the network's name table (:meth:`Network.lookup_host`)."""
-        return self.network.lookup_host(host, family)
-
-    def is_local(self, v: int, addr: str) -> bool:
-        """Whether *addr* (IP version *v*) belongs to this host."""
-        if v == 4:
-            return addr.startswith("127.") or addr in self.ipv4
-        return addr == "::1" or addr in self.ipv6
-
-    def source_for(self, v: int, dst: str) -> str | None:
-        """The address this host sends from to reach *dst*."""
-        if v == 4:
-            if dst.startswith("127."):
-                return "127.0.0.1"
-            if dst in self.ipv4:
-                return dst
-            return self.ipv4[0] if self.ipv4 else None
-        if dst == "::1":
-            return "::1"
-        if dst in self.ipv6:
-            return dst
-        return self.ipv6[0] if self.ipv6 else None
-
-    def unlink(self, path: str) -> None:
-        """Remove a UNIX socket path, as ``os.unlink`` removes the file."""
-        with self.network._sched.lock:
-            self.table.unlink(path)
-
-    def __repr__(self) -> str:
-        addrs = ", ".join(self.ipv4 + self.ipv6)
-        seed = self.network.seed
-        return f"<memory Host {self.hostname!r} {addrs} on network seed={seed}>"
 
 
 class Network(Backend):
@@ -497,7 +366,9 @@ class Network(Backend):
     def _has_rule(self, handle: RuleHandle) -> bool:
         return handle in self.rule_set
 
-    def partition(self, a: Any, b: Any = None, *, one_way: bool = False) -> RuleHandle:
+    def partition(
+        self, a: object, b: object = None, *, one_way: bool = False
+    ) -> RuleHandle:
         """Cut traffic between *a* and *b* (hosts, names or addresses).
 
         ``b=None`` cuts *a* off from everyone.  Remove the handle to heal.
@@ -505,7 +376,7 @@ class Network(Backend):
         return self.add_rule(Partition(src=a, dst=b, one_way=one_way))
 
     def latency(
-        self, delay: float | Distribution, *, src: Any = None, dst: Any = None
+        self, delay: float | Distribution, *, src: object = None, dst: object = None
     ) -> RuleHandle:
         """Delay packets from *src* to *dst* by *delay* (seconds or a distribution)."""
         return self.add_rule(Latency(delay, src=src, dst=dst))

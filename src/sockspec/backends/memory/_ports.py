@@ -34,7 +34,7 @@ from ._tcp import TcpState
 if TYPE_CHECKING:
     from ._socket import MemorySocket
 
-__all__ = ["TIME_WAIT", "PortTable", "errno_error"]
+__all__ = ["TIME_WAIT", "PortTable", "Target", "errno_error"]
 
 #: How long an actively closed TCP port stays in TIME_WAIT (2 MSL on Linux).
 TIME_WAIT = 60.0
@@ -42,6 +42,8 @@ TIME_WAIT = 60.0
 LISTEN = TcpState.LISTEN
 
 WireAddr = tuple[int, str]  # (4 or 6, canonical text)
+#: Where a connect or send goes: a wire address, or a UNIX path.
+Target = WireAddr | str
 #: A TIME_WAIT entry: the address, when it expires, and the SO_REUSEADDR /
 #: SO_REUSEPORT of the socket that left it.
 TimeWaitEntry = tuple[str, float, frozenset[Option]]

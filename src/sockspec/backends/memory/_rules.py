@@ -33,7 +33,7 @@ from ._faults import (
 )
 
 if TYPE_CHECKING:
-    from ._network import Host
+    from ._host import Host
     from ._socket import MemorySocket
 
 __all__ = ["End", "RuleSet"]

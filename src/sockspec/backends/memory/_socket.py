@@ -67,7 +67,7 @@ from ...api.errors import (
     WouldBlock,
     closed_while_waiting,
 )
-from ._dgram import connect_dgram, send_dgram, take_dgram, uncharge
+from ._dgram import Source, connect_dgram, send_dgram, take_dgram, uncharge
 from ._handshake import (
     abandon_connect,
     abort_connect,
@@ -79,6 +79,7 @@ from ._handshake import (
 )
 from ._inspect import describe
 from ._ports import (
+    Target,
     bind_inet,
     bind_path,
     errno_error,
@@ -90,7 +91,7 @@ from ._stream import close_connection, send_fin, send_stream, take_stream
 from ._tcp import TcpState, Told
 
 if TYPE_CHECKING:
-    from ._network import Host
+    from ._host import Host
     from ._selector import MemorySelector
 
 __all__ = ["MemorySocket"]
@@ -356,7 +357,7 @@ class MemorySocket(SocketImpl):
         with self.lock:
             self.sched.join()
             if self.unix:
-                target: Any = host
+                target: Target = host
             else:
                 target = self.net.wire_address(host, self.family)
             if not self.stream:
@@ -510,7 +511,7 @@ class MemorySocket(SocketImpl):
                 lock.release()
         return self._receive_slow(maxlen)[0]
 
-    def _receive_slow(self, maxlen: int) -> tuple[bytes, Any]:
+    def _receive_slow(self, maxlen: int) -> tuple[bytes, Source]:
         timeout = self.timeout
         with self.lock:
             self.sched.join()
@@ -567,7 +568,7 @@ class MemorySocket(SocketImpl):
         data, source = self._receive_slow(maxlen)
         if source is None:
             return data, None, None
-        if isinstance(source, str) or self.unix:
+        if isinstance(source, str):  # a UNIX path
             return data, source, None
         _, addr, port = source
         return data, self.present(addr), port
@@ -578,7 +579,7 @@ class MemorySocket(SocketImpl):
         with self.lock:
             self.sched.join()
             if self.unix:
-                target: Any = host
+                target: Target = host
             else:
                 target = self.net.wire_address(host, self.family)
                 if port == 0:
