@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ._faults import Rule
 from ._inspect import describe, state_name
+from ._ports import wire_local
 
 if TYPE_CHECKING:
     from ._host import Host
@@ -56,7 +57,7 @@ def held_by_rules(net: Network) -> list[str]:
         held = sum(len(seg[2]) for seg in inflight if seg[0] is None)
         sender = sock.peer
         if held and sender is not None:
-            rules = _holding(net, sender, sock.host, sock.wire_local(), sock.port, sock)
+            rules = _holding(net, sender, sock.host, wire_local(sock), sock.port, sock)
             lines.append(
                 f"{held} bytes from {describe(sender)} to {describe(sock)} "
                 f"held by {', '.join(rules) or 'a rule'}"
@@ -69,7 +70,7 @@ def held_by_rules(net: Network) -> list[str]:
             continue
         rules = _holding(net, sock, dst_host, sock.remote, sock.rport, None)
         if not rules and sender is not None:  # the answer is held on its way back
-            rules = _holding(net, sender, sock.host, sock.wire_local(), sock.port, sock)
+            rules = _holding(net, sender, sock.host, wire_local(sock), sock.port, sock)
         if rules:
             lines.append(f"connect of {describe(sock)} held by {', '.join(rules)}")
     return lines

@@ -40,7 +40,9 @@ from ._ports import (
     destination,
     errno_error,
     listeners_first,
+    present_local,
     unbind,
+    wire_local,
 )
 from ._selector import notify
 from ._stream import RST, abort, refused, transmit
@@ -227,7 +229,7 @@ def send_syn(sock: MemorySocket, token: int) -> None:
             return
         if verdict == "refused":
             listener = None
-        elif sock.rport == sock.port and remote == sock.wire_local():
+        elif sock.rport == sock.port and remote == wire_local(sock):
             # Linux: the SYN finds the socket itself (simultaneous open).
             connect_to_self(sock)
             return
@@ -236,11 +238,11 @@ def send_syn(sock: MemorySocket, token: int) -> None:
         if listener is None:
             sock.net.log_event(
                 "refuse",
-                sock.host.hostname + " " + _fmt(*sock.present_local()),
+                sock.host.hostname + " " + _fmt(*present_local(sock)),
                 dst_host.hostname + " " + _fmt(addr, sock.rport),
             )
             back = sock.net.rule_set.path(
-                sock, sock.host, sock.wire_local(), None, None, False
+                sock, sock.host, wire_local(sock), None, None, False
             )[1]
             sock.later(back, lambda: refused(sock, token))
         elif len(listener.accept_q or ()) > listener.backlog:
@@ -257,7 +259,7 @@ def connect_to_self(sock: MemorySocket) -> None:
     sock.peer = sock.tx = sock
     sock.cap = sock.rcvbuf + sock.sndbuf
     sock.state = next_state(sock.state, TcpEvent.SYN_ACK)
-    sock.log("connect", sock.host.hostname + " " + _fmt(*sock.present_local()))
+    sock.log("connect", sock.host.hostname + " " + _fmt(*present_local(sock)))
     notify(sock)
 
 
@@ -279,7 +281,7 @@ def establish(sock: MemorySocket, client: MemorySocket) -> None:
         conn.port = sock.port
         conn.cov4, conn.cov6 = sock.cov4, sock.cov6
         sock.host.table.add(conn)
-        conn.remote = client.wire_local()
+        conn.remote = wire_local(client)
         conn.rport = client.port
     conn.peer, client.peer = client, conn
     conn.cap = client.rcvbuf + conn.sndbuf
@@ -294,14 +296,14 @@ def establish(sock: MemorySocket, client: MemorySocket) -> None:
             return
         client.state = next_state(client.state, TcpEvent.SYN_ACK)
         client.tx = conn
-        client.log("connect", conn.host.hostname + " " + _fmt(*conn.present_local()))
+        client.log("connect", conn.host.hostname + " " + _fmt(*present_local(conn)))
         notify(client)
 
     if sock.unix:
         complete()
         return
     verdict, back = sock.net.rule_set.path(
-        conn, client.host, client.wire_local(), client.port, client, False
+        conn, client.host, wire_local(client), client.port, client, False
     )
     if verdict == "held":
         sock.net.rule_set.held.append(complete)

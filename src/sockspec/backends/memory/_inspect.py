@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ...api._shared import format_address as _fmt
 from ...api.constants import AF_INET6
+from ._ports import present_local, present_remote
 from ._tcp import TcpState
 
 if TYPE_CHECKING:
@@ -114,8 +115,8 @@ def format_netstat(rows: list[SocketInfo]) -> str:
 
 
 def describe(sock: MemorySocket) -> str:
-    local = _fmt(*sock.present_local()) if sock.local or sock.port else "*"
-    remote = sock.present_remote()
+    local = _fmt(*present_local(sock)) if sock.local or sock.port else "*"
+    remote = present_remote(sock)
     out = f"<{proto_name(sock)} #{sock.id} {sock.host.hostname}:{local}"
     if remote[0] is not None:
         out += f" -> {_fmt(*remote)}"
@@ -140,8 +141,8 @@ def state_name(sock: MemorySocket) -> str:
 
 
 def socket_info(sock: MemorySocket) -> SocketInfo:
-    local = _fmt(*sock.present_local()) if sock.local or sock.port else "*"
-    remote = _fmt(*sock.present_remote())
+    local = _fmt(*present_local(sock)) if sock.local or sock.port else "*"
+    remote = _fmt(*present_remote(sock))
     peer = sock.peer
     return SocketInfo(
         sock.id,

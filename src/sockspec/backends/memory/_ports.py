@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ...api.constants import IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, Option
+from ...api.constants import AF_INET6, IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, Option
 from ...api.errors import (
     AddressInUse,
     AddressNotAvailable,
@@ -34,7 +34,16 @@ from ._tcp import TcpState
 if TYPE_CHECKING:
     from ._socket import MemorySocket
 
-__all__ = ["TIME_WAIT", "PortTable", "Target", "errno_error"]
+__all__ = [
+    "TIME_WAIT",
+    "PortTable",
+    "Target",
+    "errno_error",
+    "present",
+    "present_local",
+    "present_remote",
+    "wire_local",
+]
 
 #: How long an actively closed TCP port stays in TIME_WAIT (2 MSL on Linux).
 TIME_WAIT = 60.0
@@ -146,6 +155,39 @@ class PortTable:
         elif not path.startswith("\0"):
             del self.paths[path]
             sock.unix_linked = False
+
+
+# -- one socket's addresses ------------------------------------------------------
+
+
+def wire_local(sock: MemorySocket) -> tuple[int, str] | None:
+    if sock.unix or sock.local is None:
+        return None
+    return (4 if ":" not in sock.local else 6, sock.local)
+
+
+def present(sock: MemorySocket, addr: str) -> str:
+    """Show a wire address as this socket's family shows it."""
+    if sock.family is AF_INET6 and ":" not in addr:
+        return "::ffff:" + addr
+    return addr
+
+
+def present_local(sock: MemorySocket) -> tuple[str | None, int | None]:
+    if sock.unix:
+        return (sock.local, None)
+    if sock.port is None:
+        return (None, None)
+    return (present(sock, sock.local or ""), sock.port)
+
+
+def present_remote(sock: MemorySocket) -> tuple[str | None, int | None]:
+    remote = sock.remote
+    if remote is None:
+        return (None, None)
+    if isinstance(remote, str):
+        return (remote, None)
+    return (present(sock, remote[1]), sock.rport)
 
 
 # -- binding one socket ----------------------------------------------------------

@@ -31,6 +31,7 @@ from ._faults import (
     SlowReader,
     draw,
 )
+from ._ports import wire_local
 
 if TYPE_CHECKING:
     from ._host import Host
@@ -112,7 +113,7 @@ class RuleSet:
         if rule.port is not None and rule.port != dport and rule.port != src.port:
             return False
         src_host = src.host
-        src_addr = src.wire_local()
+        src_addr = wire_local(src)
         if _end_covers(msrc, src_host, src_addr) and _end_covers(mdst, dst_host, dst):
             return True
         if isinstance(rule, Partition) and not rule.one_way:
@@ -202,7 +203,7 @@ class RuleSet:
     def any(self, kind: type[Rule], src: MemorySocket, dst: MemorySocket) -> bool:
         """Whether a rule of *kind* covers the stream from *src* to *dst*."""
         for _ in self.matching(
-            kind, src, dst.host, dst.wire_local(), dst.port, dst, False
+            kind, src, dst.host, wire_local(dst), dst.port, dst, False
         ):
             return True
         return False
@@ -211,7 +212,7 @@ class RuleSet:
         """Bytes of *n* that pass before a Reset rule fires, or -1."""
         cut = -1
         for handle, rule in self.matching(
-            Reset, src, dst.host, dst.wire_local(), dst.port, dst, False
+            Reset, src, dst.host, wire_local(dst), dst.port, dst, False
         ):
             key = (handle, min(src.id, dst.id))
             budget = self._budget.setdefault(key, rule.after_bytes)
@@ -229,7 +230,7 @@ class RuleSet:
         src = sock.peer or sock
         delay = 0.0
         for _, rule in self.matching(
-            SlowReader, src, sock.host, sock.wire_local(), sock.port, sock, True
+            SlowReader, src, sock.host, wire_local(sock), sock.port, sock, True
         ):
             delay += draw(rule.delay, self.rng)
         return delay

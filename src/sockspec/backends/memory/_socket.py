@@ -46,7 +46,6 @@ from ...api._shared import send_file_by_chunks
 from ...api.backend import SocketImpl
 from ...api.constants import (
     AF_INET,
-    AF_INET6,
     AF_UNIX,
     IPV6_V6ONLY,
     SHUT_RD,
@@ -83,11 +82,14 @@ from ._ports import (
     bind_inet,
     bind_path,
     errno_error,
+    present,
+    present_local,
+    present_remote,
     unbind,
 )
 from ._sched import Waiter
 from ._selector import READ_BITS, mask, notify
-from ._stream import close_connection, send_fin, send_stream, take_stream
+from ._stream import close_connection, send_stream, shut_connection, take_stream
 from ._tcp import TcpState, Told
 
 if TYPE_CHECKING:
@@ -262,46 +264,20 @@ class MemorySocket(SocketImpl):
     def deadline(self, timeout: float | None) -> float | None:
         return None if timeout is None else self.sched.now + timeout
 
-    def wire_local(self) -> tuple[int, str] | None:
-        if self.unix or self.local is None:
-            return None
-        return (4 if ":" not in self.local else 6, self.local)
-
-    def present(self, addr: str) -> str:
-        """Show a wire address as this socket's family shows it."""
-        if self.family is AF_INET6 and ":" not in addr:
-            return "::ffff:" + addr
-        return addr
-
-    def present_local(self) -> tuple[str | None, int | None]:
-        if self.unix:
-            return (self.local, None)
-        if self.port is None:
-            return (None, None)
-        return (self.present(self.local or ""), self.port)
-
-    def present_remote(self) -> tuple[str | None, int | None]:
-        remote = self.remote
-        if remote is None:
-            return (None, None)
-        if isinstance(remote, str):
-            return (remote, None)
-        return (self.present(remote[1]), self.rport)
-
     def opt(self, option: Option) -> bool:
         return bool(self.opts.get(option, False))
 
     def log(
         self, kind: str, other: str = "", nbytes: int = 0, detail: str = ""
     ) -> None:
-        here = self.host.hostname + " " + _fmt(*self.present_local())
+        here = self.host.hostname + " " + _fmt(*present_local(self))
         self.net.log_event(kind, here, other, nbytes, detail)
 
     def peer_name(self) -> str:
         peer = self.peer
         if peer is not None:
-            return peer.host.hostname + " " + _fmt(*peer.present_local())
-        return _fmt(*self.present_remote())
+            return peer.host.hostname + " " + _fmt(*present_local(peer))
+        return _fmt(*present_remote(self))
 
     # -- connections -------------------------------------------------------------------
 
@@ -404,20 +380,7 @@ class MemorySocket(SocketImpl):
                     self.rd_shut |= rd
                     self.user_shut_wr |= wr
                 raise NotConnected("Transport endpoint is not connected")
-            if how is not SHUT_WR:
-                self.rd_shut = True
-                notify(self)
-            if how is not SHUT_RD:
-                self.user_shut_wr = True
-                if not self.wr_shut:
-                    self.wr_shut = True
-                    self.tx = None
-                    if self.stream:
-                        send_fin(self)
-                    notify(self)
-            peer = self.peer
-            if self.rd_shut and self.state.fin_sent and peer is not None:
-                peer.tx = None  # its next data must take the path that resets
+            shut_connection(self, rd, wr)
 
     def close(self) -> None:
         with self.lock:
@@ -571,7 +534,7 @@ class MemorySocket(SocketImpl):
         if isinstance(source, str):  # a UNIX path
             return data, source, None
         _, addr, port = source
-        return data, self.present(addr), port
+        return data, present(self, addr), port
 
     def send_to(self, data: bytes | memoryview, host: str, port: int | None) -> int:
         if self.stream:
@@ -657,7 +620,7 @@ class MemorySocket(SocketImpl):
             return bool(m & _OUT) and not m & (_ERR | _HUP)
 
     def local_address(self) -> tuple[str | None, int | None]:
-        return self.present_local()
+        return present_local(self)
 
     def tcp_closed(self) -> bool:
         """Linux TCP_CLOSE after a connection: reset, or both FINs exchanged."""
@@ -666,7 +629,7 @@ class MemorySocket(SocketImpl):
     def remote_address(self) -> tuple[str | None, int | None]:
         if not self.is_connected() or (self.stream and self.tcp_closed()):
             return (None, None)
-        return self.present_remote()
+        return present_remote(self)
 
     def __repr__(self) -> str:
         """What the socket is, as deadlock messages and the log show it."""

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from ...api.constants import SO_LINGER
 from ...api.errors import BrokenPipe, WouldBlock, send_before_connect, send_timed_out
 from ._faults import ShortReads, ShortWrites
-from ._ports import TIME_WAIT, errno_error
+from ._ports import TIME_WAIT, errno_error, wire_local
 from ._selector import notify
 from ._tcp import TcpEvent, TcpState, Told, next_state
 
@@ -47,6 +47,24 @@ def refused(sock: MemorySocket, token: int) -> None:
     sock.state = next_state(sock.state, TcpEvent.REFUSE)
     sock.error = errno.ECONNREFUSED
     notify(sock)
+
+
+def shut_connection(sock: MemorySocket, rd: bool, wr: bool) -> None:
+    """shutdown() of a connected socket (lock held): SHUT_WR sends the FIN."""
+    if rd:
+        sock.rd_shut = True
+        notify(sock)
+    if wr:
+        sock.user_shut_wr = True
+        if not sock.wr_shut:
+            sock.wr_shut = True
+            sock.tx = None
+            if sock.stream:
+                send_fin(sock)
+            notify(sock)
+    peer = sock.peer
+    if sock.rd_shut and sock.state.fin_sent and peer is not None:
+        peer.tx = None  # its next data must take the path that resets
 
 
 def send_fin(sock: MemorySocket) -> None:
@@ -104,7 +122,7 @@ def transmit(sock: MemorySocket, kind: int, data: bytes) -> None:
         verdict, delay = "ok", 0.0
     else:
         verdict, delay = net.rule_set.path(
-            sock, peer.host, peer.wire_local(), peer.port, peer, False
+            sock, peer.host, wire_local(peer), peer.port, peer, False
         )
     n = len(data)
     if verdict == "held":
@@ -254,7 +272,7 @@ def release(sock: MemorySocket) -> None:
     if sender is None:
         return
     verdict, delay = net.rule_set.path(
-        sender, sock.host, sock.wire_local(), sock.port, sock, False
+        sender, sock.host, wire_local(sock), sock.port, sock, False
     )
     if verdict == "held":
         net.rule_set.held.append(lambda: release(sock))
