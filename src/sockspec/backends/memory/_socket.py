@@ -8,12 +8,14 @@ what the call may do, waits (in virtual time) when it must, and hands the
 protocol work to the modules that own it:
 
 * :mod:`._ports` -- the host's port and address table, binding rules,
-  ephemeral ports, TIME_WAIT, UNIX paths;
+  ephemeral ports, TIME_WAIT, UNIX paths, how addresses are shown;
 * :mod:`._tcp` -- the states of a stream connection, as a table;
-* :mod:`._stream` -- handshake, segments, FIN and reset, closing;
+* :mod:`._handshake` -- listen, connect, the accept queue;
+* :mod:`._stream` -- segments, FIN and reset, closing, the send loop;
 * :mod:`._dgram` -- UDP and UNIX datagram routing;
 * :mod:`._selector` -- readiness, wake-ups and the Poller engine;
-* :mod:`._rules` -- which fault rules cover a packet.
+* :mod:`._rules` -- which fault rules cover a packet;
+* :mod:`._inspect` -- a socket's netstat row and description.
 
 One object per endpoint holds all of the endpoint's state (its slots are
 the data those modules share), so an idle connection stays small and the
