@@ -349,3 +349,39 @@ def test_an_idle_memory_connection_stays_under_two_and_a_half_kilobytes() -> Non
         listener.close()
         network.close()
     assert per_connection <= 2560, per_connection
+
+
+def test_an_idle_memory_connection_allocates_no_empty_containers() -> None:
+    # Counted in objects the garbage collector tracks: the waiter and
+    # Poller lists, the options dict and the accept-queue waiting list are
+    # made on first use, so an idle connection is its two sockets and their
+    # two facades, plus what the facades hold (issue 16: it was 12).
+    network = Network(seed=7)
+    listener = sockspec.Socket(backend=network)
+    listener.bind("127.0.0.1", 9000)
+    listener.listen(4096)
+    pairs = []
+
+    def connect() -> None:
+        client = sockspec.Socket(backend=network)
+        client.connect("127.0.0.1", 9000)
+        pairs.append((client, listener.accept()))
+
+    try:
+        for _ in range(10):
+            connect()
+        network.clear_events()
+        gc.collect()
+        before = len(gc.get_objects())
+        for _ in range(100):
+            connect()
+        network.clear_events()
+        gc.collect()
+        per_connection = (len(gc.get_objects()) - before) / 100
+    finally:
+        for client, server in pairs:
+            client.close()
+            server.close()
+        listener.close()
+        network.close()
+    assert per_connection <= 6.1, per_connection

@@ -130,11 +130,19 @@ def connect_stream(
     finish_connect(sock, timeout)
 
 
+def wait_for_room(listener: MemorySocket, client: MemorySocket, token: int) -> None:
+    """*listener*'s accept queue is full: *client*'s attempt waits for room."""
+    if listener.syn_wait is None:
+        listener.syn_wait = []
+    listener.syn_wait.append((client, token))
+
+
 def admit_waiting(sock: MemorySocket) -> None:
     """Let connections that waited for room in the accept queue in."""
     queue = sock.accept_q
-    while sock.syn_wait and queue is not None and len(queue) <= sock.backlog:
-        client, token = sock.syn_wait.pop(0)
+    waiting = sock.syn_wait
+    while waiting and queue is not None and len(queue) <= sock.backlog:
+        client, token = waiting.pop(0)
         if client.state is SYN_SENT and client.syn_token == token:
             establish(sock, client)
 
@@ -197,7 +205,7 @@ def start_connect(sock: MemorySocket, target: Target, port: int | None) -> None:
         if len(listener.accept_q or ()) <= listener.backlog:
             establish(listener, sock)
         else:
-            listener.syn_wait.append((sock, sock.syn_token))
+            wait_for_room(listener, sock, sock.syn_token)
         return
     target = destination(sock, target)
     autobind(sock, target)
@@ -247,7 +255,7 @@ def send_syn(sock: MemorySocket, token: int) -> None:
             sock.later(back, lambda: refused(sock, token))
         elif len(listener.accept_q or ()) > listener.backlog:
             # The SYN is dropped; a retransmission gets in once there is room.
-            listener.syn_wait.append((sock, token))
+            wait_for_room(listener, sock, token)
         else:
             establish(listener, sock)
 
@@ -267,7 +275,7 @@ def establish(sock: MemorySocket, client: MemorySocket) -> None:
     """Create the server end of a connection from *client* (lock held)."""
     # The listener's own class: this module cannot import _socket (a cycle).
     conn = type(sock)(sock.host, sock.family, SOCK_STREAM, locked=True)
-    conn.opts = dict(sock.opts)
+    conn.opts = dict(sock.opts) if sock.opts else None
     conn.rcvbuf, conn.sndbuf = sock.rcvbuf, sock.sndbuf
     conn.state = next_state(conn.state, TcpEvent.ACCEPTED)
     if sock.unix:
@@ -357,6 +365,6 @@ def close_listener(sock: MemorySocket) -> None:
         sock.net.sockets.pop(conn.id, None)
         abort(conn)
         unbind(conn)
-    for client, token in sock.syn_wait:
+    for client, token in sock.syn_wait or ():
         refused(client, token)
-    sock.syn_wait.clear()
+    sock.syn_wait = None

@@ -41,9 +41,9 @@ _EVENTS = {
 def notify(sock: MemorySocket) -> None:
     """Wake threads and Pollers watching *sock* (lock held)."""
     wake = sock.sched.wake
-    for w in sock.waiters:
+    for w in sock.waiters or ():
         wake(w)
-    for sel in sock.sels:
+    for sel in sock.sels or ():
         sel.dirty[sock] = None
         for w in sel.waiters:
             wake(w)
@@ -142,6 +142,8 @@ class MemorySelector(SelectorImpl):
         with sched.lock:
             sched.join()
             self.regs[msock] = (int(events), token)
+            if msock.sels is None:
+                msock.sels = []
             msock.sels.append(self)
             self._changed(msock)
 
@@ -165,7 +167,7 @@ class MemorySelector(SelectorImpl):
         if not isinstance(sock, MemorySocket):
             return
         with self.net._sched.lock:
-            if self.regs.pop(sock, None) is not None:
+            if self.regs.pop(sock, None) is not None and sock.sels:
                 sock.sels.remove(self)
             self.dirty.pop(sock, None)
 
@@ -222,7 +224,7 @@ class MemorySelector(SelectorImpl):
             for w in self.waiters:
                 self.net._sched.wake(w)
             for sock in self.regs:
-                if self in sock.sels:
+                if sock.sels and self in sock.sels:
                     sock.sels.remove(self)
             self.regs.clear()
             self.dirty.clear()

@@ -217,11 +217,14 @@ class MemorySocket(SocketImpl):
         self.closed = False
         self.accept_q: deque[MemorySocket] | None = None
         self.backlog = 0
-        self.syn_wait: list[tuple[MemorySocket, int]] = []
+        # Listeners only: connects waiting for room in the accept queue.
+        self.syn_wait: list[tuple[MemorySocket, int]] | None = None
         self.syn_token = 0
-        self.waiters: list[Waiter] = []
-        self.sels: list[MemorySelector] = []
-        self.opts: dict[Option, object] = {}
+        # Made on first use, like the queues: most sockets never wait, are
+        # never registered with a Poller and keep every option's default.
+        self.waiters: list[Waiter] | None = None
+        self.sels: list[MemorySelector] | None = None
+        self.opts: dict[Option, object] | None = None
         if self.stream and not self.unix:
             self.rcvbuf, self.sndbuf = _TCP_RCVBUF, _TCP_SNDBUF
         else:
@@ -251,14 +254,19 @@ class MemorySocket(SocketImpl):
     ) -> None:
         """Block until notified or *deadline* (lock held); raise if closed."""
         w = Waiter(self.lock, what, deadline, self.__repr__)
-        self.waiters.append(w)
+        waiters = self.waiters
+        if waiters is None:
+            waiters = self.waiters = []
+        waiters.append(w)
         if also is not None:
+            if also.waiters is None:
+                also.waiters = []
             also.waiters.append(w)
         try:
             self.sched.block(w)
         finally:
-            self.waiters.remove(w)
-            if also is not None and w in also.waiters:
+            waiters.remove(w)
+            if also is not None and also.waiters and w in also.waiters:
                 also.waiters.remove(w)
         if self.closed:
             raise closed_while_waiting()
@@ -267,7 +275,8 @@ class MemorySocket(SocketImpl):
         return None if timeout is None else self.sched.now + timeout
 
     def opt(self, option: Option) -> bool:
-        return bool(self.opts.get(option, False))
+        opts = self.opts
+        return opts is not None and bool(opts.get(option, False))
 
     def log(
         self, kind: str, other: str = "", nbytes: int = 0, detail: str = ""
@@ -577,6 +586,8 @@ class MemorySocket(SocketImpl):
             elif option is IPV6_V6ONLY and self.port is not None:
                 raise SocketError(errno.EINVAL, "Invalid argument")
             else:
+                if self.opts is None:
+                    self.opts = {}
                 self.opts[option] = value
 
     def get_option(self, option: Option) -> object:
@@ -585,8 +596,8 @@ class MemorySocket(SocketImpl):
         if option is SO_SNDBUF:
             return self.sndbuf
         if option is SO_LINGER:
-            return self.opts.get(option)
-        return bool(self.opts.get(option, False))
+            return self.opts.get(option) if self.opts else None
+        return self.opt(option)
 
     def set_timeout(self, timeout: float | None) -> None:
         self.timeout = timeout

@@ -86,7 +86,7 @@ def close_connection(sock: MemorySocket) -> None:
         return
     if sock.state.dead:
         return
-    linger = sock.opts.get(SO_LINGER)
+    linger = sock.opts.get(SO_LINGER) if sock.opts else None
     if sock.rx_size or linger == 0:
         sock.log(
             "reset",
