@@ -29,11 +29,12 @@ from ...api.errors import (
     ConnectionRefused,
     MessageTooLong,
     PermissionDenied,
+    SocketError,
     Timeout,
     WouldBlock,
 )
 from ._faults import Duplicate, Latency, Loss, Reorder, draw
-from ._ports import Target, autobind, destination, errno_error
+from ._ports import Target, autobind, destination, errno_error, present
 from ._selector import notify
 from ._tcp import Told
 
@@ -79,6 +80,27 @@ def connect_dgram(sock: MemorySocket, target: Target, port: int | None) -> None:
     sock.told = Told.CONNECTED
 
 
+def send_dgram_to(
+    sock: MemorySocket, data: bytes | memoryview, host: str, port: int | None
+) -> int:
+    """send_to(): resolve *host* (a UNIX path as it is), then send (lock held)."""
+    if sock.unix:
+        return send_dgram(sock, data, host, port)
+    target = sock.net.wire_address(host, sock.family)
+    if port == 0:
+        # As the OS: no datagram can be addressed to port 0.
+        raise SocketError(errno.EINVAL, "Invalid argument")
+    return send_dgram(sock, data, target, port)
+
+
+def source_text(sock: MemorySocket, source: Source) -> tuple[str | None, int | None]:
+    """Where a received datagram came from, as receive_from() reports it."""
+    if source is None or isinstance(source, str):  # unbound, or a UNIX path
+        return source, None
+    _, addr, port = source
+    return present(sock, addr), port
+
+
 def send_dgram(
     sock: MemorySocket, data: bytes | memoryview, target: Target, port: int | None
 ) -> int:
@@ -105,7 +127,7 @@ def send_dgram(
             route_dgram(sock, payload, host, (4, addr), port, broadcast=True)
         return n
     # Linux's implicit bind picks only a port: each datagram then gets
-    # the source address of its own route (_source).
+    # the source address of its own route (source_address).
     autobind(sock, None)
     if sock.local in ("0.0.0.0", "::") and sock.host.source_for(v, addr) is None:
         raise errno_error(errno.ENETUNREACH)
