@@ -156,14 +156,7 @@ class RuleSet:
             return "ok", 0.0
         verdict = "ok"
         delay = 0.0
-        for handle in self.handles:
-            rule = handle.rule
-            if not isinstance(rule, (Partition, BlackHole, Refuse, Latency)):
-                continue
-            if not (rule.datagrams if dgram else rule.streams):
-                continue
-            if not self.covers(handle, src, dst_host, dst, dport, dst_sock):
-                continue
+        for _, rule in self.matching(Rule, src, dst_host, dst, dport, dst_sock, dgram):
             if isinstance(rule, Partition):
                 if src.host is not dst_host:  # a host is never cut from itself
                     verdict = "held"
@@ -172,7 +165,7 @@ class RuleSet:
             elif isinstance(rule, Refuse):
                 if verdict == "ok":
                     verdict = "refused"
-            else:
+            elif isinstance(rule, Latency):
                 delay += draw(rule.delay, self.rng)
         return verdict, delay
 
