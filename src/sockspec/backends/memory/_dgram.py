@@ -65,6 +65,7 @@ _MAX_SKB_FRAGS = 17
 
 
 def connect_dgram(sock: MemorySocket, target: Target, port: int | None) -> None:
+    """connect() of a datagram socket: remember the peer (and autobind over IP)."""
     if isinstance(target, str):  # a UNIX path
         paths = sock.host.table.paths
         if target not in paths:
@@ -141,6 +142,7 @@ def send_dgram(
 
 
 def is_broadcast(sock: MemorySocket, addr: str) -> bool:
+    """Whether *addr* is the broadcast address of a subnet of the host."""
     return addr.endswith(".255") and any(
         a.rsplit(".", 1)[0] == addr.rsplit(".", 1)[0] for a in sock.host.ipv4
     )
@@ -149,6 +151,7 @@ def is_broadcast(sock: MemorySocket, addr: str) -> bool:
 def source_address(
     sock: MemorySocket, dst: tuple[int, str]
 ) -> tuple[int, str, int | None]:
+    """The ``(v, address, port)`` a datagram to *dst* is sent from."""
     local = sock.local or ""
     if local in ("0.0.0.0", "::", ""):
         local = sock.host.source_for(dst[0], dst[1]) or local
@@ -165,6 +168,7 @@ def route_dgram(
     *,
     broadcast: bool,
 ) -> None:
+    """Send *payload* to *dst_host* through the fault rules (lock held)."""
     net = sock.net
     n = len(payload)
     source = source_address(sock, dst)
@@ -231,6 +235,7 @@ def icmp_refused(
 
 
 def send_unix_dgram(sock: MemorySocket, payload: bytes, path: str) -> int:
+    """Send an AF_UNIX datagram to *path*, waiting for room (lock held)."""
     n = len(payload)
     if n > sock.sndbuf - 32:
         raise MessageTooLong("Message too long")
@@ -270,6 +275,7 @@ def send_unix_dgram(sock: MemorySocket, payload: bytes, path: str) -> int:
 
 
 def take_dgram(sock: MemorySocket, maxlen: int) -> tuple[bytes, Source]:
+    """Take the next datagram, cut to *maxlen*, with its source (lock held)."""
     assert sock.rx is not None  # callers saw a datagram queued
     item = sock.rx.popleft()
     data, source = item[0], item[1]

@@ -148,6 +148,7 @@ def admit_waiting(sock: MemorySocket) -> None:
 
 
 def finish_connect(sock: MemorySocket, timeout: float | None) -> None:
+    """Wait for the handshake until *timeout* (None: Linux's SYN give-up time)."""
     give_up = timeout is None
     deadline: float | None = sock.sched.now + (
         SYN_GIVE_UP if timeout is None else timeout
@@ -176,6 +177,7 @@ def finish_connect(sock: MemorySocket, timeout: float | None) -> None:
 
 
 def abort_connect(sock: MemorySocket) -> None:
+    """Give the attempt up: the socket is CLOSED again, old SYNs are ignored."""
     # SYNs still travelling, and places in accept-queue waiting lists,
     # carry the old token and are ignored from now on.
     sock.syn_token += 1
@@ -183,6 +185,7 @@ def abort_connect(sock: MemorySocket) -> None:
 
 
 def start_connect(sock: MemorySocket, target: Target, port: int | None) -> None:
+    """Start connecting to *target*: a SYN over IP, at once over UNIX (lock held)."""
     # A socket whose earlier attempt failed (Linux: TCP_CLOSE) may try again.
     sock.rd_shut = sock.wr_shut = sock.eof = False
     sock.error = 0
@@ -358,6 +361,7 @@ def abandon_connect(sock: MemorySocket) -> None:
 
 
 def close_listener(sock: MemorySocket) -> None:
+    """A listener goes: reset the connections it queued, refuse the waiting ones."""
     queue = sock.accept_q or deque()
     while queue:
         conn = queue.popleft()

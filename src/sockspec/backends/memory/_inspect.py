@@ -115,6 +115,7 @@ def format_netstat(rows: list[SocketInfo]) -> str:
 
 
 def describe(sock: MemorySocket) -> str:
+    """``<tcp #3 host:addr:port -> peer STATE>``, as deadlock messages show it."""
     local = _fmt(*present_local(sock)) if sock.local or sock.port else "*"
     remote = present_remote(sock)
     out = f"<{proto_name(sock)} #{sock.id} {sock.host.hostname}:{local}"
@@ -124,12 +125,14 @@ def describe(sock: MemorySocket) -> str:
 
 
 def proto_name(sock: MemorySocket) -> str:
+    """The protocol column of netstat: tcp, tcp6, udp, udp6, unix, unix-dgram."""
     if sock.unix:
         return "unix" if sock.stream else "unix-dgram"
     return sock.proto + ("6" if sock.family is AF_INET6 else "")
 
 
 def state_name(sock: MemorySocket) -> str:
+    """The state column of netstat for *sock*."""
     if sock.closed:
         return "CLOSED"
     if sock.stream:
@@ -141,6 +144,7 @@ def state_name(sock: MemorySocket) -> str:
 
 
 def socket_info(sock: MemorySocket) -> SocketInfo:
+    """The netstat row of *sock*."""
     local = _fmt(*present_local(sock)) if sock.local or sock.port else "*"
     remote = _fmt(*present_remote(sock))
     peer = sock.peer

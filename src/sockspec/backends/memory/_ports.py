@@ -161,6 +161,7 @@ class PortTable:
 
 
 def wire_local(sock: MemorySocket) -> tuple[int, str] | None:
+    """The socket's own address on the wire, ``(v, text)``; None for UNIX or unbound."""
     if sock.unix or sock.local is None:
         return None
     return (4 if ":" not in sock.local else 6, sock.local)
@@ -174,6 +175,7 @@ def present(sock: MemorySocket, addr: str) -> str:
 
 
 def present_local(sock: MemorySocket) -> tuple[str | None, int | None]:
+    """getsockname(): the bound address as the socket's family shows it."""
     if sock.unix:
         return (sock.local, None)
     if sock.port is None:
@@ -182,6 +184,7 @@ def present_local(sock: MemorySocket) -> tuple[str | None, int | None]:
 
 
 def present_remote(sock: MemorySocket) -> tuple[str | None, int | None]:
+    """getpeername()'s address, as the socket's family shows it."""
     remote = sock.remote
     if remote is None:
         return (None, None)
@@ -194,6 +197,7 @@ def present_remote(sock: MemorySocket) -> tuple[str | None, int | None]:
 
 
 def bind_path(sock: MemorySocket, path: str) -> None:
+    """Bind a UNIX socket to *path* (``""``: Linux's autobind to an abstract name)."""
     paths = sock.host.table.paths
     if not path:
         # Linux "autobind": an unnamed bind gets a unique abstract name of
@@ -213,6 +217,7 @@ def bind_path(sock: MemorySocket, path: str) -> None:
 
 
 def bind_inet(sock: MemorySocket, host: str | None, port: int) -> None:
+    """Bind an IP socket to *host* (None: the wildcard) and *port* (0: ephemeral)."""
     net = sock.net
     if host is None:
         wire = (4, "0.0.0.0") if sock.ipv == 4 else (6, "::")
@@ -229,6 +234,7 @@ def bind_inet(sock: MemorySocket, host: str | None, port: int) -> None:
 
 
 def set_cover(sock: MemorySocket, v: int, addr: str) -> None:
+    """Record which IPv4 and IPv6 addresses a binding to *addr* covers."""
     if v == 4:
         sock.cov4 = "*" if addr == "0.0.0.0" else addr
         sock.cov6 = None
@@ -240,6 +246,7 @@ def set_cover(sock: MemorySocket, v: int, addr: str) -> None:
 
 
 def overlaps(sock: MemorySocket, other: MemorySocket) -> bool:
+    """Whether the addresses two bindings cover meet."""
     a4, b4, a6, b6 = sock.cov4, other.cov4, sock.cov6, other.cov6
     return bool(
         (a4 and b4 and (a4 == "*" or b4 == "*" or a4 == b4))
@@ -248,6 +255,7 @@ def overlaps(sock: MemorySocket, other: MemorySocket) -> bool:
 
 
 def conflicts(sock: MemorySocket, port: int, listening_only: bool = False) -> bool:
+    """Whether binding *sock* to *port* collides with a binding or TIME_WAIT entry."""
     host = sock.host
     for other in host.table.ports.get((sock.proto, port), ()):
         if other is sock or not overlaps(sock, other):
@@ -285,6 +293,7 @@ def conflicts(sock: MemorySocket, port: int, listening_only: bool = False) -> bo
 
 
 def claim_port(sock: MemorySocket, port: int) -> None:
+    """Take *port* (0: an ephemeral one) in the host's table, or EADDRINUSE."""
     host = sock.host
     if port == 0:
         port = ephemeral_port(sock)
@@ -295,6 +304,7 @@ def claim_port(sock: MemorySocket, port: int) -> None:
 
 
 def ephemeral_port(sock: MemorySocket) -> int:
+    """Draw a free ephemeral port from the network's seeded port stream."""
     rng = sock.net.port_rng
     low, high = sock.net.ephemeral_ports
     ports = sock.host.table.ports
@@ -396,6 +406,7 @@ def listeners_first(sock: MemorySocket) -> None:
 
 
 def unbind(sock: MemorySocket) -> None:
+    """Leave the host's table: the port, and the UNIX path as Linux leaves it."""
     if sock.port is not None:
         key = (sock.proto, sock.port)
         bound = sock.host.table.ports.get(key)

@@ -97,6 +97,7 @@ def mask(sock: MemorySocket) -> int:
 
 
 def writable_room(sock: MemorySocket) -> bool:
+    """Whether the peer's receive buffer and the flight leave room to send."""
     peer = sock.peer
     if peer is None or not sock.state.connected:
         return True  # Linux reports an idle socket's empty send buffer
@@ -104,6 +105,7 @@ def writable_room(sock: MemorySocket) -> bool:
 
 
 def selector_events(sock: MemorySocket) -> int:
+    """The selector's read (1) and write (2) bits from the poll mask."""
     m = mask(sock)
     return (1 if m & READ_BITS else 0) | (2 if m & WRITE_BITS else 0)
 
@@ -205,14 +207,14 @@ class MemorySelector(SelectorImpl):
                     return self._scan()
                 if deadline is not None and sched.now >= deadline:
                     return []
-                w = Waiter(sched.lock, "Poller.poll()", deadline, self.describe)
+                w = Waiter(sched.lock, "Poller.poll()", deadline, self._describe)
                 self.waiters.append(w)
                 try:
                     sched.block(w)
                 finally:
                     self.waiters.remove(w)
 
-    def describe(self) -> str:
+    def _describe(self) -> str:
         if not self.regs:
             return "an empty Poller (no socket registered: nothing can make it ready)"
         socks = ", ".join(describe(s) for s in self.regs)

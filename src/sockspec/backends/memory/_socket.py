@@ -281,19 +281,23 @@ class MemorySocket(SocketImpl):
             raise closed_while_waiting()
 
     def deadline(self, timeout: float | None) -> float | None:
+        """The virtual time *timeout* seconds from now (None: no deadline)."""
         return None if timeout is None else self.sched.now + timeout
 
     def opt(self, option: Option) -> bool:
+        """Whether the boolean *option* is set."""
         opts = self.opts
         return opts is not None and bool(opts.get(option, False))
 
     def log(
         self, kind: str, other: str = "", nbytes: int = 0, detail: str = ""
     ) -> None:
+        """Record an event of this socket in the network's log."""
         here = self.host.hostname + " " + _fmt(*present_local(self))
         self.net.log_event(kind, here, other, nbytes, detail)
 
     def peer_name(self) -> str:
+        """``host address:port`` of the other end, for the log."""
         peer = self.peer
         if peer is not None:
             return peer.host.hostname + " " + _fmt(*present_local(peer))
@@ -362,6 +366,7 @@ class MemorySocket(SocketImpl):
             connect_stream(self, target, port, timeout)
 
     def later(self, delay: float, fn: Callable[[], None]) -> None:
+        """Run *fn* after *delay* seconds of virtual time (now if not positive)."""
         if delay <= 0:
             fn()
         else:

@@ -42,6 +42,7 @@ UNCONNECTED, PENDING, CONNECTED = Told.UNCONNECTED, Told.PENDING, Told.CONNECTED
 
 
 def refused(sock: MemorySocket, token: int) -> None:
+    """The connect attempt *token* is refused: ECONNREFUSED (lock held)."""
     if sock.state is not SYN_SENT or sock.syn_token != token:
         return
     sock.state = next_state(sock.state, TcpEvent.REFUSE)
@@ -68,6 +69,7 @@ def shut_connection(sock: MemorySocket, rd: bool, wr: bool) -> None:
 
 
 def send_fin(sock: MemorySocket) -> None:
+    """Send our FIN once, moving to FIN_WAIT or LAST_ACK (lock held)."""
     if sock.state.fin_sent or sock.peer is None:
         return
     sock.state = next_state(sock.state, TcpEvent.SEND_FIN)
@@ -75,6 +77,7 @@ def send_fin(sock: MemorySocket) -> None:
 
 
 def close_connection(sock: MemorySocket) -> None:
+    """close() of a connected socket: FIN, or RST with unread data or SO_LINGER 0."""
     peer = sock.peer
     assert peer is not None
     if sock.unix:
@@ -186,6 +189,7 @@ def push(sock: MemorySocket, chunk: bytes) -> int:
 
 
 def take_stream(sock: MemorySocket, maxlen: int) -> bytes:
+    """Take up to *maxlen* queued bytes (ShortReads may take fewer) (lock held)."""
     rx = sock.rx
     assert rx is not None  # callers saw data queued
     net = sock.net
