@@ -7,6 +7,7 @@ no socket, thread or clock.
 from __future__ import annotations
 
 import itertools
+import sys
 
 import pytest
 
@@ -162,3 +163,22 @@ def test_labels_are_what_netstat_shows() -> None:
         "RESET",
         "CLOSED",
     }
+
+
+def test_a_transition_runs_no_python_code_but_the_lookup() -> None:
+    # Enum's own __hash__ is Python (it hashes the name); a connection makes
+    # about five transitions, so the table is keyed by identity hashes.
+    seen: list[str] = []
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        if event == "call":
+            seen.append(frame.f_code.co_name)  # type: ignore[attr-defined]
+
+    sys.setprofile(profile)
+    try:
+        next_state(S.ESTABLISHED, E.SEND_FIN)
+    finally:
+        sys.setprofile(None)
+    assert seen == ["next_state"]
+    # ... and members still work as dict keys and compare as before.
+    assert {S.CLOSED: 1}[TcpState["CLOSED"]] == 1

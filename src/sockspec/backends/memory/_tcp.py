@@ -118,6 +118,10 @@ class TcpState(enum.Enum):
     def __repr__(self) -> str:
         return f"TcpState.{self.name}"
 
+    # Members are singletons compared by identity: the identity hash (in C)
+    # agrees with ==, where Enum's own hashes the name in Python.
+    __hash__ = object.__hash__
+
 
 class TcpEvent(enum.Enum):
     """What can happen to a stream connection."""
@@ -132,6 +136,8 @@ class TcpEvent(enum.Enum):
     SEND_FIN = "this end sends its FIN (shutdown(SHUT_WR) or close)"
     RECV_FIN = "the peer's FIN arrives"
     RESET = "the connection is reset (RST arrives, Reset rule, data after close)"
+
+    __hash__ = object.__hash__  # see TcpState
 
 
 class TcpStateError(RuntimeError):
