@@ -379,3 +379,32 @@ def test_an_idle_memory_connection_allocates_no_empty_containers() -> None:
         gc.collect()
         per_connection = (len(gc.get_objects()) - before) / 100
     assert per_connection <= 6.1, per_connection
+
+
+def test_closing_an_accepted_connection_does_not_walk_the_others() -> None:
+    # list.remove runs in C, so counting Python lines cannot see it: closing
+    # 20,000 accepted connections in order memmoved the port's list each
+    # time (quadratic).  The accepted ones are kept in an ordered dict
+    # beside the listener's short list instead.
+    network = Network(seed=9)
+    listener = sockspec.Socket(backend=network)
+    listener.bind("127.0.0.1", 9000)
+    listener.listen(128)
+    pairs = []
+    try:
+        for _ in range(50):
+            client = sockspec.Socket(backend=network)
+            client.connect("127.0.0.1", 9000)
+            pairs.append((client, listener.accept()))
+        table = network.local.table
+        assert len(table.ports[("tcp", 9000)]) == 1  # the listener alone
+        assert len(table.accepted[("tcp", 9000)]) == 50
+        pairs[0][1].close()
+        assert len(table.accepted[("tcp", 9000)]) == 49
+    finally:
+        for client, server in pairs:
+            client.close()
+            server.close()
+        listener.close()
+        network.close()
+    assert ("tcp", 9000) not in table.accepted

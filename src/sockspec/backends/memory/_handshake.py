@@ -291,7 +291,7 @@ def establish(sock: MemorySocket, client: MemorySocket) -> None:
         conn.local = remote[1]
         conn.port = sock.port
         conn.cov4, conn.cov6 = sock.cov4, sock.cov6
-        sock.host.table.add(conn)
+        sock.host.table.add_accepted(conn)
         conn.remote = wire_local(client)
         conn.rport = client.port
     conn.peer, client.peer = client, conn

@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Iterator
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from ...api.constants import AF_INET6, IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, Option
@@ -66,12 +67,15 @@ def errno_error(code: int) -> SocketError:
 class PortTable:
     """One host's bindings: ports by protocol, TIME_WAIT entries, UNIX paths."""
 
-    __slots__ = ("paths", "ports", "timewait")
+    __slots__ = ("accepted", "paths", "ports", "timewait")
 
     def __init__(self) -> None:
         #: (proto, port) -> sockets bound there: listeners first, then in
         #: binding order.
         self.ports: dict[tuple[str, int], list[MemorySocket]] = {}
+        #: (proto, port) -> the connections a listener there accepted, in
+        #: order: a dict, so closing one of 20,000 is not a scan of them.
+        self.accepted: dict[tuple[str, int], dict[MemorySocket, None]] = {}
         #: (proto, port) -> TIME_WAIT entries left by actively closed
         #: connections.
         self.timewait: dict[tuple[str, int], list[TimeWaitEntry]] = {}
@@ -123,9 +127,13 @@ class PortTable:
                 best = [sock]  # Linux: the most recently bound one wins
         return best
 
-    def add(self, sock: MemorySocket) -> None:
-        """Record *sock* (already given its port) at the end of its port's list."""
-        self.ports.setdefault((sock.proto, sock.port or 0), []).append(sock)
+    def add_accepted(self, sock: MemorySocket) -> None:
+        """Record *sock*, a connection a listener made, on the listener's port."""
+        self.accepted.setdefault((sock.proto, sock.port or 0), {})[sock] = None
+
+    def in_use(self, key: tuple[str, int]) -> bool:
+        """Whether any socket is bound to *key*, ``(proto, port)``."""
+        return key in self.ports or key in self.accepted
 
     def demote(self, sock: MemorySocket) -> None:
         """*sock* stopped listening but keeps its port: out of the listeners' place."""
@@ -257,7 +265,9 @@ def overlaps(sock: MemorySocket, other: MemorySocket) -> bool:
 def conflicts(sock: MemorySocket, port: int, listening_only: bool = False) -> bool:
     """Whether binding *sock* to *port* collides with a binding or TIME_WAIT entry."""
     host = sock.host
-    for other in host.table.ports.get((sock.proto, port), ()):
+    key = (sock.proto, port)
+    table = host.table
+    for other in chain(table.ports.get(key, ()), table.accepted.get(key, ())):
         if other is sock or not overlaps(sock, other):
             continue
         if listening_only and other.state is not LISTEN:
@@ -307,13 +317,13 @@ def ephemeral_port(sock: MemorySocket) -> int:
     """Draw a free ephemeral port from the network's seeded port stream."""
     rng = sock.net.port_rng
     low, high = sock.net.ephemeral_ports
-    ports = sock.host.table.ports
+    in_use = sock.host.table.in_use
     for _ in range(64):
         port = rng.randint(low, high)
-        if (sock.proto, port) not in ports and not conflicts(sock, port):
+        if not in_use((sock.proto, port)) and not conflicts(sock, port):
             return port
     for port in range(low, high + 1):
-        if (sock.proto, port) not in ports and not conflicts(sock, port):
+        if not in_use((sock.proto, port)) and not conflicts(sock, port):
             return port
     # Linux (inet_csk_get_port, udp_lib_get_port): bind() and listen()
     # say EADDRINUSE; autobind translates for connect and send.
@@ -409,7 +419,14 @@ def unbind(sock: MemorySocket) -> None:
     """Leave the host's table: the port, and the UNIX path as Linux leaves it."""
     if sock.port is not None:
         key = (sock.proto, sock.port)
-        bound = sock.host.table.ports.get(key)
+        table = sock.host.table
+        accepted = table.accepted.get(key)
+        if accepted is not None and accepted.pop(sock, 0) is None:
+            if not accepted:
+                del table.accepted[key]
+            bound = None
+        else:
+            bound = table.ports.get(key)
         if bound is not None:
             try:
                 bound.remove(sock)  # one scan, not "in" and then remove
