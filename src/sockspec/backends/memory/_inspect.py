@@ -75,8 +75,9 @@ class SocketInfo:
     local: str
     #: Remote ``addr:port`` (or path), ``"*"`` when unconnected.
     remote: str
-    #: ``NEW``, ``LISTEN``, ``SYN_SENT``, ``ESTABLISHED``, ``FIN_WAIT``,
-    #: ``CLOSE_WAIT``, ``CLOSED``, ``RESET``, ``BOUND`` or ``TIME_WAIT``.
+    #: ``NEW``, ``BOUND``, ``LISTEN``, ``SYN_SENT``, ``ESTABLISHED``,
+    #: ``FIN_WAIT``, ``CLOSE_WAIT``, ``CLOSING`` (both FINs), ``RESET``,
+    #: ``CLOSED``, ``TIME_WAIT``; a connected datagram socket ``CONNECTED``.
     state: str
     #: Bytes (or datagrams' bytes) waiting to be read.
     recv_q: int
