@@ -21,7 +21,7 @@ import pytest
 
 import sockspec
 from sockspec.api.constants import Family, Option, Shutdown, SocketType
-from sockspec.backends.memory import Network
+from sockspec.backends.memory import MemorySocket, Network
 from sockspec.backends.stdlib import StdlibSocket
 
 
@@ -317,7 +317,9 @@ def test_a_memory_connection_costs_the_same_however_many_are_open() -> None:
 
 
 @contextlib.contextmanager
-def _connecting(seed: int) -> Iterator[Callable[[], None]]:
+def _connecting(
+    seed: int,
+) -> Iterator[Callable[[], tuple[sockspec.Socket, sockspec.Socket]]]:
     """A network with a listener; yields a function that opens one more pair.
 
     Ten pairs are open first (the listener's first queue and table growth
@@ -331,11 +333,12 @@ def _connecting(seed: int) -> Iterator[Callable[[], None]]:
     listener.listen(4096)
     pairs = []
 
-    def connect() -> None:
+    def connect() -> tuple[sockspec.Socket, sockspec.Socket]:
         client = sockspec.Socket(backend=network)
         client.connect("127.0.0.1", 9000)
         pairs.append((client, listener.accept()))
         network.clear_events()
+        return pairs[-1]
 
     try:
         for _ in range(10):
@@ -386,25 +389,13 @@ def test_closing_an_accepted_connection_does_not_walk_the_others() -> None:
     # 20,000 accepted connections in order memmoved the port's list each
     # time (quadratic).  The accepted ones are kept in an ordered dict
     # beside the listener's short list instead.
-    network = Network(seed=9)
-    listener = sockspec.Socket(backend=network)
-    listener.bind("127.0.0.1", 9000)
-    listener.listen(128)
-    pairs = []
-    try:
-        for _ in range(50):
-            client = sockspec.Socket(backend=network)
-            client.connect("127.0.0.1", 9000)
-            pairs.append((client, listener.accept()))
-        table = network.local.table
+    with _connecting(seed=9) as connect:
+        pairs = [connect() for _ in range(50)]
+        server = pairs[0][1].implementation()
+        assert isinstance(server, MemorySocket)
+        table = server.host.table
         assert len(table.ports[("tcp", 9000)]) == 1  # the listener alone
-        assert len(table.accepted[("tcp", 9000)]) == 50
+        assert len(table.accepted[("tcp", 9000)]) == 60  # 10 opened first
         pairs[0][1].close()
-        assert len(table.accepted[("tcp", 9000)]) == 49
-    finally:
-        for client, server in pairs:
-            client.close()
-            server.close()
-        listener.close()
-        network.close()
+        assert len(table.accepted[("tcp", 9000)]) == 59
     assert ("tcp", 9000) not in table.accepted
