@@ -90,10 +90,12 @@ from ._faults import (
     SlowReader,
     Uniform,
 )
+from ._host import CAPABILITIES, Host
 from ._inspect import NetworkEvent, SocketInfo
-from ._network import CAPABILITIES, Host, Network
+from ._network import Network
 from ._sched import Deadlock, StaleNetwork
-from ._socket import MemorySelector, MemorySocket
+from ._selector import MemorySelector
+from ._socket import MemorySocket
 
 __all__ = [
     # the network

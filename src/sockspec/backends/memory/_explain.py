@@ -10,12 +10,15 @@ network's random streams, so explaining a deadlock changes no later draw.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ._faults import BlackHole, Partition, Rule
+from ._faults import Rule
+from ._inspect import describe, state_name
+from ._ports import wire_local
 
 if TYPE_CHECKING:
-    from ._network import Host, Network
+    from ._host import Host
+    from ._network import Network
     from ._socket import MemorySocket
 
 __all__ = ["held_by_rules", "rule_text"]
@@ -36,49 +39,38 @@ def _holding(
     net: Network,
     src: MemorySocket,
     dst_host: Host,
-    dst: Any,
+    dst: tuple[int, str] | None,
     dport: int | None,
     dst_sock: MemorySocket | None,
 ) -> list[str]:
-    """The rules that hold a stream packet from *src* (as ``_path`` decides)."""
-    found = []
-    for handle in net._rules:
-        rule = handle.rule
-        if not isinstance(rule, (Partition, BlackHole)) or not rule.streams:
-            continue
-        if isinstance(rule, Partition) and src._host is dst_host:
-            continue
-        if net._match(handle, src, dst_host, dst, dport, dst_sock):
-            found.append(rule_text(rule))
-    return found
+    """The rules that hold a stream packet from *src*, as text."""
+    return [
+        rule_text(r) for r in net.rule_set.holding(src, dst_host, dst, dport, dst_sock)
+    ]
 
 
 def held_by_rules(net: Network) -> list[str]:
     """One line per stream or connect held by a rule (lock held)."""
     lines = []
-    for sock in list(net._sockets.values()):
-        inflight = getattr(sock, "_inflight", None) or ()  # made on first use
+    for sock in list(net.sockets.values()):
+        inflight = getattr(sock, "inflight", None) or ()  # made on first use
         held = sum(len(seg[2]) for seg in inflight if seg[0] is None)
-        sender = sock._peer
+        sender = sock.peer
         if held and sender is not None:
-            rules = _holding(
-                net, sender, sock._host, sock._wire_local(), sock._port, sock
-            )
+            rules = _holding(net, sender, sock.host, wire_local(sock), sock.port, sock)
             lines.append(
-                f"{held} bytes from {sender._describe()} to {sock._describe()} "
+                f"{held} bytes from {describe(sender)} to {describe(sock)} "
                 f"held by {', '.join(rules) or 'a rule'}"
             )
-        if sock._state_name() != "SYN_SENT" or not isinstance(sock._remote, tuple):
+        if state_name(sock) != "SYN_SENT" or not isinstance(sock.remote, tuple):
             continue
-        v, addr = sock._remote
-        dst_host = net._route(sock._host, v, addr)
+        v, addr = sock.remote
+        dst_host = net.route(sock.host, v, addr)
         if dst_host is None:
             continue
-        rules = _holding(net, sock, dst_host, sock._remote, sock._rport, None)
+        rules = _holding(net, sock, dst_host, sock.remote, sock.rport, None)
         if not rules and sender is not None:  # the answer is held on its way back
-            rules = _holding(
-                net, sender, sock._host, sock._wire_local(), sock._port, sock
-            )
+            rules = _holding(net, sender, sock.host, wire_local(sock), sock.port, sock)
         if rules:
-            lines.append(f"connect of {sock._describe()} held by {', '.join(rules)}")
+            lines.append(f"connect of {describe(sock)} held by {', '.join(rules)}")
     return lines

@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-__all__ = ["NetworkEvent", "SocketInfo", "format_netstat"]
+from ...api._shared import format_address as _fmt
+from ...api.constants import AF_INET6
+from ._ports import present_local, present_remote
+from ._tcp import TcpState
+
+if TYPE_CHECKING:
+    from ._socket import MemorySocket
+
+__all__ = [
+    "NetworkEvent",
+    "SocketInfo",
+    "describe",
+    "format_netstat",
+    "socket_info",
+    "state_name",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,8 +75,9 @@ class SocketInfo:
     local: str
     #: Remote ``addr:port`` (or path), ``"*"`` when unconnected.
     remote: str
-    #: ``NEW``, ``LISTEN``, ``SYN_SENT``, ``ESTABLISHED``, ``FIN_WAIT``,
-    #: ``CLOSE_WAIT``, ``CLOSED``, ``RESET``, ``BOUND`` or ``TIME_WAIT``.
+    #: ``NEW``, ``BOUND``, ``LISTEN``, ``SYN_SENT``, ``ESTABLISHED``,
+    #: ``FIN_WAIT``, ``CLOSE_WAIT``, ``CLOSING`` (both FINs), ``RESET``,
+    #: ``CLOSED``, ``TIME_WAIT``; a connected datagram socket ``CONNECTED``.
     state: str
     #: Bytes (or datagrams' bytes) waiting to be read.
     recv_q: int
@@ -92,4 +109,55 @@ def format_netstat(rows: list[SocketInfo]) -> str:
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in table
+    )
+
+
+# -- one socket, as the log and netstat show it ----------------------------------
+
+
+def describe(sock: MemorySocket) -> str:
+    """``<tcp #3 host:addr:port -> peer STATE>``, as deadlock messages show it."""
+    local = _fmt(*present_local(sock)) if sock.local or sock.port else "*"
+    remote = present_remote(sock)
+    out = f"<{proto_name(sock)} #{sock.id} {sock.host.hostname}:{local}"
+    if remote[0] is not None:
+        out += f" -> {_fmt(*remote)}"
+    return out + f" {state_name(sock)}>"
+
+
+def proto_name(sock: MemorySocket) -> str:
+    """The protocol column of netstat: tcp, tcp6, udp, udp6, unix, unix-dgram."""
+    if sock.unix:
+        return "unix" if sock.stream else "unix-dgram"
+    return sock.proto + ("6" if sock.family is AF_INET6 else "")
+
+
+def state_name(sock: MemorySocket) -> str:
+    """The state column of netstat for *sock*."""
+    if sock.closed:
+        return "CLOSED"
+    if sock.stream:
+        if sock.state is not TcpState.CLOSED:
+            return sock.state.label
+    elif sock.remote is not None:
+        return "CONNECTED"
+    return "BOUND" if sock.port is not None or sock.local else "NEW"
+
+
+def socket_info(sock: MemorySocket) -> SocketInfo:
+    """The netstat row of *sock*."""
+    local = _fmt(*present_local(sock)) if sock.local or sock.port else "*"
+    remote = _fmt(*present_remote(sock))
+    peer = sock.peer
+    return SocketInfo(
+        sock.id,
+        proto_name(sock),
+        sock.host.hostname,
+        local,
+        remote,
+        state_name(sock),
+        sock.rx_size if sock.stream else sum(len(item[0]) for item in sock.rx or ()),
+        peer.inflight_size if peer is not None else 0,
+        sock.sent,
+        sock.received,
     )

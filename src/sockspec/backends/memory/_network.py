@@ -1,250 +1,47 @@
-"""The network: hosts, addresses, names, port tables, rules, log and clock.
+"""The network: hosts, names, routing, rules, the event log and the clock.
 
-See :mod:`sockspec.backends.memory` for the theory of operation.  The
-socket-level protocol logic lives in :mod:`._socket`; this module holds what
-is shared by every socket of a network and the public configuration API.
+See :mod:`sockspec.backends.memory` for the theory of operation.  A socket's
+protocol logic lives in the modules :mod:`._socket` names; a host's
+bindings in :mod:`._ports`; rule matching in :mod:`._rules`.  This module
+holds what every socket of a network shares and the public configuration
+API.  The attributes without an underscore that are not documented
+(``rule_set``, ``sockets``, ``next_id``, ``port_rng``, ``logs_data``,
+``wire_address``, ``route``, ``log_event``) are the package's internal
+interface to the network, not API.
 """
 
 from __future__ import annotations
 
 import functools
-import ipaddress
 import os
 import random
 import socket as _socket
 import types
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator
-from typing import Any, TypeAlias, TypeVar
 
 from ...api._shared import format_address as _fmt
-from ...api.backend import Backend, Capabilities
-from ...api.constants import AF_INET, Family, Option, SocketType
+from ...api.backend import Backend
+from ...api.constants import AF_INET, Family, SocketType
 from ...api.delegating import unwrap_impl
 from ...api.errors import HostNotFound, SocketClosed
 from ...api.socket import Socket
 from ._explain import held_by_rules
-from ._faults import (
-    BlackHole,
-    Distribution,
-    Latency,
-    Partition,
-    Refuse,
-    Reset,
-    Rule,
-    RuleHandle,
-    SlowReader,
-    draw,
-)
-from ._inspect import NetworkEvent, SocketInfo, format_netstat
+from ._faults import Distribution, Latency, Partition, Rule, RuleHandle
+from ._host import CAPABILITIES, Host, WireAddr, parse_inet_aton, parse_ip
+from ._inspect import NetworkEvent, SocketInfo, format_netstat, socket_info
+from ._rules import End, RuleSet
 from ._sched import Scheduler, Waiter
-from ._socket import MemorySelector, MemorySocket
+from ._selector import MemorySelector
+from ._socket import MemorySocket
 
-#: A kind of rule, for matching that keeps the kind's type.
-_R = TypeVar("_R", bound=Rule)
-
-__all__ = ["CAPABILITIES", "Host", "Network"]
-
-#: What the memory backend supports: everything the API names.
-CAPABILITIES = Capabilities(
-    options=frozenset(Option),
-    virtual_time=True,
-    features=frozenset({"fault-injection", "multiple-hosts", "event-log"}),
-)
+__all__ = ["Network"]
 
 #: How many events a network's log keeps by default (the newest ones).
 EVENT_LOG_SIZE = 10_000
 
 #: The port range Linux hands out ephemeral ports from.
 EPHEMERAL = (32768, 60999)
-
-WireAddr = tuple[int, str]  # (4 or 6, canonical text)
-#: One end of a rule, resolved: a host, an address, or ``None`` for any.
-_End: TypeAlias = "Host | WireAddr | None"
-
-
-def parse_ip(text: str) -> WireAddr | None:
-    """Return ``(version, canonical text)`` for an IP literal, else ``None``.
-
-    An IPv4-mapped IPv6 address is returned as version 4: on the wire it is
-    IPv4 traffic, whatever family the socket has.
-    """
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if ip.version == 6:
-        mapped = ip.ipv4_mapped
-        if mapped is not None:
-            return 4, str(mapped)
-        return 6, str(ip)
-    return 4, str(ip)
-
-
-def parse_inet_aton(text: str) -> str | None:
-    """Read an IPv4 address the way glibc's ``inet_aton`` does, else ``None``.
-
-    ``getaddrinfo`` accepts these spellings for ``AF_INET``: one to four
-    dot-separated numbers, each decimal, octal (leading ``0``) or hex
-    (``0x``), the last one filling the remaining bytes (``127.1``,
-    ``2130706433``, ``0x7f.0.0.1``, ``0177.0.0.1``, ``0``).
-    """
-    parts = text.split(".")
-    if len(parts) > 4:
-        return None
-    values = []
-    for part in parts:
-        digits, base = part, 10
-        if part[:2] in ("0x", "0X"):
-            digits, base = part[2:], 16
-        elif part[:1] == "0" and len(part) > 1:
-            digits, base = part[1:], 8
-        allowed = "0123456789abcdefABCDEF"[: base if base < 16 else 22]
-        if not digits or any(c not in allowed for c in digits):
-            return None
-        values.append(int(digits, base))
-    *head, last = values
-    if any(v > 0xFF for v in head) or last >= 1 << (8 * (4 - len(head))):
-        return None
-    number = last
-    for i, v in enumerate(head):
-        number |= v << (8 * (3 - i))
-    return str(ipaddress.IPv4Address(number))
-
-
-class Host(Backend):
-    """A machine on the network: addresses, ports, UNIX paths.
-
-    A host is a :class:`~sockspec.Backend`: ``Socket(backend=host)`` makes a
-    socket that lives on it, and ``sockspec.use_backend(host)`` makes it the
-    default.  Every host has loopback (``127.0.0.0/8``, ``::1``).
-    """
-
-    name = "memory"
-    capabilities = CAPABILITIES
-
-    def __init__(
-        self, network: Network, hostname: str, ipv4: list[str], ipv6: list[str]
-    ) -> None:
-        #: The network the host is on.
-        self.network = network
-        #: The host's name (resolvable through the network's name table).
-        self.hostname = hostname
-        #: IPv4 addresses besides loopback.
-        self.ipv4 = ipv4
-        #: IPv6 addresses besides loopback.
-        self.ipv6 = ipv6
-        # (proto, port) -> sockets bound there, in binding order.
-        self._ports: dict[tuple[str, int], list[MemorySocket]] = {}
-        # (proto, port) -> [(address, expiry, its SO_REUSEADDR/SO_REUSEPORT)]
-        # left by actively closed connections.
-        self._timewait: dict[
-            tuple[str, int], list[tuple[str, float, frozenset[Option]]]
-        ] = {}
-        # UNIX path -> its socket, or None for a file whose socket is closed.
-        self._paths: dict[str, MemorySocket | None] = {}
-
-    def socket(self, family: Family, type: SocketType) -> MemorySocket:
-        """Create a socket on this host."""
-        return MemorySocket(self, family, type)
-
-    def selector(self) -> MemorySelector:
-        """Create the engine of a :class:`~sockspec.Poller` on this host."""
-        return MemorySelector(self.network)
-
-    def monotonic(self) -> float:
-        """The network's virtual clock."""
-        return self.network._sched.now
-
-    def open_resources(self) -> int:
-        """Open sockets on the whole network (see :meth:`Network.open_resources`)."""
-        return self.network.open_resources()
-
-    def lookup_host(self, host: str, family: Family) -> str | None:
-        """Resolve through the network's name table (:meth:`Network.lookup_host`)."""
-        return self.network.lookup_host(host, family)
-
-    def is_local(self, v: int, addr: str) -> bool:
-        """Whether *addr* (IP version *v*) belongs to this host."""
-        if v == 4:
-            return addr.startswith("127.") or addr in self.ipv4
-        return addr == "::1" or addr in self.ipv6
-
-    def source_for(self, v: int, dst: str) -> str | None:
-        """The address this host sends from to reach *dst*."""
-        if v == 4:
-            if dst.startswith("127."):
-                return "127.0.0.1"
-            if dst in self.ipv4:
-                return dst
-            return self.ipv4[0] if self.ipv4 else None
-        if dst == "::1":
-            return "::1"
-        if dst in self.ipv6:
-            return dst
-        return self.ipv6[0] if self.ipv6 else None
-
-    def _listener(self, v: int, addr: str, port: int | None) -> MemorySocket | None:
-        """The socket listening for TCP connections to *addr*:*port*."""
-        best = None
-        for sock in self._ports.get(("tcp", port or 0), ()):
-            if sock._state != 1:  # 1: listening; listeners come first
-                break
-            if sock._closed:
-                continue
-            cover = sock._cov4 if v == 4 else sock._cov6
-            if cover == addr:
-                return sock
-            if cover == "*" and best is None:
-                best = sock
-        return best
-
-    def _receivers(
-        self,
-        dst: WireAddr,
-        port: int | None,
-        source: tuple[int, str, int | None],
-        broadcast: bool,
-    ) -> list[MemorySocket]:
-        """The UDP sockets a datagram to *dst*:*port* from *source* reaches."""
-        v, addr = dst
-        best: list[MemorySocket] = []
-        best_score = 0
-        for sock in self._ports.get(("udp", port or 0), ()):
-            if sock._closed:
-                continue
-            cover = sock._cov4 if v == 4 else sock._cov6
-            if cover is None or (cover != "*" and cover != addr):
-                continue
-            score = 1 if cover == "*" else 2
-            if sock._remote is not None:  # connected: only its peer gets in
-                if sock._remote != source[:2] or sock._rport != source[2]:
-                    continue
-                score += 2
-            if broadcast:
-                best.append(sock)
-            elif score > best_score:
-                best, best_score = [sock], score
-            elif score == best_score:
-                best = [sock]  # Linux: the most recently bound one wins
-        return best
-
-    def unlink(self, path: str) -> None:
-        """Remove a UNIX socket path, as ``os.unlink`` removes the file."""
-        with self.network._sched.lock:
-            sock = self._paths.get(path)
-            if sock is None:
-                self._paths.pop(path, None)
-            # A live socket keeps working; only the name goes (as on Linux).
-            elif not path.startswith("\0"):
-                del self._paths[path]
-                sock._unix_linked = False
-
-    def __repr__(self) -> str:
-        addrs = ", ".join(self.ipv4 + self.ipv6)
-        seed = self.network.seed
-        return f"<memory Host {self.hostname!r} {addrs} on network seed={seed}>"
 
 
 class Network(Backend):
@@ -311,8 +108,10 @@ class Network(Backend):
         self.seed = seed
         # One stream for faults, one for port numbers, both from the seed,
         # so opening one more socket does not change which datagram is lost.
-        self._rng = random.Random(f"{seed}:faults")
-        self._port_rng = random.Random(f"{seed}:ports")
+        #: Package-internal: the installed fault rules (with the fault
+        #: stream); the rest of this block is read by the socket modules too.
+        self.rule_set = RuleSet(random.Random(f"{seed}:faults"))
+        self.port_rng = random.Random(f"{seed}:ports")
         if schedule not in ("free", "seeded"):
             raise ValueError(f"schedule must be 'free' or 'seeded', got {schedule!r}")
         #: ``"free"`` (threads run as the OS schedules them) or ``"seeded"``.
@@ -324,21 +123,16 @@ class Network(Backend):
         )
         # A proxy: the scheduler must not keep its network alive.
         self._sched.explain = functools.partial(held_by_rules, weakref.proxy(self))
-        self._record_data = bool(record_data)
+        self.logs_data = bool(record_data)
         self._hosts: dict[str, Host] = {}  # by lower-case name
         self._by_addr: dict[WireAddr, Host] = {}
         self._names: dict[str, list[WireAddr]] = {}
         self._events: deque[NetworkEvent] = deque(maxlen=event_log_size)
         self._discarded = 0
-        self._rules: list[RuleHandle] = []
-        self._matchers: dict[RuleHandle, tuple[_End, _End, MemorySocket | None]] = {}
-        self._reset_budget: dict[tuple[RuleHandle, int], int] = {}
-        self._sockets: dict[int, MemorySocket] = {}
-        self._held: list[Callable[[], None]] = []  # retried when a rule goes
-        self._next_id = 0
+        self.sockets: dict[int, MemorySocket] = {}
+        self.next_id = 0
         self._next_addr = 1
         self._ephemeral_ports = EPHEMERAL
-        self._closed = False
         #: The host sockets of this backend live on.
         self.local = self.add_host("local")
 
@@ -367,7 +161,7 @@ class Network(Backend):
         that is merely dropped is not closed by the garbage collector, so
         :meth:`netstat` still shows it and a test can find the leak.
         """
-        return len(self._sockets)
+        return len(self.sockets)
 
     @property
     def now(self) -> float:
@@ -488,10 +282,10 @@ class Network(Backend):
         The facade calls this for every host name a socket on the network
         is given (see :meth:`sockspec.Backend.lookup_host`).
         """
-        v, addr = self._resolve(host, family)
+        v, addr = self.wire_address(host, family)
         return addr if family is AF_INET or v == 6 else "::ffff:" + addr
 
-    def _resolve(self, host: str, family: Family) -> WireAddr:
+    def wire_address(self, host: str, family: Family) -> WireAddr:
         """Return the wire address for *host* on a socket of *family*."""
         want = 4 if family is AF_INET else 6
         wire = parse_ip(host)
@@ -522,7 +316,7 @@ class Network(Backend):
             _socket.EAI_ADDRFAMILY, "Address family for hostname not supported"
         )
 
-    def _route(self, src: Host, v: int, addr: str) -> Host | None:
+    def route(self, src: Host, v: int, addr: str) -> Host | None:
         """The host that *addr* reaches from *src*, or ``None``."""
         if src.is_local(v, addr):
             return src
@@ -550,37 +344,32 @@ class Network(Backend):
                 )
         handle = RuleHandle(self, rule)
         with self._sched.lock:
-            self._rules.append(handle)
-            self._matchers[handle] = (src, dst, sock)
+            self.rule_set.add(handle, src, dst, sock)
             self._refresh_fast()
         return handle
 
     def remove_rule(self, handle: RuleHandle) -> None:
         """Uninstall a rule (what :meth:`RuleHandle.remove` does); idempotent."""
         with self._sched.lock:
-            if handle not in self._matchers:
-                return
-            self._rules.remove(handle)
-            del self._matchers[handle]
-            for key in [k for k in self._reset_budget if k[0] is handle]:
-                del self._reset_budget[key]
-            self._refresh_fast()
-            self._retry_held()
+            if self.rule_set.remove(handle):
+                self._refresh_fast()
 
     def clear_rules(self) -> None:
         """Uninstall every rule (healing every partition)."""
-        for handle in list(self._rules):
+        for handle in list(self.rule_set.handles):
             self.remove_rule(handle)
 
     @property
     def rules(self) -> list[RuleHandle]:
         """The installed rules, oldest first."""
-        return list(self._rules)
+        return list(self.rule_set.handles)
 
     def _has_rule(self, handle: RuleHandle) -> bool:
-        return handle in self._matchers
+        return handle in self.rule_set
 
-    def partition(self, a: Any, b: Any = None, *, one_way: bool = False) -> RuleHandle:
+    def partition(
+        self, a: object, b: object = None, *, one_way: bool = False
+    ) -> RuleHandle:
         """Cut traffic between *a* and *b* (hosts, names or addresses).
 
         ``b=None`` cuts *a* off from everyone.  Remove the handle to heal.
@@ -588,12 +377,12 @@ class Network(Backend):
         return self.add_rule(Partition(src=a, dst=b, one_way=one_way))
 
     def latency(
-        self, delay: float | Distribution, *, src: Any = None, dst: Any = None
+        self, delay: float | Distribution, *, src: object = None, dst: object = None
     ) -> RuleHandle:
         """Delay packets from *src* to *dst* by *delay* (seconds or a distribution)."""
         return self.add_rule(Latency(delay, src=src, dst=dst))
 
-    def _matcher(self, value: object, field: str) -> _End:
+    def _matcher(self, value: object, field: str) -> End:
         """Turn a rule's ``src``/``dst`` into a Host or a wire address."""
         if value is None:
             return None
@@ -617,137 +406,9 @@ class Network(Backend):
         )
 
     def _refresh_fast(self) -> None:
-        fast = not self._rules and not self._record_data
-        for sock in self._sockets.values():
-            sock._fast = fast
-
-    @staticmethod
-    def _end(m: _End, host: Host | None, addr: WireAddr | None) -> bool:
-        if m is None:
-            return True
-        if isinstance(m, Host):
-            return host is m
-        return bool(addr == m)
-
-    def _match(
-        self,
-        handle: RuleHandle,
-        src: MemorySocket,
-        dst_host: Host,
-        dst: WireAddr | None,
-        dport: int | None,
-        dst_sock: MemorySocket | None,
-    ) -> bool:
-        """Whether *handle*'s rule covers a packet from *src* to *dst*."""
-        rule = handle.rule
-        msrc, mdst, msock = self._matchers[handle]
-        if msock is not None and msock is not src and msock is not dst_sock:
-            return False
-        if rule.port is not None and rule.port != dport and rule.port != src._port:
-            return False
-        src_host = src._host
-        src_addr = src._wire_local()
-        if self._end(msrc, src_host, src_addr) and self._end(mdst, dst_host, dst):
-            return True
-        if isinstance(rule, Partition) and not rule.one_way:
-            return self._end(msrc, dst_host, dst) and self._end(
-                mdst, src_host, src_addr
-            )
-        return False
-
-    def _matching(
-        self,
-        kind: type[_R],
-        src: MemorySocket,
-        dst_host: Host,
-        dst: WireAddr | None,
-        dport: int | None,
-        dst_sock: MemorySocket | None,
-        dgram: bool,
-    ) -> Iterator[tuple[RuleHandle, _R]]:
-        """Yield the installed rules of *kind* that cover this packet."""
-        for handle in self._rules:
-            rule = handle.rule
-            if (
-                isinstance(rule, kind)
-                and (rule.datagrams if dgram else rule.streams)
-                and self._match(handle, src, dst_host, dst, dport, dst_sock)
-            ):
-                yield handle, rule
-
-    def _path(
-        self,
-        src: MemorySocket,
-        dst_host: Host,
-        dst: WireAddr | None,
-        dport: int | None,
-        dst_sock: MemorySocket | None,
-        dgram: bool,
-    ) -> tuple[str, float]:
-        """Decide a packet's fate: ``("ok" | "held" | "refused", delay)``."""
-        if not self._rules:
-            return "ok", 0.0
-        verdict = "ok"
-        delay = 0.0
-        for handle in self._rules:
-            rule = handle.rule
-            if not isinstance(rule, (Partition, BlackHole, Refuse, Latency)):
-                continue
-            if not (rule.datagrams if dgram else rule.streams):
-                continue
-            if not self._match(handle, src, dst_host, dst, dport, dst_sock):
-                continue
-            if isinstance(rule, Partition):
-                if src._host is not dst_host:  # a host is never cut from itself
-                    verdict = "held"
-            elif isinstance(rule, BlackHole):
-                verdict = "held"
-            elif isinstance(rule, Refuse):
-                if verdict == "ok":
-                    verdict = "refused"
-            else:
-                delay += draw(rule.delay, self._rng)
-        return verdict, delay
-
-    def _any(self, kind: type[Rule], src: MemorySocket, dst: MemorySocket) -> bool:
-        """Whether a rule of *kind* covers the stream from *src* to *dst*."""
-        for _ in self._matching(
-            kind, src, dst._host, dst._wire_local(), dst._port, dst, False
-        ):
-            return True
-        return False
-
-    def _reset_cut(self, src: MemorySocket, dst: MemorySocket, n: int) -> int:
-        """Bytes of *n* that pass before a Reset rule fires, or -1."""
-        cut = -1
-        for handle, rule in self._matching(
-            Reset, src, dst._host, dst._wire_local(), dst._port, dst, False
-        ):
-            key = (handle, min(src._id, dst._id))
-            budget = self._reset_budget.setdefault(key, rule.after_bytes)
-            if budget < 0:
-                continue  # this rule already reset this connection
-            if n > budget:
-                self._reset_budget[key] = -1
-                cut = budget if cut < 0 else min(cut, budget)
-            else:
-                self._reset_budget[key] = budget - n
-        return cut
-
-    def _slow_reader(self, sock: MemorySocket) -> float:
-        """Seconds a receive on *sock* takes because of SlowReader rules."""
-        src = sock._peer or sock
-        delay = 0.0
-        for _, rule in self._matching(
-            SlowReader, src, sock._host, sock._wire_local(), sock._port, sock, True
-        ):
-            delay += draw(rule.delay, self._rng)
-        return delay
-
-    def _retry_held(self) -> None:
-        held, self._held = self._held, []
-        for retry in held:
-            retry()
+        fast = not self.rule_set.handles and not self.logs_data
+        for sock in self.sockets.values():
+            sock.fast = fast
 
     # -- time ------------------------------------------------------------------------
 
@@ -796,12 +457,12 @@ class Network(Backend):
     @property
     def record_data(self) -> bool:
         """Whether every stream send and delivery is logged."""
-        return self._record_data
+        return self.logs_data
 
     @record_data.setter
     def record_data(self, value: bool) -> None:
         with self._sched.lock:
-            self._record_data = bool(value)
+            self.logs_data = bool(value)
             self._refresh_fast()
 
     @property
@@ -814,7 +475,7 @@ class Network(Backend):
         """How many older events the log dropped to stay within its size."""
         return self._discarded
 
-    def _log(
+    def log_event(
         self, kind: str, src: str, dst: str = "", nbytes: int = 0, detail: str = ""
     ) -> None:
         events = self._events
@@ -856,26 +517,24 @@ class Network(Backend):
     def netstat(self) -> list[SocketInfo]:
         """A snapshot of every open socket (and TIME_WAIT entry), by id."""
         with self._sched.lock:
-            rows = [s._info() for s in self._sockets.values()]
+            rows = [socket_info(s) for s in self.sockets.values()]
             now = self._sched.now
             for host in self._hosts.values():
-                for (proto, port), entries in host._timewait.items():
-                    for addr, expiry, _ in entries:
-                        if expiry > now:
-                            rows.append(
-                                SocketInfo(
-                                    0,
-                                    proto,
-                                    host.hostname,
-                                    _fmt(addr, port),
-                                    "*",
-                                    "TIME_WAIT",
-                                    0,
-                                    0,
-                                    0,
-                                    0,
-                                )
-                            )
+                for proto, port, addr in host.table.timewait_rows(now):
+                    rows.append(
+                        SocketInfo(
+                            0,
+                            proto,
+                            host.hostname,
+                            _fmt(addr, port),
+                            "*",
+                            "TIME_WAIT",
+                            0,
+                            0,
+                            0,
+                            0,
+                        )
+                    )
             return rows
 
     def format_netstat(self) -> str:
@@ -888,7 +547,7 @@ class Network(Backend):
         if impl is None:
             raise ValueError(f"sock must be an open memory socket, got {sock!r}")
         with self._sched.lock:
-            return impl._info()
+            return socket_info(impl)
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -915,7 +574,7 @@ class Network(Backend):
     def __repr__(self) -> str:
         return (
             f"<memory Network seed={self.seed} t={self._sched.now:.6f}s "
-            f"hosts={len(self._hosts)} sockets={len(self._sockets)}>"
+            f"hosts={len(self._hosts)} sockets={len(self.sockets)}>"
         )
 
 

@@ -1,13 +1,35 @@
-"""Sockets and the Poller engine of the memory network.
+"""The memory socket: the :class:`SocketImpl` the facade calls.
 
-Each :class:`MemorySocket` is one endpoint.  A stream connection is two
-endpoints pointing at each other (``_peer``); data sent by one is appended to
-the other's receive queue (``_rx``), directly when no fault rule is installed
-(the fast path: one lock, one append, one wake-up check), or through the
-receiver's ordered in-flight queue (``_inflight``) when latency or a
-partition holds it back.  Flow control: a sender may have at most
-``_cap = receiver SO_RCVBUF + sender SO_SNDBUF`` bytes queued or in flight
-towards its peer, so a slow reader blocks the writer as on a real network.
+Theory of operation
+-------------------
+
+:class:`MemorySocket` is a thin adapter: it takes the network lock, checks
+what the call may do, waits (in virtual time) when it must, and hands the
+protocol work to the modules that own it:
+
+* :mod:`._ports` -- the host's port and address table, binding rules,
+  ephemeral ports, TIME_WAIT, UNIX paths, how addresses are shown;
+* :mod:`._tcp` -- the states of a stream connection, as a table;
+* :mod:`._handshake` -- listen, connect, the accept queue;
+* :mod:`._stream` -- segments, FIN and reset, closing, the send loop;
+* :mod:`._dgram` -- UDP and UNIX datagram routing;
+* :mod:`._selector` -- readiness, wake-ups and the Poller engine;
+* :mod:`._rules` -- which fault rules cover a packet;
+* :mod:`._inspect` -- a socket's netstat row and description.
+
+One object per endpoint holds all of the endpoint's state (its slots are
+the data those modules share), so an idle connection stays small and the
+data path has no indirection.  (That is why this module is a little over
+600 lines: a third of it declares and initialises those fields, the rest
+is the facade's twenty calls and their waits.)  A stream connection is two endpoints
+pointing at each other (``peer``); data sent by one is appended to the
+other's receive queue (``rx``) directly when no fault rule is installed
+(the fast path of :meth:`MemorySocket.send`: one lock, one append, one
+wake-up check), or through the receiver's ordered in-flight queue
+(``inflight``) when latency or a partition holds it back.  Flow control:
+a sender may have at most ``cap = receiver SO_RCVBUF + sender SO_SNDBUF``
+bytes queued or in flight towards its peer, so a slow reader blocks the
+writer as on a real network.
 
 Error and readiness semantics copy Linux loopback sockets (``tcp_poll``,
 ``udp_poll``, ``unix_poll``, ``tcp_reset``): the readiness mask is computed
@@ -19,99 +41,80 @@ the way the ``stdlib`` backend derives them from ``poll(2)``.
 from __future__ import annotations
 
 import errno
-import os
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ...api._shared import format_address as _fmt
 from ...api._shared import send_file_by_chunks
-from ...api.backend import SelectorImpl, SocketImpl
+from ...api.backend import SocketImpl
 from ...api.constants import (
     AF_INET,
-    AF_INET6,
     AF_UNIX,
-    EVENT_READ,
-    EVENT_WRITE,
     IPV6_V6ONLY,
     SHUT_RD,
     SHUT_WR,
-    SO_BROADCAST,
     SO_LINGER,
     SO_RCVBUF,
-    SO_REUSEADDR,
-    SO_REUSEPORT,
     SO_SNDBUF,
     SOCK_STREAM,
-    Event,
     Family,
     Option,
     Shutdown,
     SocketType,
 )
 from ...api.errors import (
-    AddressInUse,
-    AddressNotAvailable,
-    AlreadyConnected,
-    BrokenPipe,
-    ConnectionRefused,
-    MessageTooLong,
     NotConnected,
-    PermissionDenied,
     SocketError,
     Timeout,
     WouldBlock,
     closed_while_waiting,
-    from_os_error,
-    send_before_connect,
-    send_timed_out,
 )
-from ._faults import (
-    Duplicate,
-    Latency,
-    Loss,
-    Reorder,
-    ShortReads,
-    ShortWrites,
-    draw,
+from ._dgram import (
+    Source,
+    connect_dgram,
+    send_dgram,
+    send_dgram_to,
+    source_text,
+    take_dgram,
+    uncharge,
 )
-from ._inspect import SocketInfo
+from ._handshake import (
+    abandon_connect,
+    abort_connect,
+    admit_waiting,
+    close_listener,
+    connect_stream,
+    start_listening,
+    stop_listening,
+)
+from ._inspect import describe
+from ._ports import (
+    Target,
+    bind_inet,
+    bind_path,
+    errno_error,
+    present_local,
+    present_remote,
+    unbind,
+)
 from ._sched import Waiter
+from ._selector import READ_BITS, mask, notify
+from ._stream import close_connection, send_stream, shut_connection, take_stream
+from ._tcp import TcpState, Told
 
 if TYPE_CHECKING:
-    from ._network import Host, Network
+    from ._host import Host
+    from ._selector import MemorySelector
 
-__all__ = ["MemorySelector", "MemorySocket"]
+__all__ = ["MemorySocket"]
 
-# Readiness bits, as poll(2) has them.
-_IN, _OUT, _ERR, _HUP = 1, 4, 8, 16
-_READ_BITS = _IN | _ERR | _HUP
-_WRITE_BITS = _OUT | _ERR | _HUP
-_EVENTS = {
-    0: Event(0),
-    1: EVENT_READ,
-    2: EVENT_WRITE,
-    3: EVENT_READ | EVENT_WRITE,
-}
+_OUT, _ERR, _HUP = 4, 8, 16  # poll(2) bits, as _selector's mask() has them
 
-# States; plain ints keep comparisons cheap.
-_NEW, _LISTEN, _CONNECTING, _CONNECTED = range(4)
+# The states, as module globals: a state test is one identity check.
+CLOSED, LISTEN, SYN_SENT = TcpState.CLOSED, TcpState.LISTEN, TcpState.SYN_SENT
+UNCONNECTED, PENDING, CONNECTED = Told.UNCONNECTED, Told.PENDING, Told.CONNECTED
 
-# Segment kinds in an in-flight queue.
-_DATA, _FIN, _RST = range(3)
-
-#: Linux's net.core.somaxconn: listen() backlogs are capped at it.
-SOMAXCONN = 4096
-#: Linux gives up a connect() nobody answers after this long (6 SYN retries).
-SYN_GIVE_UP = 127.0
-#: How long an actively closed TCP port stays in TIME_WAIT (2 MSL on Linux).
-TIME_WAIT = 60.0
-#: Largest UDP payload over IPv4 / IPv6.
-_MAX_UDP = {4: 65507, 6: 65527}
-#: What one queued datagram costs in the receive buffer besides its bytes.
-_DGRAM_OVERHEAD = 768
-#: Linux's net.unix.max_dgram_qlen: queued datagrams before senders wait.
-UNIX_DGRAM_QLEN = 10
 # Linux limits and defaults for SO_RCVBUF / SO_SNDBUF (values are doubled).
 _BUF_MAX = 4194304
 _MIN_RCVBUF = 2304
@@ -119,1467 +122,451 @@ _MIN_SNDBUF = 4608
 _TCP_RCVBUF = 131072
 _TCP_SNDBUF = 16384
 _OTHER_BUF = 212992
-# What Linux charges an AF_UNIX datagram to its sender (skb truesize):
-# page size, skb_shared_info, struct sk_buff, SKB_MAX_ALLOC, MAX_SKB_FRAGS.
-_PAGE = 4096
-_SHINFO = 320
-_SKB_STRUCT = 256
-_SKB_MAX_ALLOC = 4 * _PAGE - _SHINFO
-_MAX_SKB_FRAGS = 17
-
-
-def _error(code: int) -> SocketError:
-    return from_os_error(OSError(code, os.strerror(code)))
-
-
-def _unix_truesize(n: int) -> int:
-    """Bytes of its sender's SO_SNDBUF an AF_UNIX datagram of *n* bytes takes.
-
-    Linux's unix_dgram_sendmsg puts up to SKB_MAX_ALLOC bytes in the head,
-    a kmalloc'd power of two that also holds skb_shared_info, and the rest,
-    up to MAX_SKB_FRAGS pages, in whole pages; the sk_buff itself adds 256.
-    The charge lasts until the receiver takes the datagram.
-    """
-    paged = 0
-    if n > _SKB_MAX_ALLOC:
-        paged = min(n - _SKB_MAX_ALLOC, _MAX_SKB_FRAGS * _PAGE)
-        paged = -(-paged // _PAGE) * _PAGE
-    head = n - paged + _SHINFO
-    return _SKB_STRUCT + max(512, 1 << (head - 1).bit_length()) + paged
-
-
-def _uncharge(item: tuple[Any, ...]) -> None:
-    """An AF_UNIX datagram left its receiver's queue: free its sender's room."""
-    if len(item) == 4:
-        sender: MemorySocket = item[2]
-        sender._wmem -= item[3]
-        if sender._waiters or sender._sels:
-            _notify(sender)
-
-
-def _notify(sock: MemorySocket) -> None:
-    """Wake threads and Pollers watching *sock* (lock held)."""
-    wake = sock._sched.wake
-    for w in sock._waiters:
-        wake(w)
-    for sel in sock._sels:
-        sel._dirty[sock] = None
-        for w in sel._waiters:
-            wake(w)
 
 
 class MemorySocket(SocketImpl):
     """One socket on a memory :class:`~sockspec.backends.memory.Host`."""
 
     __slots__ = (
-        "_accept_q",
-        "_backlog",
-        "_cap",
-        "_closed",
-        "_connected",
-        "_cov4",
-        "_cov6",
-        "_dead",
-        "_error",
-        "_family",
-        "_fast",
-        "_fin_first",
-        "_fin_rcvd",
-        "_fin_sent",
-        "_host",
-        "_id",
-        "_inflight",
-        "_inflight_size",
-        "_last_ready",
-        "_local",
-        "_lock",
-        "_nb_connect",
-        "_net",
-        "_opts",
-        "_peer",
-        "_port",
-        "_port_locked",
-        "_proto",
-        "_rcvbuf",
-        "_rd_shut",
-        "_received",
-        "_remote",
-        "_rport",
-        "_rx",
-        "_rx_size",
-        "_sched",
-        "_sels",
-        "_sent",
-        "_sndbuf",
-        "_state",
-        "_stopped",
-        "_stream",
-        "_syn_token",
-        "_syn_wait",
-        "_timeout",
-        "_tx",
-        "_type",
-        "_unix",
-        "_unix_linked",
-        "_user_shut_wr",
-        "_v",
-        "_waiters",
-        "_wmem",
-        "_wr_shut",
+        "accept_q",
+        "backlog",
+        "cap",
+        "closed",
+        "cov4",
+        "cov6",
+        "eof",
+        "error",
+        "family",
+        "fast",
+        "host",
+        "id",
+        "inflight",
+        "inflight_size",
+        "ipv",
+        "last_ready",
+        "local",
+        "lock",
+        "net",
+        "opts",
+        "peer",
+        "port",
+        "port_locked",
+        "proto",
+        "rcvbuf",
+        "rd_shut",
+        "received",
+        "remote",
+        "rport",
+        "rx",
+        "rx_size",
+        "sched",
+        "sels",
+        "sent",
+        "sndbuf",
+        "state",
+        "stopped",
+        "stream",
+        "syn_token",
+        "syn_wait",
+        "timeout",
+        "told",
+        "tx",
+        "type",
+        "unix",
+        "unix_linked",
+        "user_shut_wr",
+        "waiters",
+        "wmem",
+        "wr_shut",
     )
 
     def __init__(
         self, host: Host, family: Family, type: SocketType, *, locked: bool = False
     ) -> None:
         net = host.network
-        self._net = net
-        self._host = host
-        self._sched = net._sched
-        self._lock = net._sched.lock
-        self._family = family
-        self._type = type
-        self._stream = type is SOCK_STREAM
-        self._unix = family is AF_UNIX
-        self._proto = "unix" if self._unix else ("tcp" if self._stream else "udp")
-        self._v = 4 if family is AF_INET else 6
-        self._timeout: float | None = None
-        self._state = _NEW
-        self._connected = False  # what is_connected() reports (sticky, like stdlib)
-        self._nb_connect = False  # a non-blocking connect is not yet confirmed
-        self._local: str | None = None  # wire address text, or UNIX path
-        self._port: int | None = None
-        self._port_locked = False  # Linux SOCK_BINDPORT_LOCK: bind() chose it
-        self._stopped = False  # a listener that shutdown() stopped
-        self._cov4: str | None = None  # IPv4 addresses the binding covers ("*": all)
-        self._cov6: str | None = None
-        self._remote: tuple[int, str] | str | None = None  # wire addr, or path
-        self._rport: int | None = None
-        self._peer: MemorySocket | None = None
-        self._tx: MemorySocket | None = None  # peer, while the fast send path may run
-        self._cap = 0
+        self.net = net
+        self.host = host
+        self.sched = net._sched
+        self.lock = net._sched.lock
+        self.family = family
+        self.type = type
+        self.stream = type is SOCK_STREAM
+        self.unix = family is AF_UNIX
+        self.proto = "unix" if self.unix else ("tcp" if self.stream else "udp")
+        self.ipv = 4 if family is AF_INET else 6
+        self.timeout: float | None = None
+        # The connection's state (streams only: a datagram socket stays
+        # CLOSED, its connectedness is ``remote``) and the flags beside it;
+        # _tcp's docstring says why each flag is not part of the state.
+        self.state = CLOSED
+        self.told = UNCONNECTED
+        self.local: str | None = None  # wire address text, or UNIX path
+        self.port: int | None = None
+        self.port_locked = False  # Linux SOCK_BINDPORT_LOCK: bind() chose it
+        self.stopped = False  # a listener that shutdown() stopped
+        self.cov4: str | None = None  # IPv4 addresses the binding covers ("*": all)
+        self.cov6: str | None = None
+        self.remote: tuple[int, str] | str | None = None  # wire addr, or path
+        self.rport: int | None = None
+        self.peer: MemorySocket | None = None
+        self.tx: MemorySocket | None = None  # peer, while the fast send path may run
+        self.cap = 0
         # The queues are made on first use: an empty deque is ~760 bytes,
         # most of an idle connection (issue 16).  None reads as empty.
-        self._rx: deque[Any] | None = None
-        self._rx_size = 0
-        self._inflight: deque[list[Any]] | None = None
-        self._inflight_size = 0
-        self._last_ready = 0.0
-        self._rd_shut = False  # Linux RCV_SHUTDOWN: FIN received or SHUT_RD
-        self._wr_shut = False  # Linux SEND_SHUTDOWN
-        self._user_shut_wr = False  # shutdown(SHUT_WR) was called here
-        self._fin_rcvd = False
-        self._fin_sent = False
-        self._fin_first = False
-        self._dead = False  # reset or refused: the connection is gone
-        self._error = 0  # pending error (Linux sk_err)
-        self._closed = False
-        self._accept_q: deque[MemorySocket] | None = None
-        self._backlog = 0
-        self._syn_wait: list[tuple[MemorySocket, int]] = []
-        self._syn_token = 0
-        self._waiters: list[Waiter] = []
-        self._sels: list[MemorySelector] = []
-        self._opts: dict[Option, object] = {}
-        if self._stream and not self._unix:
-            self._rcvbuf, self._sndbuf = _TCP_RCVBUF, _TCP_SNDBUF
+        self.rx: deque[Any] | None = None
+        self.rx_size = 0
+        self.inflight: deque[list[Any]] | None = None
+        self.inflight_size = 0
+        self.last_ready = 0.0
+        self.rd_shut = False  # Linux RCV_SHUTDOWN: FIN received or SHUT_RD
+        self.wr_shut = False  # Linux SEND_SHUTDOWN
+        self.user_shut_wr = False  # shutdown(SHUT_WR) was called here
+        self.eof = False  # a FIN arrived (Linux SOCK_DONE)
+        self.error = 0  # pending error (Linux sk_err)
+        self.closed = False
+        self.accept_q: deque[MemorySocket] | None = None
+        self.backlog = 0
+        # Listeners only: connects waiting for room in the accept queue.
+        self.syn_wait: list[tuple[MemorySocket, int]] | None = None
+        self.syn_token = 0
+        # Made on first use, like the queues: most sockets never wait, are
+        # never registered with a Poller and keep every option's default.
+        self.waiters: list[Waiter] | None = None
+        self.sels: list[MemorySelector] | None = None
+        self.opts: dict[Option, object] | None = None
+        if self.stream and not self.unix:
+            self.rcvbuf, self.sndbuf = _TCP_RCVBUF, _TCP_SNDBUF
         else:
-            self._rcvbuf = self._sndbuf = _OTHER_BUF
-        self._sent = 0
-        self._received = 0
-        self._wmem = 0  # AF_UNIX datagrams sent and not yet received (truesize)
-        self._unix_linked = False
+            self.rcvbuf = self.sndbuf = _OTHER_BUF
+        self.sent = 0
+        self.received = 0
+        self.wmem = 0  # AF_UNIX datagrams sent and not yet received (truesize)
+        self.unix_linked = False
         if locked:  # made by the network itself, under its lock
             self._register()
         else:
-            with self._lock:
+            with self.lock:
                 self._register()
-                self._sched.join()
+                self.sched.join()
 
     def _register(self) -> None:
-        net = self._net
-        net._next_id += 1
-        self._id = net._next_id
-        net._sockets[self._id] = self
-        self._fast = not net._rules and not net._record_data
+        net = self.net
+        net.next_id += 1
+        self.id = net.next_id
+        net.sockets[self.id] = self
+        self.fast = not net.rule_set.handles and not net.logs_data
 
     # -- helpers -------------------------------------------------------------------
 
-    def _wait(
+    def wait(
         self, what: str, deadline: float | None, also: MemorySocket | None = None
     ) -> None:
         """Block until notified or *deadline* (lock held); raise if closed."""
-        if self._closed:
+        if self.closed:
             # Closed by another thread while this one waited for its turn
             # (the seeded schedule lets the lock go there): nothing would
             # ever wake this wait.
             raise closed_while_waiting()
-        w = Waiter(self._lock, what, deadline, self._describe)
-        self._waiters.append(w)
+        w = Waiter(self.lock, what, deadline, self.__repr__)
+        waiters = self.waiters
+        if waiters is None:
+            waiters = self.waiters = []
+        waiters.append(w)
         if also is not None:
-            also._waiters.append(w)
+            if also.waiters is None:
+                also.waiters = []
+            also.waiters.append(w)
         try:
-            self._sched.block(w)
+            self.sched.block(w)
         finally:
-            self._waiters.remove(w)
-            if also is not None and w in also._waiters:
-                also._waiters.remove(w)
-        if self._closed:
+            waiters.remove(w)
+            if also is not None and also.waiters and w in also.waiters:
+                also.waiters.remove(w)
+        if self.closed:
             raise closed_while_waiting()
 
-    def _deadline(self, timeout: float | None) -> float | None:
-        return None if timeout is None else self._sched.now + timeout
+    def deadline(self, timeout: float | None) -> float | None:
+        """The virtual time *timeout* seconds from now (None: no deadline)."""
+        return None if timeout is None else self.sched.now + timeout
 
-    def _describe(self) -> str:
-        local = _fmt(*self._present_local()) if self._local or self._port else "*"
-        remote = self._present_remote()
-        out = f"<{self._proto_name()} #{self._id} {self._host.hostname}:{local}"
-        if remote[0] is not None:
-            out += f" -> {_fmt(*remote)}"
-        return out + f" {self._state_name()}>"
+    def opt(self, option: Option) -> bool:
+        """Whether the boolean *option* is set."""
+        opts = self.opts
+        return opts is not None and bool(opts.get(option, False))
 
-    def _wire_local(self) -> tuple[int, str] | None:
-        if self._unix or self._local is None:
-            return None
-        return (4 if ":" not in self._local else 6, self._local)
-
-    def _present(self, addr: str) -> str:
-        """Show a wire address as this socket's family shows it."""
-        if self._family is AF_INET6 and ":" not in addr:
-            return "::ffff:" + addr
-        return addr
-
-    def _present_local(self) -> tuple[str | None, int | None]:
-        if self._unix:
-            return (self._local, None)
-        if self._port is None:
-            return (None, None)
-        return (self._present(self._local or ""), self._port)
-
-    def _present_remote(self) -> tuple[str | None, int | None]:
-        remote = self._remote
-        if remote is None:
-            return (None, None)
-        if isinstance(remote, str):
-            return (remote, None)
-        return (self._present(remote[1]), self._rport)
-
-    def _opt(self, option: Option) -> bool:
-        return bool(self._opts.get(option, False))
-
-    def _log(
+    def log(
         self, kind: str, other: str = "", nbytes: int = 0, detail: str = ""
     ) -> None:
-        here = self._host.hostname + " " + _fmt(*self._present_local())
-        self._net._log(kind, here, other, nbytes, detail)
+        """Record an event of this socket in the network's log."""
+        here = self.host.hostname + " " + _fmt(*present_local(self))
+        self.net.log_event(kind, here, other, nbytes, detail)
 
-    def _peer_name(self) -> str:
-        peer = self._peer
+    def peer_name(self) -> str:
+        """``host address:port`` of the other end, for the log."""
+        peer = self.peer
         if peer is not None:
-            return peer._host.hostname + " " + _fmt(*peer._present_local())
-        return _fmt(*self._present_remote())
-
-    # -- readiness -------------------------------------------------------------------
-
-    def _mask(self) -> int:
-        """The poll(2) mask Linux would report for this socket."""
-        m = 0
-        if self._stream:
-            if self._state == _LISTEN:
-                m = _IN if self._accept_q else 0
-                if self._unix:  # unix_poll shows a listener's shutdown too
-                    if self._rd_shut:
-                        m |= _IN
-                    if self._rd_shut and self._wr_shut:
-                        m |= _HUP
-                return m
-            if self._unix:
-                if self._rd_shut and self._wr_shut:
-                    m |= _HUP
-                if self._rx or self._rd_shut:
-                    m |= _IN
-                if self._state == _NEW:
-                    m |= _HUP
-                if self._state != _CONNECTING and self._writable_room():
-                    m |= _OUT
-            else:
-                if (
-                    (self._rd_shut and self._wr_shut)
-                    or self._state == _NEW
-                    or self._dead
-                ):
-                    m |= _HUP
-                if self._rd_shut:
-                    m |= _IN
-                if self._state != _CONNECTING:
-                    if self._rx:
-                        m |= _IN
-                    if self._wr_shut or self._dead or self._writable_room():
-                        m |= _OUT
-        else:
-            if self._rd_shut:
-                m |= _IN
-                if self._wr_shut:
-                    m |= _HUP
-            if self._rx:
-                m |= _IN
-            # unix_writable: a quarter of SO_SNDBUF in flight ends POLLOUT.
-            if not self._unix or (self._wmem + 1) * 4 <= self._sndbuf:
-                m |= _OUT
-        if self._error:
-            m |= _ERR
-        return m
-
-    def _writable_room(self) -> bool:
-        peer = self._peer
-        if peer is None or self._state != _CONNECTED:
-            return True  # Linux reports an idle socket's empty send buffer
-        return peer._rx_size + peer._inflight_size < self._cap
-
-    def _selector_events(self) -> int:
-        m = self._mask()
-        return (1 if m & _READ_BITS else 0) | (2 if m & _WRITE_BITS else 0)
+            return peer.host.hostname + " " + _fmt(*present_local(peer))
+        return _fmt(*present_remote(self))
 
     # -- connections -------------------------------------------------------------------
 
     def bind(self, host: str | None, port: int | None) -> None:
-        with self._lock:
-            self._sched.join()
-            if self._local is not None or self._port is not None or self._state != _NEW:
-                raise SocketError(errno.EINVAL, "Invalid argument")
-            if self._unix:
-                self._bind_path(host or "")
-            else:
-                self._bind_inet(host, port or 0)
-                self._port_locked = bool(port)
-            self._log("bind")
-
-    def _bind_path(self, path: str) -> None:
-        paths = self._host._paths
-        if not path:
-            # Linux "autobind": an unnamed bind gets a unique abstract name of
-            # five hex digits; the seeded port stream picks it.
-            rng = self._net._port_rng
-            for _ in range(64):
-                path = f"\0{rng.randrange(0x100000):05x}"
-                if path not in paths:
-                    break
-            else:
-                raise AddressInUse("no free autobind name")
-        if path in paths:
-            raise AddressInUse("Address already in use")
-        paths[path] = self
-        self._local = path
-        self._unix_linked = True
-
-    def _bind_inet(self, host: str | None, port: int) -> None:
-        net = self._net
-        if host is None:
-            wire = (4, "0.0.0.0") if self._v == 4 else (6, "::")
-        else:
-            wire = net._resolve(host, self._family)
-        v, addr = wire
-        if self._v == 6 and v == 4 and self._opt(IPV6_V6ONLY):
-            raise SocketError(errno.EINVAL, "Invalid argument")  # IPv4-mapped
-        if addr not in ("0.0.0.0", "::") and not self._host.is_local(v, addr):
-            raise AddressNotAvailable("Cannot assign requested address")
-        self._set_cover(v, addr)
-        self._claim_port(port)
-        self._local = addr
-
-    def _set_cover(self, v: int, addr: str) -> None:
-        if v == 4:
-            self._cov4 = "*" if addr == "0.0.0.0" else addr
-            self._cov6 = None
-        elif addr == "::":
-            self._cov6 = "*"
-            self._cov4 = None if self._opt(IPV6_V6ONLY) else "*"
-        else:
-            self._cov6, self._cov4 = addr, None
-
-    def _overlaps(self, other: MemorySocket) -> bool:
-        a4, b4, a6, b6 = self._cov4, other._cov4, self._cov6, other._cov6
-        return bool(
-            (a4 and b4 and (a4 == "*" or b4 == "*" or a4 == b4))
-            or (a6 and b6 and (a6 == "*" or b6 == "*" or a6 == b6))
-        )
-
-    def _conflicts(self, port: int, listening_only: bool = False) -> bool:
-        host = self._host
-        for other in host._ports.get((self._proto, port), ()):
-            if other is self or not self._overlaps(other):
-                continue
-            if listening_only and other._state != _LISTEN:
-                continue
-            if self._opt(SO_REUSEPORT) and other._opt(SO_REUSEPORT):
-                continue
+        with self.lock:
+            self.sched.join()
             if (
-                not listening_only
-                and self._opt(SO_REUSEADDR)
-                and other._opt(SO_REUSEADDR)
-                and (self._proto == "udp" or other._state != _LISTEN)
+                self.local is not None
+                or self.port is not None
+                or self.state is not CLOSED
+                or (not self.stream and self.remote is not None)
             ):
-                continue
-            return True
-        if listening_only:
-            return False
-        entries = host._timewait.get((self._proto, port))
-        if entries:
-            now = self._sched.now
-            entries[:] = [e for e in entries if e[1] > now]
-            # Linux (inet_csk_bind_conflict): a TIME_WAIT entry keeps the
-            # SO_REUSEADDR/SO_REUSEPORT of its socket; only the same option
-            # on both sides lets a new socket bind over it.
-            reuse = {opt for opt in (SO_REUSEADDR, SO_REUSEPORT) if self._opt(opt)}
-            for addr, _, tw_reuse in entries:
-                if reuse & tw_reuse:
-                    continue
-                if (":" in addr and self._cov6 in ("*", addr)) or (
-                    ":" not in addr and self._cov4 in ("*", addr)
-                ):
-                    return True
-        return False
-
-    def _claim_port(self, port: int) -> None:
-        host = self._host
-        if port == 0:
-            port = self._ephemeral()
-        elif self._conflicts(port):
-            raise AddressInUse("Address already in use")
-        host._ports.setdefault((self._proto, port), []).append(self)
-        self._port = port
-
-    def _ephemeral(self) -> int:
-        rng = self._net._port_rng
-        low, high = self._net.ephemeral_ports
-        ports = self._host._ports
-        for _ in range(64):
-            port = rng.randint(low, high)
-            if (self._proto, port) not in ports and not self._conflicts(port):
-                return port
-        for port in range(low, high + 1):
-            if (self._proto, port) not in ports and not self._conflicts(port):
-                return port
-        # Linux (inet_csk_get_port, udp_lib_get_port): bind() and listen()
-        # say EADDRINUSE; _autobind translates for connect and send.
-        raise AddressInUse("Address already in use (no free ephemeral port)")
-
-    def _destination(self, target: tuple[int, str]) -> tuple[int, str]:
-        """Where a connect or send to *target* goes, as Linux decides it.
-
-        The unspecified address means this host: ``::`` is ``::1`` and
-        ``0.0.0.0`` the socket's own bound address, else ``127.0.0.1``
-        (``tcp_v6_connect``, ``ip_route_output_key_hash_rcu``).  An IPv6
-        socket reaches IPv4-mapped addresses only if it may carry IPv4.
-        """
-        v, addr = target
-        local = self._local
-        bound_v4 = local is not None and ":" not in local
-        if addr == "::":
-            return (4, "127.0.0.1") if bound_v4 and self._v == 6 else (6, "::1")
-        if self._v == 6:
-            bound_v6 = local is not None and local != "::" and not bound_v4
-            if v == 4 and (self._opt(IPV6_V6ONLY) or bound_v6):
-                raise _error(errno.ENETUNREACH)
-            if v == 6 and bound_v4:
-                raise _error(errno.EAFNOSUPPORT)
-        if addr == "0.0.0.0":
-            if bound_v4 and local != "0.0.0.0":
-                return (4, local or "")
-            return (4, "127.0.0.1")
-        return target
-
-    def _autobind(self, dst: tuple[int, str] | None) -> None:
-        """Give an unbound socket an address, as connect/sendto do."""
-        if self._unix:
-            return
-        try:
-            self._take_port()
-        except AddressInUse:
-            # No free ephemeral port: listen() says EADDRINUSE, a TCP connect
-            # EADDRNOTAVAIL (__inet_hash_connect), a datagram socket EAGAIN
-            # (inet_autobind) -- which a send with a timeout retries until
-            # the deadline, as the OS backends do.
-            if self._stream:
-                if dst is None:
-                    raise
-                raise AddressNotAvailable("Cannot assign requested address") from None
-            if dst is not None or not self._timeout:
-                raise _error(errno.EAGAIN) from None
-            deadline = self._sched.now + self._timeout
-            while self._sched.now < deadline:
-                self._wait("send_to() (no free port)", deadline)
-            try:
-                self._take_port()
-            except AddressInUse:
-                raise Timeout("timed out") from None
-        if dst is not None and self._local in ("0.0.0.0", "::"):
-            src = self._host.source_for(dst[0], dst[1])
-            if src is None:
-                raise _error(errno.ENETUNREACH)
-            self._local = src
-
-    def _take_port(self) -> None:
-        """Claim an ephemeral port if the socket has none (lock held)."""
-        if self._port is None:
-            any_addr = "0.0.0.0" if self._v == 4 else "::"
-            self._set_cover(4 if self._v == 4 else 6, any_addr)
-            self._claim_port(0)
-            self._local = any_addr
-        elif self._stopped:
-            if not self._port_locked:  # the stopped listener gave it back
-                self._claim_port(0)
-            self._stopped = False
-
-    def _listeners_first(self) -> None:
-        """Move this new listener after the port's other listeners.
-
-        A port's list holds its listeners first, then everything else
-        (bound sockets, accepted connections), so Host._listener stops at
-        the first non-listener instead of walking every connection.
-        """
-        bound = self._host._ports[(self._proto, self._port or 0)]
-        bound.remove(self)
-        at = 0
-        while at < len(bound) and bound[at]._state == _LISTEN:
-            at += 1
-        bound.insert(at, self)
-
-    def _unbind(self) -> None:
-        if self._port is not None:
-            key = (self._proto, self._port)
-            bound = self._host._ports.get(key)
-            if bound is not None:
-                try:
-                    bound.remove(self)  # one scan, not "in" and then remove
-                except ValueError:
-                    pass
-                else:
-                    if not bound:
-                        del self._host._ports[key]
-        if self._unix and self._local is not None:
-            paths = self._host._paths
-            if self._local.startswith("\0"):
-                paths.pop(self._local, None)  # abstract names vanish with the socket
-            elif self._unix_linked and paths.get(self._local) is self:
-                paths[self._local] = None  # the file stays, like on disk
+                raise SocketError(errno.EINVAL, "Invalid argument")
+            if self.unix:
+                bind_path(self, host or "")
+            else:
+                bind_inet(self, host, port or 0)
+                self.port_locked = bool(port)
+            self.log("bind")
 
     def listen(self, backlog: int) -> None:
-        with self._lock:
-            self._sched.join()
-            if self._state in (_CONNECTED, _CONNECTING):
-                raise SocketError(errno.EINVAL, "Invalid argument")
-            if self._state != _LISTEN:
-                if self._unix:
-                    if self._local is None:
-                        raise SocketError(errno.EINVAL, "Invalid argument")
-                else:
-                    if self._port is None or self._stopped:
-                        self._autobind(None)
-                    if self._conflicts(self._port or 0, listening_only=True):
-                        raise AddressInUse("Address already in use")
-                self._state = _LISTEN
-                self._accept_q = deque()
-                if not self._unix:
-                    self._listeners_first()
-                self._log("listen")
-            self._backlog = min(backlog, SOMAXCONN)
-            self._admit_waiting()
+        with self.lock:
+            self.sched.join()
+            start_listening(self, backlog)
 
     def accept(self) -> MemorySocket:
-        with self._lock:
-            self._sched.join()
-            if self._state != _LISTEN:
+        with self.lock:
+            self.sched.join()
+            if self.state is not LISTEN:
                 raise SocketError(errno.EINVAL, "accept() needs a listening socket")
-            timeout = self._timeout
-            deadline = self._deadline(timeout)
-            queue = self._accept_q
+            timeout = self.timeout
+            deadline = self.deadline(timeout)
+            queue = self.accept_q
             assert queue is not None
             while not queue:
                 if timeout == 0:
-                    self._sched.spin()
+                    self.sched.spin()
                     if queue:
                         break
                     raise WouldBlock("Resource temporarily unavailable")
-                if deadline is not None and self._sched.now >= deadline:
+                if deadline is not None and self.sched.now >= deadline:
                     raise Timeout("timed out")
-                self._wait("accept()", deadline)
-                if self._state != _LISTEN:  # shutdown() stopped the listener
+                self.wait("accept()", deadline)
+                if self.state is not LISTEN:  # shutdown() stopped the listener
                     raise SocketError(errno.EINVAL, "Invalid argument")
             conn = queue.popleft()
-            conn._connected = True
-            self._admit_waiting()
-            conn._log("accept", conn._peer_name())
+            conn.told = CONNECTED
+            admit_waiting(self)
+            conn.log("accept", conn.peer_name())
             return conn
 
-    def _admit_waiting(self) -> None:
-        """Let connections that waited for room in the accept queue in."""
-        queue = self._accept_q
-        while self._syn_wait and queue is not None and len(queue) <= self._backlog:
-            client, token = self._syn_wait.pop(0)
-            if client._state == _CONNECTING and client._syn_token == token:
-                self._establish(client)
-
     def connect(self, host: str, port: int | None, timeout: float | None) -> None:
-        with self._lock:
-            self._sched.join()
-            if self._unix:
-                target: Any = host
+        with self.lock:
+            self.sched.join()
+            if self.unix:
+                target: Target = host
             else:
-                target = self._net._resolve(host, self._family)
-            if not self._stream:
-                self._connect_dgram(target, port)
+                target = self.net.wire_address(host, self.family)
+            if not self.stream:
+                connect_dgram(self, target, port)
                 return
-            state = self._state
-            if state == _LISTEN:
-                raise AlreadyConnected("Transport endpoint is already connected")
-            if state == _CONNECTED:
-                if self._nb_connect and not self._dead:
-                    self._nb_connect = False
-                    self._connected = True
-                    return
-                if not self._dead or not self._nb_connect:
-                    # Linux: once connect() reported the connection, the
-                    # socket stays SS_CONNECTED, even after a reset.
-                    raise AlreadyConnected("Transport endpoint is already connected")
-            if state == _CONNECTING:
-                if timeout == 0:
-                    raise WouldBlock(errno.EALREADY, "Operation already in progress")
-            elif self._error and self._nb_connect:
-                code, self._error = self._error, 0
-                self._nb_connect = False
-                raise _error(code)
-            else:
-                self._start_connect(target, port)
-            if timeout == 0:
-                if self._unix:
-                    if self._state == _CONNECTED:
-                        self._connected = True
-                        return
-                    self._abort_connect()
-                    raise WouldBlock("Resource temporarily unavailable")
-                self._nb_connect = True
-                raise WouldBlock(errno.EINPROGRESS, "Operation now in progress")
-            self._finish_connect(timeout)
+            connect_stream(self, target, port, timeout)
 
-    def _finish_connect(self, timeout: float | None) -> None:
-        give_up = timeout is None
-        deadline: float | None = self._sched.now + (
-            SYN_GIVE_UP if timeout is None else timeout
-        )
-        if give_up and self._unix:
-            deadline = None  # unix_wait_for_peer: no SYN to give up on
-        while self._state == _CONNECTING:
-            if deadline is not None and self._sched.now >= deadline:
-                self._log("timeout", detail="connect")
-                if give_up:
-                    self._abort_connect()
-                    raise Timeout("Connection timed out")
-                if self._unix:
-                    self._abort_connect()
-                else:
-                    # Linux: the caller's timeout ends the wait, not the
-                    # attempt; the SYN stays out, and the next connect()
-                    # reports it (EALREADY) or waits for it.
-                    self._nb_connect = True
-                raise Timeout("timed out")
-            self._wait("connect()", deadline)
-        if self._error:
-            code, self._error = self._error, 0
-            raise _error(code)
-        self._connected = True
-
-    def _abort_connect(self) -> None:
-        # SYNs still travelling, and places in accept-queue waiting lists,
-        # carry the old token and are ignored from now on.
-        self._syn_token += 1
-        self._state = _NEW
-
-    def _start_connect(self, target: Any, port: int | None) -> None:
-        # A socket whose earlier attempt failed (Linux: TCP_CLOSE) may try again.
-        self._dead = self._rd_shut = self._wr_shut = False
-        self._error = 0
-        self._nb_connect = False
-        if self._unix:
-            paths = self._host._paths
-            if target not in paths:
-                raise _error(errno.ENOENT)
-            listener = paths[target]
-            if (
-                listener is None
-                or listener._state != _LISTEN
-                or not listener._stream
-                or listener._rd_shut  # unix_stream_connect: shut down listener
-            ):
-                raise ConnectionRefused("Connection refused")
-            self._remote = target
-            self._state = _CONNECTING
-            self._syn_token += 1
-            if len(listener._accept_q or ()) <= listener._backlog:
-                listener._establish(self)
-            else:
-                listener._syn_wait.append((self, self._syn_token))
-            return
-        target = self._destination(target)
-        self._autobind(target)
-        self._remote = target
-        self._rport = port
-        self._state = _CONNECTING
-        self._syn_token += 1
-        self._send_syn(self._syn_token)
-
-    def _send_syn(self, token: int) -> None:
-        """Send (or re-send, after a heal) the connection request."""
-        if self._state != _CONNECTING or self._syn_token != token:
-            return
-        net = self._net
-        remote = self._remote
-        assert isinstance(remote, tuple)
-        v, addr = remote
-        dst_host = net._route(self._host, v, addr)
-        if dst_host is None:
-            return  # nobody has the address: the SYN is lost, connect times out
-        verdict, delay = net._path(self, dst_host, remote, self._rport, None, False)
-        if verdict == "held":
-            net._held.append(lambda: self._send_syn(token))
-            return
-
-        def arrive() -> None:
-            if self._state != _CONNECTING or self._syn_token != token:
-                return
-            if verdict == "refused":
-                listener = None
-            elif self._rport == self._port and remote == self._wire_local():
-                # Linux: the SYN finds the socket itself (simultaneous open).
-                self._connect_to_self()
-                return
-            else:
-                listener = dst_host._listener(v, addr, self._rport)
-            if listener is None:
-                self._net._log(
-                    "refuse",
-                    self._host.hostname + " " + _fmt(*self._present_local()),
-                    dst_host.hostname + " " + _fmt(addr, self._rport),
-                )
-                back = self._net._path(
-                    self, self._host, self._wire_local(), None, None, False
-                )[1]
-                self._later(back, lambda: self._refused(token))
-            elif len(listener._accept_q or ()) > listener._backlog:
-                # The SYN is dropped; a retransmission gets in once there is room.
-                listener._syn_wait.append((self, token))
-            else:
-                listener._establish(self)
-
-        self._later(delay, arrive)
-
-    def _connect_to_self(self) -> None:
-        """A TCP socket connected to its own address and port is its own peer."""
-        self._peer = self._tx = self
-        self._cap = self._rcvbuf + self._sndbuf
-        self._state = _CONNECTED
-        self._log("connect", self._host.hostname + " " + _fmt(*self._present_local()))
-        _notify(self)
-
-    def _later(self, delay: float, fn: Callable[[], None]) -> None:
+    def later(self, delay: float, fn: Callable[[], None]) -> None:
+        """Run *fn* after *delay* seconds of virtual time (now if not positive)."""
         if delay <= 0:
             fn()
         else:
-            self._sched.call_at(self._sched.now + delay, fn)
-
-    def _refused(self, token: int) -> None:
-        if self._state != _CONNECTING or self._syn_token != token:
-            return
-        self._state = _NEW
-        self._dead = True
-        self._error = errno.ECONNREFUSED
-        _notify(self)
-
-    def _establish(self, client: MemorySocket) -> None:
-        """Create the server end of a connection from *client* (lock held)."""
-        conn = MemorySocket(self._host, self._family, SOCK_STREAM, locked=True)
-        conn._opts = dict(self._opts)
-        conn._rcvbuf, conn._sndbuf = self._rcvbuf, self._sndbuf
-        conn._state = _CONNECTED
-        if self._unix:
-            conn._local = self._local
-            conn._remote = client._local
-            conn._unix_linked = False
-        else:
-            remote = client._remote
-            assert isinstance(remote, tuple)
-            conn._local = remote[1]
-            conn._port = self._port
-            conn._cov4, conn._cov6 = self._cov4, self._cov6
-            self._host._ports.setdefault(("tcp", self._port or 0), []).append(conn)
-            conn._remote = client._wire_local()
-            conn._rport = client._port
-        conn._peer, client._peer = client, conn
-        conn._cap = client._rcvbuf + conn._sndbuf
-        client._cap = conn._rcvbuf + client._sndbuf
-        conn._tx = client
-        assert self._accept_q is not None
-        self._accept_q.append(conn)
-        _notify(self)
-
-        def complete() -> None:
-            if client._state != _CONNECTING or client._peer is not conn:
-                return
-            client._state = _CONNECTED
-            if not client._dead:
-                client._tx = conn
-            client._log(
-                "connect", conn._host.hostname + " " + _fmt(*conn._present_local())
-            )
-            _notify(client)
-
-        if self._unix:
-            complete()
-            return
-        verdict, back = self._net._path(
-            conn, client._host, client._wire_local(), client._port, client, False
-        )
-        if verdict == "held":
-            self._net._held.append(complete)
-        else:
-            self._later(back, complete)
-
-    def _connect_dgram(self, target: Any, port: int | None) -> None:
-        if self._unix:
-            paths = self._host._paths
-            if target not in paths:
-                raise _error(errno.ENOENT)
-            if paths[target] is None:
-                raise ConnectionRefused("Connection refused")
-            self._remote = target
-        else:
-            target = self._destination(target)
-            self._autobind(target)
-            self._remote = target
-            self._rport = port
-        self._state = _CONNECTED
-        self._connected = True
+            self.sched.call_at(self.sched.now + delay, fn)
 
     def shutdown(self, how: Shutdown) -> None:
-        with self._lock:
-            self._sched.point()
+        with self.lock:
+            self.sched.point()
             rd, wr = how is not SHUT_WR, how is not SHUT_RD
-            if self._unix and (
-                self._state != _CONNECTED if self._stream else self._remote is None
+            if self.unix and (
+                not self.state.connected if self.stream else self.remote is None
             ):
                 # unix_shutdown needs no connection: it records the flags.
-                self._rd_shut |= rd
-                self._wr_shut |= wr
-                self._user_shut_wr |= wr
-                _notify(self)
+                self.rd_shut |= rd
+                self.wr_shut |= wr
+                self.user_shut_wr |= wr
+                notify(self)
                 return
-            if self._stream and self._state == _LISTEN:
+            if self.stream and self.state is LISTEN:
                 if rd:  # Linux: SHUT_RD stops a listener, SHUT_WR does nothing
-                    self._stop_listening()
+                    stop_listening(self)
                 return
-            if self._stream and self._state == _CONNECTING:
-                self._abandon_connect()
+            if self.stream and self.state is SYN_SENT:
+                abandon_connect(self)
                 return
-            if not self._stream and self._remote is None:
+            if not self.stream and self.remote is None:
                 # inet_shutdown on an unconnected socket (TCP_CLOSE): the
                 # flags stay although it says ENOTCONN.
-                self._rd_shut |= rd
-                self._wr_shut |= wr
-                _notify(self)
+                self.rd_shut |= rd
+                self.wr_shut |= wr
+                notify(self)
                 raise NotConnected("Transport endpoint is not connected")
-            if self._stream and (self._state != _CONNECTED or self._tcp_closed()):
-                if self._state == _CONNECTED:
+            if self.stream and (not self.state.connected or self.tcp_closed()):
+                if self.state.connected:
                     # Linux still records the flags, then says ENOTCONN.
-                    self._rd_shut |= rd
-                    self._user_shut_wr |= wr
+                    self.rd_shut |= rd
+                    self.user_shut_wr |= wr
                 raise NotConnected("Transport endpoint is not connected")
-            if how is not SHUT_WR:
-                self._rd_shut = True
-                _notify(self)
-            if how is not SHUT_RD:
-                self._user_shut_wr = True
-                if not self._wr_shut:
-                    self._wr_shut = True
-                    self._tx = None
-                    if self._stream:
-                        self._send_fin()
-                    _notify(self)
-            peer = self._peer
-            if self._rd_shut and self._fin_sent and peer is not None:
-                peer._tx = None  # its next data must take the path that resets
-
-    def _stop_listening(self) -> None:
-        """SHUT_RD on a TCP listener: Linux's tcp_disconnect from LISTEN.
-
-        Queued connections are reset, waiting ones refused, a blocked
-        accept() wakes with EINVAL.  A port the application did not choose
-        is given back (getsockname still shows it) and the next listen or
-        connect picks a new one.
-        """
-        self._close_listener()
-        self._state = _NEW
-        self._accept_q = None
-        self._stopped = True
-        if not self._port_locked:
-            self._unbind()
-        else:  # no longer a listener: out of the listeners' place (see listen)
-            bound = self._host._ports[(self._proto, self._port or 0)]
-            bound.remove(self)
-            bound.append(self)
-        self._log("shutdown", detail="listener stopped")
-        _notify(self)
-
-    def _abandon_connect(self) -> None:
-        """shutdown() during a TCP connect: Linux's tcp_disconnect from SYN_SENT.
-
-        The attempt is dropped (a late SYN-ACK is answered with a reset) and
-        the socket keeps ECONNRESET as its pending error.
-        """
-        conn = self._peer
-        self._abort_connect()
-        if conn is not None and conn._peer is self:
-            self._transmit(_RST, b"")
-        self._peer = self._tx = None
-        self._error = errno.ECONNRESET
-        _notify(self)
-
-    def _send_fin(self) -> None:
-        if self._fin_sent or self._peer is None:
-            return
-        self._fin_sent = True
-        self._fin_first = not self._fin_rcvd
-        self._transmit(_FIN, b"")
+            shut_connection(self, rd, wr)
 
     def close(self) -> None:
-        with self._lock:
-            self._sched.point()
-            if self._closed:
+        with self.lock:
+            self.sched.point()
+            if self.closed:
                 return
-            self._closed = True
-            self._tx = None
-            net = self._net
-            net._sockets.pop(self._id, None)
-            if self._peer is not None:
-                self._peer._tx = None  # its sends now take the path that resets
-            if self._state == _LISTEN:
-                self._close_listener()
-            elif self._stream and self._peer is not None and self._state == _CONNECTED:
-                self._close_connection()
-            elif self._state == _CONNECTING:
-                self._abort_connect()
-            self._unbind()
-            self._log("close")
-            if self._unix and not self._stream:
-                for item in self._rx or ():
-                    _uncharge(item)
-            self._rx = None
-            self._rx_size = 0
-            _notify(self)
-
-    def _close_listener(self) -> None:
-        queue = self._accept_q or deque()
-        while queue:
-            conn = queue.popleft()
-            conn._closed = True  # never accepted: it goes with the listener
-            self._net._sockets.pop(conn._id, None)
-            conn._abort()
-            conn._unbind()
-        for client, token in self._syn_wait:
-            client._refused(token)
-        self._syn_wait.clear()
-
-    def _close_connection(self) -> None:
-        peer = self._peer
-        assert peer is not None
-        if self._unix:
-            peer._rd_shut = peer._wr_shut = True
-            peer._tx = None
-            if self._rx_size:
-                peer._error = errno.ECONNRESET
-            _notify(peer)
-            return
-        if self._dead:
-            return
-        linger = self._opts.get(SO_LINGER)
-        if self._rx_size or linger == 0:
-            self._log(
-                "reset",
-                self._peer_name(),
-                detail="closed with unread data" if self._rx_size else "SO_LINGER 0",
-            )
-            self._transmit(_RST, b"")
-            return
-        if not self._fin_sent:
-            self._send_fin()
-        if self._fin_first and self._port is not None:
-            entries = self._host._timewait.setdefault(("tcp", self._port), [])
-            reuse = frozenset(o for o in (SO_REUSEADDR, SO_REUSEPORT) if self._opt(o))
-            entries.append((self._local or "", self._sched.now + TIME_WAIT, reuse))
-
-    def _abort(self) -> None:
-        """Tell the peer the connection is reset (we vanish without a FIN)."""
-        peer = self._peer
-        if peer is not None and not peer._dead:
-            self._transmit(_RST, b"")
-        self._dead = True
-
-    # -- segments ---------------------------------------------------------------------
-
-    def _transmit(self, kind: int, data: bytes) -> None:
-        """Send one segment to the peer, through the rules (lock held)."""
-        peer = self._peer
-        if peer is None:
-            return
-        net = self._net
-        if self._unix or (not net._rules):
-            if not peer._inflight:
-                _arrive(peer, kind, data)
-                return
-            verdict, delay = "ok", 0.0
-        else:
-            verdict, delay = net._path(
-                self, peer._host, peer._wire_local(), peer._port, peer, False
-            )
-        n = len(data)
-        if verdict == "held":
-            ready: float | None = None
-        else:
-            ready = max(self._sched.now + delay, peer._last_ready)
-            peer._last_ready = ready
-        inflight = peer._inflight
-        if inflight is None:
-            inflight = peer._inflight = deque()
-        inflight.append([ready, kind, data])
-        peer._inflight_size += n
-        if ready is None:
-            net._held.append(lambda: _release(peer))
-        else:
-            self._sched.call_at(ready, lambda: _pump(peer))
-            if ready <= self._sched.now:
-                _pump(peer)
-
-    def _reset(self, code: int) -> None:
-        """A reset arrived (lock held)."""
-        if self._dead:
-            return
-        if code == errno.ECONNRESET and self._fin_rcvd and not self._unix:
-            code = errno.EPIPE  # Linux: a reset in CLOSE_WAIT reads as EPIPE
-        self._dead = True
-        self._rd_shut = self._wr_shut = True
-        self._tx = None
-        self._error = code
-        self._inflight = None
-        self._inflight_size = 0
-        self._log("reset", self._peer_name())
-        _notify(self)
-        peer = self._peer
-        if peer is not None:
-            _notify(peer)  # its send room changed
+            self.closed = True
+            self.tx = None
+            net = self.net
+            net.sockets.pop(self.id, None)
+            if self.peer is not None:
+                self.peer.tx = None  # its sends now take the path that resets
+            state = self.state
+            if state is LISTEN:
+                close_listener(self)
+            elif self.stream and self.peer is not None and state.connected:
+                close_connection(self)
+            elif state is SYN_SENT:
+                abort_connect(self)
+            unbind(self)
+            self.log("close")
+            if self.unix and not self.stream:
+                for item in self.rx or ():
+                    uncharge(item)
+            self.rx = None
+            self.rx_size = 0
+            notify(self)
 
     # -- data -------------------------------------------------------------------
 
     def send(self, data: bytes | memoryview) -> int:
-        peer = self._tx
-        if peer is not None and self._fast:
+        peer = self.tx
+        if peer is not None and self.fast:
             n = len(data)
             # acquire/release, not "with": half the cost on 3.11, and this
             # is every send of a ping-pong.
-            lock = self._lock
+            lock = self.lock
             lock.acquire()
             try:
-                if self._sched._strangers:
-                    self._sched.join()
+                if self.sched._strangers:
+                    self.sched.join()
                 if (
-                    peer is self._tx
+                    peer is self.tx
                     and n
-                    and peer._rx_size + n <= self._cap
-                    and not peer._inflight
+                    and peer.rx_size + n <= self.cap
+                    and not peer.inflight
                 ):
-                    rx = peer._rx
+                    rx = peer.rx
                     if rx is None:
-                        rx = peer._rx = deque()
+                        rx = peer.rx = deque()
                     rx.append(data if data.__class__ is bytes else bytes(data))
-                    peer._rx_size += n
-                    self._sent += n
-                    if peer._waiters or peer._sels:
-                        _notify(peer)
+                    peer.rx_size += n
+                    self.sent += n
+                    if peer.waiters or peer.sels:
+                        notify(peer)
                     return n
             finally:
                 lock.release()
         return self._send_slow(data)
 
     def _send_slow(self, data: bytes | memoryview) -> int:
-        self._sched.enter()
-        if not self._stream:
-            with self._lock:
-                if self._remote is None:
-                    raise _error(errno.EDESTADDRREQ)
-                return self._send_dgram(data, self._remote, self._rport)
-        # No memoryview of our own: a view left in a frame that outlives the
-        # call would stop the caller from resizing its bytearray.
-        total = len(data)
-        timeout = self._timeout
-        with self._lock:
-            deadline = None if not timeout else self._sched.now + timeout
-            sent = 0
-            net = self._net
-            while True:
-                if self._error:
-                    code, self._error = self._error, 0
-                    raise _error(code)
-                if self._state in (_NEW, _LISTEN):
-                    if self._nb_connect:  # stdlib leaves this one to the kernel
-                        raise BrokenPipe("Broken pipe")
-                    raise send_before_connect()
-                if self._wr_shut or self._dead:
-                    raise BrokenPipe("Broken pipe")
-                if self._state != _CONNECTED:
-                    if timeout == 0:
-                        raise WouldBlock("Resource temporarily unavailable")
-                    # Linux waits for the pending connect up to the send
-                    # timeout (sk_stream_wait_connect); without this check a
-                    # passed deadline makes every wait return at once.
-                    if deadline is not None and self._sched.now >= deadline:
-                        raise send_timed_out(sent)
-                    self._wait("send()", deadline)
-                    continue
-                if total == 0:
-                    return 0
-                peer = self._peer
-                assert peer is not None
-                room = self._cap - peer._rx_size - peer._inflight_size
-                if room > 0:
-                    n = min(room, total - sent)
-                    if net._rules and net._any(ShortWrites, self, peer):
-                        n = net._rng.randint(1, n)
-                    n = self._push(bytes(data[sent : sent + n]))
-                    sent += n
-                    if sent == total or (timeout == 0 and n):
-                        return sent
-                    continue  # a reset rule may have fired: the loop reports it
-                if timeout == 0:
-                    if sent:
-                        return sent
-                    self._sched.spin()
-                    raise WouldBlock("Resource temporarily unavailable")
-                if deadline is not None and self._sched.now >= deadline:
-                    raise send_timed_out(sent)
-                self._wait("send()", deadline, also=peer)
-
-    def _push(self, chunk: bytes) -> int:
-        """Hand *chunk* to the connection, applying reset rules (lock held)."""
-        net = self._net
-        peer = self._peer
-        assert peer is not None
-        cut = -1
-        if net._rules:
-            cut = net._reset_cut(self, peer, len(chunk))
-            if cut >= 0:
-                chunk = chunk[:cut]
-        self._sent += len(chunk)
-        if net._record_data and chunk:
-            self._log("send", self._peer_name(), len(chunk))
-        if chunk:
-            self._transmit(_DATA, chunk)
-        if cut >= 0:
-            self._log("reset", self._peer_name(), detail="Reset rule")
-            peer._reset(errno.ECONNRESET)
-            self._reset(errno.ECONNRESET)
-        return len(chunk)
+        self.sched.enter()
+        if not self.stream:
+            with self.lock:
+                if self.remote is None:
+                    raise errno_error(errno.EDESTADDRREQ)
+                return send_dgram(self, data, self.remote, self.rport)
+        with self.lock:
+            return send_stream(self, data)
 
     def receive(self, maxlen: int) -> bytes:
-        if self._fast:
-            lock = self._lock  # acquire/release: see send()
+        if self.fast:
+            lock = self.lock  # acquire/release: see send()
             lock.acquire()
             try:
-                if self._sched._strangers:
-                    self._sched.join()
-                rx = self._rx
-                if rx is not None and len(rx) == 1 and self._stream:
+                if self.sched._strangers:
+                    self.sched.join()
+                rx = self.rx
+                if rx is not None and len(rx) == 1 and self.stream:
                     data: bytes = rx[0]
                     n = len(data)
                     if n <= maxlen:
                         rx.clear()
-                        self._rx_size = 0
-                        self._received += n
-                        peer = self._peer
-                        if peer is not None and (peer._waiters or peer._sels):
-                            _notify(peer)
+                        self.rx_size = 0
+                        self.received += n
+                        peer = self.peer
+                        if peer is not None and (peer.waiters or peer.sels):
+                            notify(peer)
                         return data
             finally:
                 lock.release()
         return self._receive_slow(maxlen)[0]
 
-    def _receive_slow(self, maxlen: int) -> tuple[bytes, Any]:
-        timeout = self._timeout
-        with self._lock:
-            self._sched.join()
-            deadline = None if not timeout else self._sched.now + timeout
-            net = self._net
+    def _receive_slow(self, maxlen: int) -> tuple[bytes, Source]:
+        timeout = self.timeout
+        with self.lock:
+            self.sched.join()
+            deadline = None if not timeout else self.sched.now + timeout
+            net = self.net
             slow_done = False
             while True:
-                if self._rx:
-                    if net._rules and not slow_done:
-                        delay = net._slow_reader(self)
+                if self.rx:
+                    if net.rule_set.handles and not slow_done:
+                        delay = net.rule_set.slow_reader(self)
                         slow_done = True
                         if delay > 0:
-                            until = self._sched.now + delay
-                            while self._sched.now < until:
-                                self._wait("receive() (SlowReader)", until)
+                            until = self.sched.now + delay
+                            while self.sched.now < until:
+                                self.wait("receive() (SlowReader)", until)
                             continue
-                    if self._stream:
-                        return self._take_stream(maxlen), None
-                    return self._take_dgram(maxlen)
-                if self._stream and self._fin_rcvd and not self._unix:
+                    if self.stream:
+                        return take_stream(self, maxlen), None
+                    return take_dgram(self, maxlen)
+                if self.stream and self.eof and not self.unix:
                     return b"", None  # Linux SOCK_DONE: EOF wins over an error
-                if self._error:
-                    code, self._error = self._error, 0
-                    raise _error(code)
-                if self._stream:
-                    if self._rd_shut or self._dead:
+                if self.error:
+                    code, self.error = self.error, 0
+                    raise errno_error(code)
+                if self.stream:
+                    if self.rd_shut or self.state.dead:
                         return b"", None
-                    if self._state in (_NEW, _LISTEN):
+                    if self.state.idle or self.state is LISTEN:
                         raise NotConnected("Transport endpoint is not connected")
-                elif self._rd_shut and timeout != 0:
+                elif self.rd_shut and timeout != 0:
                     return b"", None
                 if timeout == 0:
-                    self._sched.spin()
-                    if self._rx or self._error:
+                    self.sched.spin()
+                    if self.rx or self.error:
                         continue
                     raise WouldBlock("Resource temporarily unavailable")
-                if deadline is not None and self._sched.now >= deadline:
+                if deadline is not None and self.sched.now >= deadline:
                     raise Timeout("timed out")
-                self._wait("receive()", deadline)
+                self.wait("receive()", deadline)
 
-    def _take_stream(self, maxlen: int) -> bytes:
-        rx = self._rx
-        assert rx is not None  # callers saw data queued
-        net = self._net
-        if net._rules and net._any(ShortReads, self._peer or self, self):
-            maxlen = net._rng.randint(1, min(maxlen, self._rx_size))
-        parts = []
-        want = maxlen
-        while rx and want:
-            chunk = rx[0]
-            if len(chunk) <= want:
-                rx.popleft()
-                parts.append(chunk)
-                want -= len(chunk)
-            else:
-                parts.append(chunk[:want])
-                rx[0] = chunk[want:]
-                want = 0
-        data = parts[0] if len(parts) == 1 else b"".join(parts)
-        self._rx_size -= len(data)
-        self._received += len(data)
-        peer = self._peer
-        if peer is not None:
-            _notify(peer)
-        return data
-
-    def _rx_queue(self) -> deque[Any]:
+    def rx_queue(self) -> deque[Any]:
         """The receive queue, made on first use."""
-        rx = self._rx
+        rx = self.rx
         if rx is None:
-            rx = self._rx = deque()
+            rx = self.rx = deque()
         return rx
 
-    def _take_dgram(self, maxlen: int) -> tuple[bytes, Any]:
-        assert self._rx is not None  # callers saw a datagram queued
-        item = self._rx.popleft()
-        data, source = item[0], item[1]
-        if self._unix:
-            _uncharge(item)
-        self._rx_size -= len(data) + _DGRAM_OVERHEAD
-        self._received += min(len(data), maxlen)
-        if self._unix and self._waiters:
-            _notify(self)  # a sender may wait for queue room
-        return data[:maxlen], source
-
     def receive_from(self, maxlen: int) -> tuple[bytes, str | None, int | None]:
-        if self._stream:
+        if self.stream:
             data = self.receive(maxlen)
-            with self._lock:
+            with self.lock:
                 host, port = self.remote_address()
             return data, host, port
         data, source = self._receive_slow(maxlen)
-        if source is None:
-            return data, None, None
-        if isinstance(source, str) or self._unix:
-            return data, source, None
-        _, addr, port = source
-        return data, self._present(addr), port
+        return (data, *source_text(self, source))
 
     def send_to(self, data: bytes | memoryview, host: str, port: int | None) -> int:
-        if self._stream:
+        if self.stream:
             return self.send(data)
-        with self._lock:
-            self._sched.join()
-            if self._unix:
-                target: Any = host
-            else:
-                target = self._net._resolve(host, self._family)
-                if port == 0:
-                    # As the OS: no datagram can be addressed to port 0.
-                    raise SocketError(errno.EINVAL, "Invalid argument")
-            return self._send_dgram(data, target, port)
-
-    def _send_dgram(
-        self, data: bytes | memoryview, target: Any, port: int | None
-    ) -> int:
-        """Send one datagram (lock held)."""
-        if self._error:
-            code, self._error = self._error, 0
-            raise _error(code)
-        if self._wr_shut:
-            raise BrokenPipe("Broken pipe")
-        payload = bytes(data)
-        n = len(payload)
-        if self._unix:
-            return self._send_unix_dgram(payload, target)
-        target = self._destination(target)
-        v, addr = target
-        if n > _MAX_UDP[v]:
-            raise MessageTooLong("Message too long")
-        if v == 4 and (addr == "255.255.255.255" or self._is_broadcast(addr)):
-            if not self._opt(SO_BROADCAST):
-                raise PermissionDenied("Permission denied")
-            self._autobind(None)
-            self._sent += n
-            for host in self._net._hosts.values():
-                self._route_dgram(payload, host, (4, addr), port, broadcast=True)
-            return n
-        # Linux's implicit bind picks only a port: each datagram then gets
-        # the source address of its own route (_source).
-        self._autobind(None)
-        if self._local in ("0.0.0.0", "::") and self._host.source_for(v, addr) is None:
-            raise _error(errno.ENETUNREACH)
-        self._sent += n
-        dst_host = self._net._route(self._host, v, addr)
-        if dst_host is None:
-            self._log("drop", _fmt(addr, port), n, "no host has the address")
-            return n
-        self._route_dgram(payload, dst_host, target, port, broadcast=False)
-        return n
-
-    def _is_broadcast(self, addr: str) -> bool:
-        return addr.endswith(".255") and any(
-            a.rsplit(".", 1)[0] == addr.rsplit(".", 1)[0] for a in self._host.ipv4
-        )
-
-    def _source(self, dst: tuple[int, str]) -> tuple[int, str, int | None]:
-        local = self._local or ""
-        if local in ("0.0.0.0", "::", ""):
-            local = self._host.source_for(dst[0], dst[1]) or local
-        v = 4 if ":" not in local else 6
-        return (v, local, self._port)
-
-    def _route_dgram(
-        self,
-        payload: bytes,
-        dst_host: Host,
-        dst: tuple[int, str],
-        port: int | None,
-        *,
-        broadcast: bool,
-    ) -> None:
-        net = self._net
-        n = len(payload)
-        source = self._source(dst)
-        where = dst_host.hostname + " " + _fmt(dst[1], port)
-        copies = 1
-        delays = [0.0]
-        if net._rules:
-            verdict, delay = net._path(self, dst_host, dst, port, None, True)
-            if verdict == "held":
-                self._log("drop", where, n, "partitioned or black-holed")
-                return
-            if verdict == "refused":
-                self._icmp_refused(dst, port, delay)
-                return
-            rng = net._rng
-            for _, loss in net._matching(Loss, self, dst_host, dst, port, None, True):
-                if rng.random() < loss.rate:
-                    self._log("drop", where, n, "Loss rule")
-                    return
-            for _, dup in net._matching(
-                Duplicate, self, dst_host, dst, port, None, True
-            ):
-                if rng.random() < dup.rate:
-                    copies = 2
-            extra = 0.0
-            for _, rule in net._matching(
-                Reorder, self, dst_host, dst, port, None, True
-            ):
-                if rng.random() < rule.rate:
-                    extra += draw(rule.delay, rng)
-            delays = [delay + extra]
-            if copies == 2:
-                again = 0.0
-                for _, lat in net._matching(
-                    Latency, self, dst_host, dst, port, None, True
-                ):
-                    again += draw(lat.delay, rng)
-                delays.append(again + extra)
-                self._log("duplicate", where, n)
-        if net._record_data:
-            self._log("send", where, n)
-
-        def deliver() -> None:
-            _deliver_dgram(self, payload, dst_host, dst, port, source, broadcast)
-
-        for delay in delays:
-            self._later(delay, deliver)
-
-    def _icmp_refused(
-        self, dst: tuple[int, str], port: int | None, delay: float
-    ) -> None:
-        """An ICMP port-unreachable comes back: only connected sockets hear it."""
-        if self._remote == dst and self._rport == port and not self._closed:
-
-            def arrive() -> None:
-                if not self._closed:
-                    self._error = errno.ECONNREFUSED
-                    _notify(self)
-
-            self._later(delay * 2, arrive)
-
-    def _send_unix_dgram(self, payload: bytes, path: str) -> int:
-        n = len(payload)
-        if n > self._sndbuf - 32:
-            raise MessageTooLong("Message too long")
-        paths = self._host._paths
-        timeout = self._timeout
-        deadline = self._deadline(timeout if timeout else None)
-        charge = _unix_truesize(n)
-        while True:
-            dst = None
-            # sock_alloc_send_pskb: room in the sender's SO_SNDBUF comes first.
-            if self._wmem < self._sndbuf:
-                if path not in paths:
-                    raise _error(errno.ENOENT)
-                dst = paths[path]
-                if dst is None or dst._stream:
-                    raise ConnectionRefused("Connection refused")
-                if dst._remote is not None and dst._remote != self._local:
-                    raise PermissionDenied(errno.EPERM, "Operation not permitted")
-                if dst._rd_shut:  # the receiver shut down reading
-                    raise BrokenPipe("Broken pipe")
-                if len(dst._rx or ()) <= UNIX_DGRAM_QLEN:
-                    break
-            if timeout == 0:
-                self._sched.spin()
-                raise WouldBlock("Resource temporarily unavailable")
-            if deadline is not None and self._sched.now >= deadline:
-                raise Timeout("timed out")
-            self._wait("send_to()", deadline, also=dst)
-        dst._rx_queue().append((payload, self._local, self, charge))
-        self._wmem += charge
-        dst._rx_size += n + _DGRAM_OVERHEAD
-        self._sent += n
-        if self._net._record_data:
-            self._log("send", path, n)
-        _notify(dst)
-        return n
+        with self.lock:
+            self.sched.join()
+            return send_dgram_to(self, data, host, port)
 
     def send_file(self, file: BinaryIO) -> int:
         return send_file_by_chunks(self.send, file)
@@ -1587,351 +574,83 @@ class MemorySocket(SocketImpl):
     # -- options and state ------------------------------------------------------------
 
     def set_option(self, option: Option, value: object) -> None:
-        with self._lock:
-            self._sched.point()
+        with self.lock:
+            self.sched.point()
             if option is SO_RCVBUF:
                 assert isinstance(value, int)
-                self._rcvbuf = max(2 * min(value, _BUF_MAX), _MIN_RCVBUF)
-                peer = self._peer
+                self.rcvbuf = max(2 * min(value, _BUF_MAX), _MIN_RCVBUF)
+                peer = self.peer
                 if peer is not None:
-                    peer._cap = self._rcvbuf + peer._sndbuf
-                    _notify(peer)
+                    peer.cap = self.rcvbuf + peer.sndbuf
+                    notify(peer)
             elif option is SO_SNDBUF:
                 assert isinstance(value, int)
-                self._sndbuf = max(2 * min(value, _BUF_MAX), _MIN_SNDBUF)
-                peer = self._peer
+                self.sndbuf = max(2 * min(value, _BUF_MAX), _MIN_SNDBUF)
+                peer = self.peer
                 if peer is not None:
-                    self._cap = peer._rcvbuf + self._sndbuf
-                    _notify(self)
-            elif option is IPV6_V6ONLY and self._port is not None:
+                    self.cap = peer.rcvbuf + self.sndbuf
+                    notify(self)
+            elif option is IPV6_V6ONLY and self.port is not None:
                 raise SocketError(errno.EINVAL, "Invalid argument")
             else:
-                self._opts[option] = value
+                if self.opts is None:
+                    self.opts = {}
+                self.opts[option] = value
 
     def get_option(self, option: Option) -> object:
         if option is SO_RCVBUF:
-            return self._rcvbuf
+            return self.rcvbuf
         if option is SO_SNDBUF:
-            return self._sndbuf
+            return self.sndbuf
         if option is SO_LINGER:
-            return self._opts.get(option)
-        return bool(self._opts.get(option, False))
+            return self.opts.get(option) if self.opts else None
+        return self.opt(option)
 
     def set_timeout(self, timeout: float | None) -> None:
-        self._timeout = timeout
+        self.timeout = timeout
 
     def is_connected(self) -> bool:
-        if self._closed:
+        if self.closed:
             return False
-        if self._nb_connect and self._state == _CONNECTED and not self._dead:
-            self._nb_connect = False
-            self._connected = True
-        return self._connected
+        if self.told is PENDING and self.state.alive:
+            self.told = CONNECTED
+        return self.told is CONNECTED
 
     def is_readable(self) -> bool:
-        with self._lock:
+        with self.lock:
             # Like stdlib: a pending non-blocking connect is not upgraded here.
             if (
-                self._stream
-                and self._state != _LISTEN
-                and not self._connected
-                and not self._stopped  # as stdlib, which still polls it
+                self.stream
+                and self.state is not LISTEN
+                and self.told is not CONNECTED
+                and not self.stopped  # as stdlib, which still polls it
             ):
                 return False
-            ready = bool(self._mask() & _READ_BITS)
+            ready = bool(mask(self) & READ_BITS)
             if not ready:
-                self._sched.spin()
-                ready = bool(self._mask() & _READ_BITS)
+                self.sched.spin()
+                ready = bool(mask(self) & READ_BITS)
             return ready
 
     def is_writable(self) -> bool:
-        with self._lock:
-            if self._user_shut_wr or (self._stream and not self.is_connected()):
+        with self.lock:
+            if self.user_shut_wr or (self.stream and not self.is_connected()):
                 return False
-            m = self._mask()
+            m = mask(self)
             return bool(m & _OUT) and not m & (_ERR | _HUP)
 
     def local_address(self) -> tuple[str | None, int | None]:
-        return self._present_local()
+        return present_local(self)
 
-    def _tcp_closed(self) -> bool:
+    def tcp_closed(self) -> bool:
         """Linux TCP_CLOSE after a connection: reset, or both FINs exchanged."""
-        return not self._unix and (self._dead or (self._fin_sent and self._fin_rcvd))
+        return not self.unix and self.state.finished
 
     def remote_address(self) -> tuple[str | None, int | None]:
-        if not self.is_connected() or (self._stream and self._tcp_closed()):
+        if not self.is_connected() or (self.stream and self.tcp_closed()):
             return (None, None)
-        return self._present_remote()
-
-    # -- inspection -------------------------------------------------------------
-
-    def _proto_name(self) -> str:
-        if self._unix:
-            return "unix" if self._stream else "unix-dgram"
-        return self._proto + ("6" if self._family is AF_INET6 else "")
-
-    def _state_name(self) -> str:
-        if self._closed:
-            return "CLOSED"
-        if self._state == _LISTEN:
-            return "LISTEN"
-        if self._state == _CONNECTING:
-            return "SYN_SENT"
-        if self._state == _CONNECTED:
-            if not self._stream:
-                return "CONNECTED"
-            if self._dead:
-                return "RESET"
-            if self._fin_rcvd and self._fin_sent:
-                return "CLOSING"
-            if self._fin_rcvd:
-                return "CLOSE_WAIT"
-            if self._fin_sent:
-                return "FIN_WAIT"
-            return "ESTABLISHED"
-        if self._dead:
-            return "CLOSED"
-        return "BOUND" if self._port is not None or self._local else "NEW"
-
-    def _info(self) -> SocketInfo:
-        local = _fmt(*self._present_local()) if self._local or self._port else "*"
-        remote = _fmt(*self._present_remote())
-        peer = self._peer
-        return SocketInfo(
-            self._id,
-            self._proto_name(),
-            self._host.hostname,
-            local,
-            remote,
-            self._state_name(),
-            self._rx_size
-            if self._stream
-            else sum(len(item[0]) for item in self._rx or ()),
-            peer._inflight_size if peer is not None else 0,
-            self._sent,
-            self._received,
-        )
+        return present_remote(self)
 
     def __repr__(self) -> str:
-        return self._describe()
-
-
-def _arrive(sock: MemorySocket, kind: int, data: bytes) -> None:
-    """A segment reaches *sock* (lock held)."""
-    sender = sock._peer
-    if kind == _DATA:
-        if sock._closed or sock._dead:
-            # Data for a socket that is gone: it answers with a reset.
-            if sender is not None and not sock._unix:
-                sender._reset(errno.ECONNRESET)
-            return
-        if sock._rd_shut and sock._fin_sent and not sock._unix:
-            # Linux (RFC 1122): data for a socket that shut down both ways
-            # (FIN_WAIT with RCV_SHUTDOWN) resets the connection.
-            sock._reset(errno.ECONNRESET)
-            if sender is not None:
-                sender._reset(errno.ECONNRESET)
-            return
-        sock._rx_queue().append(data)
-        sock._rx_size += len(data)
-        if sock._net._record_data:
-            sock._log("deliver", sock._peer_name(), len(data))
-    elif kind == _FIN:
-        if sock._closed or sock._dead:
-            return
-        sock._fin_rcvd = True
-        sock._rd_shut = True
-    else:
-        if sock._closed:
-            return
-        if sock._state == _CONNECTING:
-            sock._refused(sock._syn_token)
-            return
-        sock._reset(errno.ECONNRESET)
-        return
-    if sock._waiters or sock._sels:
-        _notify(sock)
-
-
-def _pump(sock: MemorySocket) -> None:
-    """Deliver the due head of *sock*'s in-flight queue (lock held)."""
-    queue = sock._inflight
-    now = sock._sched.now
-    while queue:
-        ready, kind, data = queue[0]
-        if ready is None or ready > now:
-            return
-        queue.popleft()
-        sock._inflight_size -= len(data)
-        _arrive(sock, kind, data)
-    if sock._peer is not None:
-        _notify(sock._peer)  # in-flight bytes no longer count against the sender
-
-
-def _release(sock: MemorySocket) -> None:
-    """A partition healed: schedule what it held for *sock* (lock held)."""
-    sender = sock._peer
-    net = sock._net
-    if sender is None:
-        return
-    verdict, delay = net._path(
-        sender, sock._host, sock._wire_local(), sock._port, sock, False
-    )
-    if verdict == "held":
-        net._held.append(lambda: _release(sock))
-        return
-    now = sock._sched.now
-    ready = max(now + delay, sock._last_ready)
-    for segment in sock._inflight or ():
-        if segment[0] is None:
-            segment[0] = ready
-    sock._last_ready = ready
-    sock._sched.call_at(ready, lambda: _pump(sock))
-    if ready <= now:
-        _pump(sock)
-
-
-def _deliver_dgram(
-    sender: MemorySocket,
-    payload: bytes,
-    host: Host,
-    dst: tuple[int, str],
-    port: int | None,
-    source: tuple[int, str, int | None],
-    broadcast: bool,
-) -> None:
-    """A datagram reaches *host* (lock held)."""
-    where = host.hostname + " " + _fmt(dst[1], port)
-    n = len(payload)
-    targets = host._receivers(dst, port, source, broadcast)
-    if not targets:
-        if not broadcast:
-            sender._log("drop", where, n, "nothing bound there")
-            sender._icmp_refused(dst, port, 0.0)
-        return
-    for sock in targets:
-        if sock._rx_size > sock._rcvbuf:
-            sock._log("drop", where, n, "receive buffer full")
-            continue
-        sock._rx_queue().append((payload, source))
-        sock._rx_size += n + _DGRAM_OVERHEAD
-        if sock._net._record_data:
-            sock._log("deliver", _fmt(source[1], source[2]), n)
-        if sock._waiters or sock._sels:
-            _notify(sock)
-
-
-class MemorySelector(SelectorImpl):
-    """Readiness over memory sockets, level-triggered like epoll.
-
-    Sockets tell their selectors when their state changes (``_dirty``);
-    :meth:`select` evaluates only those, plus the ones found ready last time,
-    so a poll costs in proportion to the activity, not to the registrations.
-    Every thread in :meth:`select` is woken by a change, and by
-    :meth:`register` and :meth:`modify` from any thread, as epoll wakes
-    every ``epoll_wait`` for a level-triggered event.
-    """
-
-    __slots__ = ("_closed", "_dirty", "_net", "_regs", "_waiters")
-
-    def __init__(self, network: Network) -> None:
-        self._closed = False
-        self._net = network
-        self._regs: dict[MemorySocket, tuple[int, Hashable]] = {}
-        self._dirty: dict[MemorySocket, None] = {}
-        self._waiters: list[Waiter] = []  # one per thread in select()
-        network._sched.enter()
-
-    def _check(self, sock: SocketImpl) -> MemorySocket:
-        if not isinstance(sock, MemorySocket) or sock._net is not self._net:
-            raise ValueError("sock belongs to another memory network")
-        return sock
-
-    def register(self, sock: SocketImpl, events: Event, token: Hashable) -> None:
-        msock = self._check(sock)
-        sched = self._net._sched
-        with sched.lock:
-            sched.join()
-            self._regs[msock] = (int(events), token)
-            msock._sels.append(self)
-            self._changed(msock)
-
-    def modify(self, sock: SocketImpl, events: Event, token: Hashable) -> None:
-        msock = self._check(sock)
-        sched = self._net._sched
-        with sched.lock:
-            sched.join()
-            self._regs[msock] = (int(events), token)
-            self._changed(msock)
-
-    def _changed(self, sock: MemorySocket) -> None:
-        """*sock*'s registration changed: threads in select() look again."""
-        self._dirty[sock] = None
-        for w in self._waiters:
-            self._net._sched.wake(w)
-
-    def unregister(self, sock: SocketImpl) -> None:
-        if not isinstance(sock, MemorySocket):
-            return
-        with self._net._sched.lock:
-            if self._regs.pop(sock, None) is not None:
-                sock._sels.remove(self)
-            self._dirty.pop(sock, None)
-
-    def _scan(self) -> list[tuple[Hashable, Event]]:
-        dirty = self._dirty
-        if not dirty:
-            return []
-        keep: dict[MemorySocket, None] = {}
-        self._dirty = keep
-        regs = self._regs
-        out = []
-        for sock in dirty:
-            reg = regs.get(sock)
-            if reg is None:
-                continue
-            ready = sock._selector_events() & reg[0]
-            if ready:
-                out.append((reg[1], _EVENTS[ready]))
-                keep[sock] = None  # level-triggered: look again next time
-        return out
-
-    def select(self, timeout: float | None) -> list[tuple[Hashable, Event]]:
-        sched = self._net._sched
-        with sched.lock:
-            sched.join()
-            deadline = None if timeout is None else sched.now + timeout
-            while True:
-                if self._closed:
-                    return []  # the facade reports the close
-                ready = self._scan()
-                if ready:
-                    return ready
-                if timeout == 0:
-                    sched.spin()
-                    return self._scan()
-                if deadline is not None and sched.now >= deadline:
-                    return []
-                w = Waiter(sched.lock, "Poller.poll()", deadline, self._describe)
-                self._waiters.append(w)
-                try:
-                    sched.block(w)
-                finally:
-                    self._waiters.remove(w)
-
-    def _describe(self) -> str:
-        if not self._regs:
-            return "an empty Poller (no socket registered: nothing can make it ready)"
-        socks = ", ".join(s._describe() for s in self._regs)
-        return f"a Poller watching {socks}"
-
-    def close(self) -> None:
-        with self._net._sched.lock:
-            self._closed = True
-            for w in self._waiters:
-                self._net._sched.wake(w)
-            for sock in self._regs:
-                if self in sock._sels:
-                    sock._sels.remove(self)
-            self._regs.clear()
-            self._dirty.clear()
+        """What the socket is, as deadlock messages and the log show it."""
+        return describe(self)
