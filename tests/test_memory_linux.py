@@ -274,3 +274,43 @@ def test_a_timed_out_connect_stays_pending(backend: str) -> None:
         finally:
             for sock in queued:
                 sock.close()
+
+
+def _closed_port(backend: str) -> int:
+    """A loopback port that nothing listens on (just released)."""
+    with Socket(backend=backend) as sock:
+        sock.bind("127.0.0.1")
+        port = sock.local_port
+    assert port is not None
+    return port
+
+
+@pytest.mark.parametrize("timeout", [None, 2.0])
+def test_a_refused_connect_leaves_the_socket_ready_to_connect_again(
+    backend: str, timeout: float | None
+) -> None:
+    """Linux: after ECONNREFUSED the socket is unconnected and can connect again.
+
+    Measured with a blocking ``socket.socket`` over loopback: connect to a
+    closed port raises ECONNREFUSED, send then raises EPIPE (the contract's
+    NotConnected), and connect to a listening port succeeds.  (A socket
+    module socket *with a timeout* answers that second connect with
+    ECONNABORTED: it collects the failure by reading ``SO_ERROR``, which
+    leaves the kernel's socket marked as connecting.)
+    """
+    with Socket(backend=backend, timeout=5) as listener:
+        listener.bind("127.0.0.1")
+        listener.listen()
+        with Socket(backend=backend, timeout=timeout) as client:
+            with pytest.raises(sockspec.ConnectionRefused):
+                client.connect("127.0.0.1", _closed_port(backend))
+            assert not client.is_connected
+            with pytest.raises(sockspec.NotConnected):
+                client.send(b"x")
+            client.connect("127.0.0.1", listener.local_port)
+            assert client.is_connected
+            with listener.accept() as server:
+                client.send(b"ping")
+                assert server.receive() == b"ping"
+            with pytest.raises(sockspec.AlreadyConnected):
+                client.connect("127.0.0.1", listener.local_port)

@@ -25,10 +25,13 @@ wait; it holds no descriptor, only the numbers to poll), so a blocking
 ``receive`` that has to wait costs ``recv`` + ``poll`` + ``recv``.
 
 A non-blocking ``connect`` is finished by waiting for the socket to become
-writable and then reading ``SO_ERROR``, the only way the kernel reports why
-the attempt failed.  Nothing else reads ``SO_ERROR``: reading it clears a
-pending ``ECONNRESET``, and a reset would then look like a clean end of
-stream.  ``recv`` reports the reset itself.
+writable and then calling ``connect(2)`` again, which reports how the
+attempt ended and, when it failed, leaves the socket unconnected, so that
+the next connect starts afresh as on a blocking socket.  Nothing reads
+``SO_ERROR``: reading it clears a pending ``ECONNRESET``, and a reset would
+then look like a clean end of stream; it would also leave a failed
+attempt's socket marked as connecting (the next connect then fails with
+``ECONNABORTED``).  ``recv`` reports a reset itself.
 
 Waking waiters on close
 -----------------------
@@ -67,7 +70,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from ..api.backend import BackendSpec
 from ..api.constants import AF_UNIX, SOCK_STREAM, Family, SocketType
@@ -306,23 +309,44 @@ class SelectorsSocket(_os.OSSocket):
                         exc.errno, "the connection is in progress"
                     ) from None
                 raise
-            self._finish_connect(timeout)
+            self._finish_connect(address, timeout)
             return
         except OSError as exc:
-            if exc.errno == errno.EISCONN and self._state == CONNECTING:
-                self._state = CONNECTED
-                return
+            if self._state == CONNECTING:
+                if exc.errno == errno.EISCONN:
+                    self._state = CONNECTED
+                    return
+                # The kernel reported how the pending attempt ended and
+                # made the socket unconnected again.
+                self._state = BOUND
             raise
         self._state = CONNECTED
 
-    def _finish_connect(self, timeout: float | None) -> None:
-        """Wait for a non-blocking connect and report how it ended."""
-        if not self._wait(_POLLOUT, self._deadline(timeout)):
-            raise _timed_out("connect")
-        err = self.os_socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if err:
-            raise OSError(err, os.strerror(err))
-        self._state = CONNECTED
+    def _finish_connect(self, address: Any, timeout: float | None) -> None:
+        """Wait for a non-blocking connect and collect how it ended.
+
+        A second ``connect(2)`` collects it: success once the handshake is
+        done, ``EALREADY`` while it is not, else the error.  Reading
+        ``SO_ERROR`` would tell the error too, but would leave the kernel's
+        socket marked as connecting, so the next connect on it would fail
+        with ``ECONNABORTED`` (as a socket module socket with a timeout
+        does) where a blocking socket just starts a new attempt.
+        """
+        deadline = self._deadline(timeout)
+        connect = self.os_socket.connect
+        while True:
+            if not self._wait(_POLLOUT, deadline):
+                raise _timed_out("connect")
+            try:
+                connect(address)
+            except BlockingIOError:
+                continue  # EALREADY: woken before the handshake ended
+            except OSError as exc:
+                if exc.errno != errno.EISCONN:
+                    self._state = BOUND  # unconnected again, as on Linux
+                    raise
+            self._state = CONNECTED
+            return
 
     def _connect_unix(self, address: str, timeout: float | None) -> None:
         """Retry a UNIX connect refused with ``EAGAIN`` (full queue)."""
