@@ -59,11 +59,11 @@ def test_the_documented_wrapper_is_under_40_lines() -> None:
     assert len(lines) < 40, len(lines)
 
 
-@pytest.mark.parametrize("inner", ["stdlib", "selectors"])
-def test_the_wrapper_passes_the_whole_suite_over_os_backends(
-    guard: Any, inner: str
-) -> None:
-    results = conformance.run(guard(inner))
+def test_the_wrapper_passes_the_whole_suite_over_an_os_backend(guard: Any) -> None:
+    # One OS backend inside is enough: the wrapper only delegates, and
+    # tests/test_conformance.py runs the suite on each OS backend itself.
+    # (A whole-suite run over OS sockets waits ~6 s on real timeouts.)
+    results = conformance.run(guard("stdlib"))
     assert not _failed(results)
     assert sum(r.passed for r in results) > 80
 
