@@ -437,3 +437,23 @@ def test_a_unix_datagram_send_to_a_full_receiver_sleeps(
         assert time.monotonic() - started < 2
     os.unlink(path)
     os.rmdir(os.path.dirname(path))
+
+
+@pytest.mark.parametrize("backend", OS_BACKENDS)
+def test_a_refused_shutdown_still_ends_writing_as_linux_records_it(
+    backend: str,
+) -> None:
+    # Linux answers shutdown() on an unconnected TCP socket with ENOTCONN but
+    # records it: after a later connect, send fails with EPIPE.  The socket
+    # must then not call itself writable.
+    with sockspec.Socket(backend=backend, timeout=5) as listener:
+        listener.bind("127.0.0.1")
+        listener.listen()
+        with sockspec.Socket(backend=backend, timeout=5) as sock:
+            with pytest.raises(sockspec.NotConnected):
+                sock.shutdown(sockspec.SHUT_WR)
+            sock.connect("127.0.0.1", listener.local_port)
+            with listener.accept():
+                assert not sock.is_writable
+                with pytest.raises(sockspec.BrokenPipe):
+                    sock.send(b"x")

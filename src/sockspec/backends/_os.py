@@ -10,6 +10,7 @@ cannot drift apart.
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import selectors
@@ -191,7 +192,15 @@ class OSSocket(SocketImpl):
         self._state = LISTENING
 
     def shutdown(self, how: Shutdown) -> None:
-        self.os_socket.shutdown(SHUTDOWN[how])
+        try:
+            self.os_socket.shutdown(SHUTDOWN[how])
+        except OSError as exc:
+            # Linux records a shutdown it answers with ENOTCONN (a socket
+            # not connected yet): after a later connect it still cannot send.
+            if exc.errno != errno.ENOTCONN:
+                raise
+            self._shut_wr = self._shut_wr or how is not SHUT_RD
+            raise
         if how is not SHUT_RD:
             self._shut_wr = True
 
