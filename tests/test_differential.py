@@ -124,6 +124,16 @@ class World:
         client.timeout = server.timeout = 0
         self.ends += [client, server]
 
+    def connect_shut(self, how: sockspec.Shutdown) -> Outcome:
+        """Connect a client whose shutdown came first (Linux keeps it)."""
+        client = Socket(backend=self.backend, timeout=5)
+        said = observe(partial(client.shutdown, how))
+        client.connect("127.0.0.1", self.listener.local_port)
+        server = self.listener.accept()
+        client.timeout = server.timeout = 0
+        self.ends += [client, server]
+        return said
+
     def datagram(self) -> None:
         sock = Socket(type=SOCK_DGRAM, backend=self.backend, timeout=0)
         sock.bind("127.0.0.1")
@@ -177,6 +187,12 @@ class Differential(RuleBasedStateMachine):
             world.connect()
         n = len(self.worlds[0].ends)
         return n - 2, n - 1  # indexes of the client and the server end
+
+    @rule(target=ends, how=st.sampled_from([SHUT_RD, SHUT_WR, SHUT_RDWR]))
+    def connection_shut_before_connect(self, how: sockspec.Shutdown) -> Any:
+        self.both(lambda w: w.connect_shut(how))
+        n = len(self.worlds[0].ends)
+        return n - 2, n - 1
 
     @rule(target=udps)
     def new_datagram_socket(self) -> int:
@@ -739,16 +755,7 @@ def connect_again_after_a_reset(kit: Kit) -> list[Outcome]:
 
 # Where the memory network still differs from Linux: each scenario is kept
 # as a strict expected failure, so the day memory is fixed it must say so.
-MEMORY_DIFFERS = {
-    "a_socket_after_a_refused_connect": (
-        "memory: receive gives b'' (Linux ENOTCONN) and the local address "
-        "stays 127.0.0.1 (Linux 0.0.0.0)"
-    ),
-    "shutdown_before_connect": (
-        "memory drops the flags of a shutdown that said ENOTCONN; Linux keeps "
-        "them through a later connect"
-    ),
-}
+MEMORY_DIFFERS: dict[str, str] = {}
 
 
 @scenario
@@ -805,6 +812,396 @@ def shutdown_before_connect(kit: Kit) -> list[Outcome]:
         if sent[0] == "ok":
             settle(server, until_bytes=1)
         out.append(observe(server.receive))  # no FIN after SHUT_WR either
+    return out
+
+
+def _closed_port(kit: Kit, type: sockspec.SocketType = sockspec.SOCK_STREAM) -> int:
+    """A loopback port nothing listens on (bound a moment, then closed)."""
+    sock = _bound(kit(type=type))
+    port = sock.local_port
+    sock.close()
+    assert port is not None
+    return port
+
+
+@scenario
+def shutdown_before_connect_then_readiness_and_shutdown_again(
+    kit: Kit,
+) -> list[Outcome]:
+    """The kept flags show in readiness; a second SHUT_WR sends the FIN.
+
+    Linux: ``tcp_poll`` reports POLLOUT for a send-shut socket and POLLIN
+    for a receive-shut one; ``tcp_shutdown`` sends the FIN the first
+    shutdown could not, so the peer then reads the end of the stream.
+    """
+    listener = _listening(kit())
+    out: list[Outcome] = []
+    for how in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+        client = kit(timeout=2.0)
+        out.append(observe(partial(client.shutdown, how)))
+        client.connect("127.0.0.1", listener.local_port)
+        server = listener.accept()
+        server.timeout = client.timeout = 0
+        out.append((client.is_connected, client.is_readable, client.is_writable))
+        out.append(kit.events(client))
+        out.append(observe(partial(client.shutdown, SHUT_WR)))
+        settle(server)
+        out.append(observe(server.receive))
+        out.append(kit.events(server))
+    return out
+
+
+@scenario
+def a_refused_nonblocking_connect_read_before_it_is_reported(
+    kit: Kit,
+) -> list[Outcome]:
+    """A receive takes the refusal; the next connect says ECONNABORTED.
+
+    Linux: until a connect() reports the failure the socket is still
+    ``SS_CONNECTING`` (listen says EINVAL) with ``sk_shutdown`` full
+    (receive gives the end of stream); the reporting connect finds no
+    error left, says ECONNABORTED and disconnects (``tcp_disconnect``).
+    """
+    port = _closed_port(kit)
+    client = kit(timeout=0)
+    out: list[Outcome] = [observe(partial(client.connect, "127.0.0.1", port))]
+    settle(client)
+    out.append(observe(client.receive))
+    out.append(observe(client.receive))
+    out.append(observe(partial(client.send, b"x")))
+    out.append((client.local_address, client.is_connected, client.is_writable))
+    out.append(observe(client.listen))
+    out.append(observe(partial(client.connect, "127.0.0.1", port)))
+    out.append((client.local_address, client.is_connected))
+    out.append(observe(client.receive))
+    client.timeout = 2.0
+    out.append(observe(partial(client.connect, "127.0.0.1", port)))
+    out.append(observe(client.receive))
+    return out
+
+
+@scenario
+def a_refused_connect_on_a_bound_socket(kit: Kit) -> list[Outcome]:
+    """What bind() chose survives a refused connect; the rest is given back.
+
+    Linux ``tcp_disconnect``: the address goes back to the wildcard unless
+    bind() named one (``SOCK_BINDADDR_LOCK``); a port bind() did not name
+    is released, though getsockname still shows it.
+    """
+    port = _closed_port(kit)
+    out: list[Outcome] = []
+    for host, fixed in (("127.0.0.1", False), ("0.0.0.0", False), ("0.0.0.0", True)):
+        client = kit()
+        if fixed:
+            client.bind(host, _closed_port(kit))
+        else:
+            client.bind(host)
+        bound_port = client.local_port
+        out.append(observe(partial(client.connect, "127.0.0.1", port)))
+        out.append((client.local_address, client.local_port == bound_port))
+        out.append(observe(partial(client.connect, "127.0.0.1", port)))
+        out.append((client.local_address, client.local_port == bound_port))
+    return out
+
+
+@scenario
+def listen_or_bind_after_a_refused_connect(kit: Kit) -> list[Outcome]:
+    """A refused socket is new again: it may listen, or bind and listen.
+
+    Linux gave its ephemeral port back, so listen() picks a new port on
+    the wildcard address, and bind() is allowed (``inet_num`` is 0).
+    """
+    port = _closed_port(kit)
+    out: list[Outcome] = []
+    for rebind in (False, True):
+        server = kit()
+        out.append(observe(partial(server.connect, "127.0.0.1", port)))
+        old = server.local_port
+        if rebind:
+            out.append(observe(partial(server.bind, "127.0.0.1")))
+        out.append(observe(server.listen))
+        out.append((server.local_address, server.local_port != old))
+        client = kit()
+        out.append(observe(partial(client.connect, "127.0.0.1", server.local_port)))
+        conn = server.accept()
+        out.append(_ends(client, conn))
+    return out
+
+
+def _handshake_done(sock: Socket) -> None:
+    """Wait (briefly, wall clock) until a real non-blocking connect completed.
+
+    Polling, not ``is_writable``: that would confirm the connection.
+    """
+    os_sock = _os_socket(sock)
+    if os_sock is None:
+        return  # memory, no latency: the handshake ends within connect()
+    poller = select.poll()
+    poller.register(os_sock, select.POLLOUT)
+    poller.poll(200)
+
+
+@scenario
+def connect_after_the_listener_closed_during_the_handshake(
+    kit: Kit,
+) -> list[Outcome]:
+    """A queued, never-accepted connection reset before connect() confirmed it.
+
+    Linux: the handshake completed in the kernel, the listener's close
+    resets it, and the confirming connect() reports ECONNRESET and
+    disconnects: the socket is new again (receive says ENOTCONN).
+    """
+    listener = _listening(kit())
+    port = listener.local_port
+    client = kit(timeout=0)
+    out: list[Outcome] = [observe(partial(client.connect, "127.0.0.1", port))]
+    _handshake_done(client)
+    listener.close()
+    settle(client)
+    out.append(observe(partial(client.connect, "127.0.0.1", port)))
+    out.append((client.local_address, client.is_connected))
+    out.append(observe(client.receive))
+    out.append(observe(partial(client.send, b"x")))
+    client.timeout = 2.0
+    out.append(observe(partial(client.connect, "127.0.0.1", port)))
+    return out
+
+
+@scenario
+def a_connected_datagram_socket_and_a_closed_port(kit: Kit) -> list[Outcome]:
+    """ICMP port unreachable reaches a connected UDP socket's next call.
+
+    Linux: the error is pending (``sk_err``) after a send to a closed
+    port; the next receive or send reports ECONNREFUSED once.
+    """
+    port = _closed_port(kit, SOCK_DGRAM)
+    sock = kit(type=SOCK_DGRAM, timeout=0)
+    sock.connect("127.0.0.1", port)
+    out: list[Outcome] = [observe(partial(sock.send, b"x"))]
+    settle(sock)
+    out.append(kit.events(sock))
+    out.append(observe(sock.receive))
+    out.append(observe(sock.receive))
+    out.append(observe(partial(sock.send, b"x")))
+    settle(sock)
+    out.append(observe(partial(sock.send, b"x")))
+    out.append(observe(partial(sock.send, b"x")))
+    settle(sock)
+    out.append(observe(partial(sock.send_to, "127.0.0.1", port, b"x")))
+    return out
+
+
+@scenario
+def an_ipv6_socket_after_a_refused_connect(kit: Kit) -> list[Outcome]:
+    """IPv6 as IPv4: the wildcard ``::`` once connect() reported a refusal."""
+    closed = _bound(kit(sockspec.AF_INET6), "::1")
+    port = closed.local_port
+    closed.close()
+    out: list[Outcome] = []
+    for target in ("::1", "::ffff:127.0.0.1"):
+        client = kit(sockspec.AF_INET6)
+        out.append(observe(partial(client.connect, target, port)))
+        out.append((client.local_address, observe(client.receive)))
+    return out
+
+
+@scenario
+def a_unix_stream_shut_before_it_connects(kit: Kit) -> list[Outcome]:
+    """UNIX streams keep the flags of a shutdown before connect.
+
+    Linux: ``unix_shutdown`` needs no peer and ``unix_stream_connect``
+    leaves the flags alone; the accepting end is not told, but its sends
+    fail (EPIPE) once the connecting end shut its receiving side.
+    """
+    out: list[Outcome] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "l")
+        listener = _listening(kit(sockspec.AF_UNIX), path)
+        for how in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+            client = kit(sockspec.AF_UNIX)
+            out.append(observe(partial(client.shutdown, how)))
+            out.append(observe(partial(client.connect, path, None)))
+            server = listener.accept()
+            client.timeout = server.timeout = 0
+            out.append(observe(partial(server.send, b"y")))
+            out.append(observe(partial(client.send, b"x")))
+            out.append(observe(client.receive))
+            out.append(observe(client.receive))
+            out.append(observe(server.receive))
+            out.append((client.is_connected, client.is_readable, client.is_writable))
+            client.close()
+            server.close()
+        listener.close()
+    return out
+
+
+@scenario
+def a_refused_connect_forgets_an_earlier_shutdown(kit: Kit) -> list[Outcome]:
+    """``tcp_disconnect`` clears ``sk_shutdown``: the next connection is whole."""
+    listener = _listening(kit())
+    out: list[Outcome] = []
+    for how in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+        client = kit()
+        out.append(observe(partial(client.shutdown, how)))
+        out.append(observe(partial(client.connect, "127.0.0.1", _closed_port(kit))))
+        client.connect("127.0.0.1", listener.local_port)
+        server = listener.accept()
+        client.timeout = server.timeout = 0
+        out.append(observe(partial(client.send, b"x")))
+        settle(server, until_bytes=1)
+        out.append(observe(server.receive))
+        out.append(observe(client.receive))
+        out.append((client.is_readable, client.is_writable, kit.events(client)))
+    return out
+
+
+@scenario
+def a_listener_shut_before_it_listens(kit: Kit) -> list[Outcome]:
+    """TCP: flags kept from a shutdown before listen() pass to its connections.
+
+    Linux clones each connection from the listener, ``sk_shutdown``
+    included: after SHUT_WR the handshake's end sends its FIN at once and
+    its sends are EPIPE; after SHUT_RD its reads end once the queue is
+    empty (and with both, data arriving resets the connection).
+    """
+    out: list[Outcome] = []
+    for how in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+        listener = kit()
+        out.append(observe(partial(listener.shutdown, how)))
+        _listening(listener)
+        client = kit()
+        client.connect("127.0.0.1", listener.local_port)
+        out.append(kit.events(listener))
+        server = listener.accept()
+        server.timeout = client.timeout = 0
+        out.append(observe(partial(server.send, b"y")))
+        settle(client, until_bytes=1)
+        out.append(observe(client.receive))
+        out.append(observe(partial(client.send, b"x")))
+        settle(server, until_bytes=1)
+        out.append(observe(server.receive))
+        out.append(observe(server.receive))
+        out.append(observe(partial(listener.shutdown, SHUT_RD)))
+        listener.timeout = 0
+        out.append(observe(listener.accept))
+        listener.close()
+    return out
+
+
+@scenario
+def a_connected_unix_stream_shut_for_reading(kit: Kit) -> list[Outcome]:
+    """``unix_shutdown`` tells the peer: SHUT_RD here stops its sends (EPIPE)."""
+    out: list[Outcome] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "l")
+        listener = _listening(kit(sockspec.AF_UNIX), path)
+        for how in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+            client = kit(sockspec.AF_UNIX)
+            client.connect(path, None)
+            server = listener.accept()
+            client.timeout = server.timeout = 0
+            out.append(observe(partial(client.shutdown, how)))
+            out.append(observe(partial(server.send, b"y")))
+            out.append(observe(partial(client.send, b"x")))
+            out.append(observe(client.receive))
+            out.append(observe(server.receive))
+            out.append(
+                (
+                    client.is_readable,
+                    client.is_writable,
+                    server.is_readable,
+                    server.is_writable,
+                )
+            )
+            out.append(kit.events(server))
+            client.close()
+            server.close()
+        listener.close()
+    return out
+
+
+@scenario
+def a_datagram_socket_shut_before_it_connects(kit: Kit) -> list[Outcome]:
+    """UDP: the flags of a shutdown that said ENOTCONN, after connect()."""
+    out: list[Outcome] = []
+    receiver = _bound(kit(type=SOCK_DGRAM, timeout=0))
+    for how in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+        sock = kit(type=SOCK_DGRAM, timeout=0)
+        out.append(observe(partial(sock.shutdown, how)))
+        sock.connect("127.0.0.1", receiver.local_port)
+        out.append(observe(partial(sock.send, b"x")))
+        out.append(observe(partial(receiver.receive_from, 10)))
+        out.append(observe(sock.receive))
+        out.append((sock.is_readable, sock.is_writable, kit.events(sock)))
+    return out
+
+
+@scenario
+def shutdown_while_connecting(kit: Kit) -> list[Outcome]:
+    """shutdown() during a handshake drops the attempt (``tcp_disconnect``).
+
+    Linux: the SYN waits at a listener whose accept queue is full; the
+    shutdown succeeds, leaves ECONNRESET pending and the socket new again
+    (its address the wildcard unless bind() named one).
+    """
+    listener = kit()
+    _bound(listener)
+    listener.listen(0)
+    port = listener.local_port
+    first = kit()
+    first.connect("127.0.0.1", port)  # fills the queue: the next SYN waits
+    out: list[Outcome] = []
+    for how in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+        client = kit(timeout=0)
+        out.append(observe(partial(client.connect, "127.0.0.1", port)))
+        out.append(observe(partial(client.shutdown, how)))
+        out.append((client.local_address, client.is_connected))
+        out.append(observe(client.receive))
+        out.append(observe(client.receive))
+        out.append(observe(partial(client.send, b"x")))
+        out.append(kit.events(client))
+        out.append(observe(partial(client.connect, "127.0.0.1", port)))
+        client.close()
+    client = kit(timeout=0)
+    out.append(observe(partial(client.connect, "127.0.0.1", port)))
+    old = client.local_port
+    out.append(observe(partial(client.shutdown, SHUT_WR)))
+    out.append(observe(client.listen))
+    out.append((client.local_address, client.local_port != old))
+    return out
+
+
+@scenario
+def connect_listen_and_accept_after_the_connection_ended(kit: Kit) -> list[Outcome]:
+    """A connection that ended (FIN both ways, or reset) stays connected.
+
+    Linux keeps ``SS_CONNECTED``: connect says EISCONN, listen EINVAL,
+    accept EINVAL; a refused socket's accept is EINVAL too.
+    """
+    listener = _listening(kit())
+    port = listener.local_port
+    out: list[Outcome] = []
+    for linger in (False, True):
+        client = kit()
+        client.connect("127.0.0.1", port)
+        server = listener.accept()
+        if linger:
+            server.set_option(sockspec.SO_LINGER, 0)
+        server.close()
+        settle(client)
+        client.timeout = 0
+        out.append(observe(client.receive))
+        out.append(observe(partial(client.shutdown, SHUT_WR)))
+        out.append(observe(partial(client.connect, "127.0.0.1", port)))
+        out.append(observe(client.listen))
+        out.append(observe(client.accept))
+        out.append((client.is_connected, observe(lambda c=client: c.remote_address)))
+    refused = kit(timeout=0)
+    out.append(observe(partial(refused.connect, "127.0.0.1", _closed_port(kit))))
+    settle(refused)
+    out.append(observe(refused.accept))
+    out.append(observe(partial(refused.connect, "127.0.0.1", port)))
+    out.append(observe(refused.accept))
     return out
 
 

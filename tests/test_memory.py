@@ -571,6 +571,22 @@ def test_netstat_and_event_log(memory_network: Network) -> None:
     assert "connect" in memory_network.format_events()
 
 
+def test_netstat_shows_a_refused_socket_closed_until_it_takes_a_port(
+    memory_network: Network,
+) -> None:
+    """A refused connect gave its ephemeral port back: not BOUND any more."""
+    with Socket() as gone:
+        gone.bind("127.0.0.1")
+        port = gone.local_port
+    with Socket() as sock:
+        with pytest.raises(sockspec.ConnectionRefused):
+            sock.connect("127.0.0.1", port)
+        info = memory_network.socket_info(sock)
+        assert (info.state, info.local) == ("CLOSED", f"0.0.0.0:{sock.local_port}")
+        sock.listen()
+        assert memory_network.socket_info(sock).state == "LISTEN"
+
+
 def test_event_log_is_a_bounded_ring_by_default() -> None:
     """A long-lived network keeps the newest events only, in bounded memory."""
     network = Network(seed=1)

@@ -24,16 +24,15 @@ S, E = TcpState, TcpEvent
 #: The table as the protocol reads (written out, not computed from TRANSITIONS).
 EXPECTED = {
     (S.CLOSED, E.LISTEN): S.LISTEN,
-    (S.REFUSED, E.LISTEN): S.LISTEN,
     (S.LISTEN, E.LISTEN): S.LISTEN,
     (S.LISTEN, E.STOP): S.CLOSED,
     (S.CLOSED, E.CONNECT): S.SYN_SENT,
-    (S.REFUSED, E.CONNECT): S.SYN_SENT,
-    (S.RESET, E.CONNECT): S.SYN_SENT,
     (S.SYN_SENT, E.SYN_ACK): S.ESTABLISHED,
     (S.CLOSED, E.ACCEPTED): S.ESTABLISHED,
     (S.SYN_SENT, E.GIVE_UP): S.CLOSED,
     (S.SYN_SENT, E.REFUSE): S.REFUSED,
+    (S.REFUSED, E.DISCONNECT): S.CLOSED,
+    (S.RESET, E.DISCONNECT): S.CLOSED,
     (S.ESTABLISHED, E.SEND_FIN): S.FIN_WAIT,
     (S.CLOSE_WAIT, E.SEND_FIN): S.LAST_ACK,
     (S.ESTABLISHED, E.RECV_FIN): S.CLOSE_WAIT,
@@ -97,6 +96,24 @@ def test_a_client_connection_from_connect_to_time_wait() -> None:
     # Both FINs: Linux TCP_CLOSE, yet what arrived can still be read.
     assert state.finished
     assert state.alive
+
+
+def test_a_failed_connect_is_reported_before_the_socket_is_new_again() -> None:
+    # Linux: until connect() reports the failure (socket->state is still
+    # SS_CONNECTING) the socket may neither retry nor listen; reporting
+    # it (tcp_disconnect) makes it new.
+    for failed in (S.REFUSED, S.RESET):
+        for event in (E.CONNECT, E.LISTEN):
+            with pytest.raises(TcpStateError):
+                next_state(failed, event)
+        again = next_state(failed, E.DISCONNECT)
+        assert again is S.CLOSED
+        assert next_state(again, E.CONNECT) is S.SYN_SENT
+        assert next_state(again, E.LISTEN) is S.LISTEN
+
+
+def test_only_a_failed_connect_is_disconnected() -> None:
+    assert {s for (s, e) in TRANSITIONS if e is E.DISCONNECT} == {S.REFUSED, S.RESET}
 
 
 def test_the_passive_close_leaves_no_time_wait() -> None:

@@ -457,3 +457,33 @@ def test_a_refused_shutdown_still_ends_writing_as_linux_records_it(
                 assert not sock.is_writable
                 with pytest.raises(sockspec.BrokenPipe):
                     sock.send(b"x")
+
+
+@pytest.mark.parametrize("backend", OS_BACKENDS)
+@pytest.mark.parametrize("timeout", [None, 2.0, 0])
+def test_a_refused_connect_forgets_an_earlier_shutdown_as_linux_does(
+    backend: str, timeout: float | None
+) -> None:
+    # The connect() that reports a failed attempt runs tcp_disconnect, which
+    # clears the shutdown flags: the next connection can send, so the
+    # socket must call itself writable again.
+    with sockspec.Socket(backend=backend) as gone:
+        gone.bind("127.0.0.1")
+        port = gone.local_port
+    with sockspec.Socket(backend=backend, timeout=5) as listener:
+        listener.bind("127.0.0.1")
+        listener.listen()
+        with sockspec.Socket(backend=backend, timeout=timeout) as sock:
+            with pytest.raises(sockspec.NotConnected):
+                sock.shutdown(sockspec.SHUT_WR)
+            if timeout == 0:
+                with pytest.raises(sockspec.WouldBlock):
+                    sock.connect("127.0.0.1", port)
+                sock.timeout = 2.0
+            with pytest.raises(sockspec.ConnectionRefused):
+                sock.connect("127.0.0.1", port)
+            sock.connect("127.0.0.1", listener.local_port)
+            with listener.accept() as server:
+                assert sock.is_writable
+                assert sock.send(b"x") == 1
+                assert server.receive() == b"x"

@@ -94,6 +94,18 @@ _POLLIN = select.POLLIN
 _POLLOUT = select.POLLOUT
 #: Receives that ask poll(2) first after one that had to wait.
 _HUNGRY = 8
+# How a TCP connect attempt that was made ends in the kernel's
+# inet_stream_connect error path, whose tcp_disconnect clears the
+# socket's shutdown flags (a shutdown before the attempt is forgotten).
+_ATTEMPT_FAILED = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.ETIMEDOUT,
+        errno.EHOSTUNREACH,
+    }
+)
 # One os.sendfile call is capped so a huge file cannot overflow ssize_t.
 _SENDFILE_MAX = 1 << 30
 # Chunk size of the read-and-send fallback of send_file.
@@ -319,8 +331,14 @@ class SelectorsSocket(_os.OSSocket):
                 # The kernel reported how the pending attempt ended and
                 # made the socket unconnected again.
                 self._state = BOUND
+            self._attempt_failed(exc)
             raise
         self._state = CONNECTED
+
+    def _attempt_failed(self, exc: OSError) -> None:
+        """Forget a shutdown() the kernel forgot when the attempt failed."""
+        if exc.errno in _ATTEMPT_FAILED and self._type is SOCK_STREAM:
+            self._shut_wr = False
 
     def _finish_connect(self, address: Any, timeout: float | None) -> None:
         """Wait for a non-blocking connect and collect how it ended.
@@ -344,6 +362,7 @@ class SelectorsSocket(_os.OSSocket):
             except OSError as exc:
                 if exc.errno != errno.EISCONN:
                     self._state = BOUND  # unconnected again, as on Linux
+                    self._attempt_failed(exc)
                     raise
             self._state = CONNECTED
             return

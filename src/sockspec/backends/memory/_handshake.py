@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import errno
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from ...api._shared import format_address as _fmt
 from ...api.constants import SOCK_STREAM
@@ -45,7 +45,7 @@ from ._ports import (
     wire_local,
 )
 from ._selector import notify
-from ._stream import RST, abort, refused, transmit
+from ._stream import RST, abort, refused, send_fin, transmit
 from ._tcp import TcpEvent, TcpState, Told, next_state
 
 if TYPE_CHECKING:
@@ -59,6 +59,7 @@ __all__ = [
     "admit_waiting",
     "close_listener",
     "connect_stream",
+    "disconnect",
     "start_listening",
     "stop_listening",
 ]
@@ -74,14 +75,17 @@ UNCONNECTED, PENDING, CONNECTED = Told.UNCONNECTED, Told.PENDING, Told.CONNECTED
 
 def start_listening(sock: MemorySocket, backlog: int) -> None:
     """listen(): become (or stay) a listener with *backlog* (lock held)."""
-    if sock.state.connected or sock.state is SYN_SENT:
+    if sock.state.connected or sock.state is SYN_SENT or sock.state.dead:
+        # Linux inet_listen: EINVAL unless SS_UNCONNECTED, which a failed
+        # non-blocking connect (REFUSED) is only once connect() reported
+        # it; a shutdown() during the handshake makes it so at once.
         raise SocketError(errno.EINVAL, "Invalid argument")
     if sock.state is not LISTEN:
         if sock.unix:
             if sock.local is None:
                 raise SocketError(errno.EINVAL, "Invalid argument")
         else:
-            if sock.port is None or sock.stopped:
+            if sock.port is None or sock.stopped or sock.unhashed:
                 autobind(sock, None)
             if conflicts(sock, sock.port or 0, listening_only=True):
                 raise AddressInUse("Address already in use")
@@ -112,10 +116,8 @@ def connect_stream(
     if state is SYN_SENT:
         if timeout == 0:
             raise WouldBlock(errno.EALREADY, "Operation already in progress")
-    elif sock.error and sock.told is PENDING:
-        code, sock.error = sock.error, 0
-        sock.told = UNCONNECTED
-        raise errno_error(code)
+    elif sock.told is PENDING and state.dead:
+        report_failure(sock)
     else:
         start_connect(sock, target, port)
     if timeout == 0:
@@ -170,10 +172,53 @@ def finish_connect(sock: MemorySocket, timeout: float | None) -> None:
                 sock.told = PENDING
             raise Timeout("timed out")
         sock.wait("connect()", deadline)
+    if sock.state.dead:
+        report_failure(sock)
     if sock.error:
         code, sock.error = sock.error, 0
         raise errno_error(code)
     sock.told = CONNECTED
+
+
+def report_failure(sock: MemorySocket) -> NoReturn:
+    """connect() reports a refused or reset attempt, then forgets it.
+
+    The pending error is the answer; if something (a receive) took it
+    already, Linux says ECONNABORTED.
+    """
+    code = sock.error or errno.ECONNABORTED
+    sock.error = 0
+    disconnect(sock)
+    raise errno_error(code)
+
+
+def disconnect(sock: MemorySocket) -> None:
+    """Linux's tcp_disconnect after a failed connect: the socket is new again.
+
+    The shutdown flags and the pending error go, and so do the address
+    and port bind() did not name (:func:`give_back_address`).
+    """
+    sock.state = next_state(sock.state, TcpEvent.DISCONNECT)
+    sock.told = UNCONNECTED
+    sock.rd_shut = sock.wr_shut = sock.user_shut_wr = sock.eof = False
+    sock.error = 0
+    sock.peer = sock.tx = None
+    give_back_address(sock)
+
+
+def give_back_address(sock: MemorySocket) -> None:
+    """tcp_disconnect: keep only the address and port that bind() named.
+
+    getsockname then shows the wildcard address and the old port; the
+    next connect or listen picks a new port, and bind() is allowed.
+    """
+    if sock.unix:
+        return
+    if not sock.addr_locked:
+        sock.local = "0.0.0.0" if sock.ipv == 4 else "::"
+    if not sock.port_locked and not sock.unhashed:
+        unbind(sock)
+        sock.unhashed = True
 
 
 def abort_connect(sock: MemorySocket) -> None:
@@ -186,8 +231,6 @@ def abort_connect(sock: MemorySocket) -> None:
 
 def start_connect(sock: MemorySocket, target: Target, port: int | None) -> None:
     """Start connecting to *target*: a SYN over IP, at once over UNIX (lock held)."""
-    # A socket whose earlier attempt failed (Linux: TCP_CLOSE) may try again.
-    sock.rd_shut = sock.wr_shut = sock.eof = False
     sock.error = 0
     sock.told = UNCONNECTED
     if isinstance(target, str):  # a UNIX path
@@ -267,7 +310,9 @@ def send_syn(sock: MemorySocket, token: int) -> None:
 
 def connect_to_self(sock: MemorySocket) -> None:
     """A TCP socket connected to its own address and port is its own peer."""
-    sock.peer = sock.tx = sock
+    sock.peer = sock
+    if not sock.wr_shut:
+        sock.tx = sock
     sock.cap = sock.rcvbuf + sock.sndbuf
     sock.state = next_state(sock.state, TcpEvent.SYN_ACK)
     sock.log("connect", sock.host.hostname + " " + _fmt(*present_local(sock)))
@@ -297,7 +342,13 @@ def establish(sock: MemorySocket, client: MemorySocket) -> None:
     conn.peer, client.peer = client, conn
     conn.cap = client.rcvbuf + conn.sndbuf
     client.cap = conn.rcvbuf + client.sndbuf
-    conn.tx = client
+    if not sock.unix:
+        # Linux clones the listener (sk_clone_lock), shutdown flags
+        # included: flags kept from a shutdown() before listen() hold for
+        # every connection it makes, and SEND_SHUTDOWN sends the FIN.
+        conn.rd_shut, conn.wr_shut = sock.rd_shut, sock.wr_shut
+    if not conn.wr_shut and not (sock.unix and client.rd_shut):
+        conn.tx = client  # the fast send path; see send_stream for UNIX
     assert sock.accept_q is not None
     sock.accept_q.append(conn)
     notify(sock)
@@ -306,7 +357,10 @@ def establish(sock: MemorySocket, client: MemorySocket) -> None:
         if client.state is not SYN_SENT or client.peer is not conn:
             return
         client.state = next_state(client.state, TcpEvent.SYN_ACK)
-        client.tx = conn
+        # No fast send path for a client shut before connecting, nor to an
+        # end that shut both ways (its data must take the path that resets).
+        if not client.wr_shut and not (conn.rd_shut and conn.state.fin_sent):
+            client.tx = conn
         client.log("connect", conn.host.hostname + " " + _fmt(*present_local(conn)))
         notify(client)
 
@@ -323,6 +377,10 @@ def establish(sock: MemorySocket, client: MemorySocket) -> None:
         # its segments are due no earlier than the SYN-ACK.
         client.last_ready = max(client.last_ready, sock.sched.now + back)
         sock.later(back, complete)
+    if conn.wr_shut:
+        send_fin(conn)
+        if conn.rd_shut:
+            client.tx = None  # its data must take the path that resets
 
 
 def stop_listening(sock: MemorySocket) -> None:
@@ -357,6 +415,7 @@ def abandon_connect(sock: MemorySocket) -> None:
         transmit(sock, RST, b"")
     sock.peer = sock.tx = None
     sock.error = errno.ECONNRESET
+    give_back_address(sock)
     notify(sock)
 
 

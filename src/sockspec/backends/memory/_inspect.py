@@ -139,6 +139,8 @@ def state_name(sock: MemorySocket) -> str:
     if sock.stream:
         if sock.state is not TcpState.CLOSED:
             return sock.state.label
+        if sock.unhashed:  # a failed connect gave its port back
+            return "CLOSED"
     elif sock.remote is not None:
         return "CONNECTED"
     return "BOUND" if sock.port is not None or sock.local else "NEW"

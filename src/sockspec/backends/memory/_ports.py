@@ -394,10 +394,11 @@ def take_port(sock: MemorySocket) -> None:
         set_cover(sock, 4 if sock.ipv == 4 else 6, any_addr)
         claim_port(sock, 0)
         sock.local = any_addr
-    elif sock.stopped:
-        if not sock.port_locked:  # the stopped listener gave it back
+    elif sock.stopped or sock.unhashed:
+        # A stopped listener or a failed connect gave its port back.
+        if not sock.port_locked:
             claim_port(sock, 0)
-        sock.stopped = False
+        sock.stopped = sock.unhashed = False
 
 
 def listeners_first(sock: MemorySocket) -> None:

@@ -129,6 +129,7 @@ class MemorySocket(SocketImpl):
 
     __slots__ = (
         "accept_q",
+        "addr_locked",
         "backlog",
         "cap",
         "closed",
@@ -172,6 +173,7 @@ class MemorySocket(SocketImpl):
         "told",
         "tx",
         "type",
+        "unhashed",
         "unix",
         "unix_linked",
         "user_shut_wr",
@@ -203,6 +205,10 @@ class MemorySocket(SocketImpl):
         self.local: str | None = None  # wire address text, or UNIX path
         self.port: int | None = None
         self.port_locked = False  # Linux SOCK_BINDPORT_LOCK: bind() chose it
+        self.addr_locked = False  # Linux SOCK_BINDADDR_LOCK: bind() chose it
+        # The port was given back by a failed connect (Linux inet_put_port):
+        # getsockname still shows it, bind() may choose another.
+        self.unhashed = False
         self.stopped = False  # a listener that shutdown() stopped
         self.cov4: str | None = None  # IPv4 addresses the binding covers ("*": all)
         self.cov6: str | None = None
@@ -314,8 +320,10 @@ class MemorySocket(SocketImpl):
         with self.lock:
             self.sched.join()
             if (
-                self.local is not None
-                or self.port is not None
+                (
+                    not self.unhashed
+                    and (self.local is not None or self.port is not None)
+                )
                 or self.state is not CLOSED
                 or (not self.stream and self.remote is not None)
             ):
@@ -324,7 +332,9 @@ class MemorySocket(SocketImpl):
                 bind_path(self, host or "")
             else:
                 bind_inet(self, host, port or 0)
+                self.unhashed = False
                 self.port_locked = bool(port)
+                self.addr_locked = self.local not in ("0.0.0.0", "::")
             self.log("bind")
 
     def listen(self, backlog: int) -> None:
@@ -402,13 +412,18 @@ class MemorySocket(SocketImpl):
                 # flags stay although it says ENOTCONN.
                 self.rd_shut |= rd
                 self.wr_shut |= wr
+                self.user_shut_wr |= wr
                 notify(self)
                 raise NotConnected("Transport endpoint is not connected")
             if self.stream and (not self.state.connected or self.tcp_closed()):
-                if self.state.connected:
-                    # Linux still records the flags, then says ENOTCONN.
-                    self.rd_shut |= rd
-                    self.user_shut_wr |= wr
+                # Linux inet_shutdown still records the flags, then says
+                # ENOTCONN; a later connect keeps them (only the connect
+                # that reports a failure clears them).
+                self.rd_shut |= rd
+                self.user_shut_wr |= wr
+                if not self.state.connected:
+                    self.wr_shut |= wr
+                notify(self)
                 raise NotConnected("Transport endpoint is not connected")
             shut_connection(self, rd, wr)
 

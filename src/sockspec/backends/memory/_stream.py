@@ -55,9 +55,19 @@ def shut_connection(sock: MemorySocket, rd: bool, wr: bool) -> None:
     if rd:
         sock.rd_shut = True
         notify(sock)
+        peer = sock.peer
+        if sock.unix and peer is not None and not peer.wr_shut:
+            # unix_shutdown tells the peer: it may send no more (EPIPE).
+            peer.wr_shut = True
+            peer.tx = None
+            notify(peer)
     if wr:
         sock.user_shut_wr = True
-        if not sock.wr_shut:
+        # A TCP socket shut before it connected has the flag but no FIN
+        # sent: Linux's tcp_shutdown sends it now.
+        if not sock.wr_shut or (
+            sock.stream and not sock.unix and not sock.state.fin_sent
+        ):
             sock.wr_shut = True
             sock.tx = None
             if sock.stream:
@@ -311,6 +321,12 @@ def send_stream(sock: MemorySocket, data: bytes | memoryview) -> int:
                 raise BrokenPipe("Broken pipe")
             raise send_before_connect()
         if sock.wr_shut or state.dead:
+            raise BrokenPipe("Broken pipe")
+        peer = sock.peer
+        if sock.unix and peer is not None and peer.rd_shut and not sock.closed:
+            # unix_stream_sendmsg: the peer shut its receiving side, even
+            # before it connected (nothing told this end then).  A send
+            # racing this end's own close() goes on to say SocketClosed.
             raise BrokenPipe("Broken pipe")
         if not state.connected:
             if timeout == 0:

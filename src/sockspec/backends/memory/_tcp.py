@@ -27,7 +27,9 @@ because each can change without the connection changing state:
 
 * ``rd_shut`` / ``wr_shut``: Linux's ``sk_shutdown`` bits.  ``shutdown()``
   sets them on sockets without a connection too (UNIX sockets, and TCP
-  sockets that then report ``ENOTCONN``), and SHUT_RD sends nothing.
+  sockets that then report ``ENOTCONN``), and SHUT_RD sends nothing.  A
+  TCP connect keeps them; only the connect() that reports a failed
+  attempt (DISCONNECT, Linux's ``tcp_disconnect``) clears them.
 * ``user_shut_wr``: the application called ``shutdown(SHUT_WR)``;
   ``is_writable`` reports it whatever the connection did since.
 * ``error``: the pending error (``sk_err``), consumed by the next call
@@ -83,7 +85,8 @@ class TcpState(enum.Enum):
     LAST_ACK = ("LAST_ACK", "CLOSING", True, True, True, False)
     #: The connection was reset.
     RESET = ("RESET", "RESET", True, False, False, True)
-    #: A connect() failed (refused, or the listener went away).
+    #: A connect() failed (refused, or the listener went away) and no
+    #: connect() has reported it yet; reporting it makes the socket CLOSED.
     REFUSED = ("REFUSED", "CLOSED", False, False, False, True)
 
     def __init__(
@@ -133,6 +136,7 @@ class TcpEvent(enum.Enum):
     ACCEPTED = "a listener made this socket, the accepting end"
     GIVE_UP = "the connect is abandoned (timeout, close, shutdown)"
     REFUSE = "the connect is refused (RST, no listener, listener gone)"
+    DISCONNECT = "connect() reported the failed attempt (Linux tcp_disconnect)"
     SEND_FIN = "this end sends its FIN (shutdown(SHUT_WR) or close)"
     RECV_FIN = "the peer's FIN arrives"
     RESET = "the connection is reset (RST arrives, Reset rule, data after close)"
@@ -158,17 +162,18 @@ _S, _E = TcpState, TcpEvent
 #: Every allowed transition.
 TRANSITIONS: dict[tuple[TcpState, TcpEvent], TcpState] = {
     (_S.CLOSED, _E.LISTEN): _S.LISTEN,
-    (_S.REFUSED, _E.LISTEN): _S.LISTEN,
     (_S.LISTEN, _E.LISTEN): _S.LISTEN,
     (_S.LISTEN, _E.STOP): _S.CLOSED,
     (_S.CLOSED, _E.CONNECT): _S.SYN_SENT,
-    (_S.REFUSED, _E.CONNECT): _S.SYN_SENT,
-    # A non-blocking connect reset before connect() confirmed it may retry.
-    (_S.RESET, _E.CONNECT): _S.SYN_SENT,
     (_S.SYN_SENT, _E.SYN_ACK): _S.ESTABLISHED,
     (_S.CLOSED, _E.ACCEPTED): _S.ESTABLISHED,
     (_S.SYN_SENT, _E.GIVE_UP): _S.CLOSED,
     (_S.SYN_SENT, _E.REFUSE): _S.REFUSED,
+    # The connect() that reports a refusal, or a reset before it confirmed
+    # the connection, makes the socket new again; only then may it retry
+    # or listen (until then Linux's socket->state is SS_CONNECTING).
+    (_S.REFUSED, _E.DISCONNECT): _S.CLOSED,
+    (_S.RESET, _E.DISCONNECT): _S.CLOSED,
     (_S.ESTABLISHED, _E.SEND_FIN): _S.FIN_WAIT,
     (_S.CLOSE_WAIT, _E.SEND_FIN): _S.LAST_ACK,
     (_S.ESTABLISHED, _E.RECV_FIN): _S.CLOSE_WAIT,
