@@ -251,3 +251,37 @@ def test_a_socket_closed_while_a_call_waits_for_its_turn_ends_the_call() -> None
     assert not t.is_alive(), "accept() on the closed listener hangs"
     assert len(errors) == 1
     assert isinstance(errors[0], sockspec.SocketClosed)
+
+
+@linux_only
+def test_a_holder_waiting_for_a_computing_thread_is_not_taken_for_blocked() -> None:
+    # The holder waits (settles) for a thread computing within the budget;
+    # a third thread waiting for the turn meanwhile must not mistake the
+    # settling holder, asleep on its gate inside the network, for one
+    # blocked outside it and take the turn away.
+    net = Network(seed=1)
+    lst = Socket(backend=net, timeout=5)
+    lst.bind("127.0.0.1", 7000)
+    lst.listen()
+
+    def serve() -> None:
+        with lst.accept() as conn:
+            conn.send(conn.receive(10))
+
+    def compute() -> None:
+        end = time.monotonic() + 0.5  # well under the budget, over the grace
+        while time.monotonic() < end:
+            pass
+
+    server = threading.Thread(target=serve, name="server")
+    server.start()
+    worker = threading.Thread(target=compute, name="worker")
+    worker.start()
+    with Socket(backend=net, timeout=5) as client:
+        client.connect("127.0.0.1", 7000)
+        client.send(b"x")
+        assert client.receive(10) == b"x"
+    server.join(10)
+    worker.join(10)
+    lst.close()
+    assert net.schedule_notes == []

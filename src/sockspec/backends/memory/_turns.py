@@ -324,6 +324,11 @@ class Turns:
 
     def _holder_lost(self, holder: int) -> bool:
         """Whether the silent holder is given up on (and noted)."""
+        if holder in self._settling:
+            # Asleep on its gate inside the network, waiting for the others
+            # to settle: its own _settle() gives up on whoever is silent.
+            self._held = None
+            return False
         now = _wall()
         held = self._held
         if held is None or held[0] != holder:
