@@ -285,3 +285,47 @@ def test_a_holder_waiting_for_a_computing_thread_is_not_taken_for_blocked() -> N
     worker.join(10)
     lst.close()
     assert net.schedule_notes == []
+
+
+def test_many_threads_waiting_for_the_turn_do_not_walk_every_frame(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every waiter looks at a silent holder every few milliseconds. Each look
+    # used to walk every thread's frame (_busy): with hundreds of threads the
+    # looks took the CPU (and the GIL) from the threads doing the work.
+    walks = 0
+    busy = _turns.Turns._busy
+
+    def counted(self: _turns.Turns, me: int | None) -> list[int]:
+        nonlocal walks
+        walks += 1
+        return busy(self, me)
+
+    net = Network(seed=1)
+    lst = Socket(backend=net)  # this thread holds the turn from here on
+    arrived = threading.Barrier(21, timeout=10)
+
+    def waiter() -> None:
+        arrived.wait()
+        Socket(backend=net).close()  # waits for the turn
+
+    threads = [threading.Thread(target=waiter, name=f"w{i:02d}") for i in range(20)]
+    for t in threads:
+        t.start()
+    arrived.wait()
+    turns = net._sched.turns
+    assert turns is not None
+    give_up = time.monotonic() + 5
+    while len(turns.ready) < 20 and time.monotonic() < give_up:
+        pass  # running, holding the turn: the waiters keep looking
+    monkeypatch.setattr(_turns.Turns, "_busy", counted)
+    end = time.monotonic() + 0.6
+    while time.monotonic() < end:
+        pass
+    monkeypatch.undo()
+    lst.close()  # a point: the turn goes on
+    for t in threads:
+        t.join(10)
+    # Twenty waiters looking every 1..20 ms for 0.6 s: several hundred looks,
+    # none of which needs more than the holder's own frame.
+    assert walks < 20, f"{walks} walks over every thread while the holder ran"

@@ -51,7 +51,7 @@ import random
 import sys
 import threading
 import time
-from types import FrameType
+from types import CodeType, FrameType
 from typing import TYPE_CHECKING
 
 from . import _executor
@@ -484,7 +484,7 @@ class Turns:
     def _busy(self, me: int | None) -> list[int]:
         """Threads using the network that are running (not settled)."""
         sched = self.sched
-        from ._frames import BUSY, blocked_for, idle_codes
+        from ._frames import idle_codes
 
         codes = idle_codes()
 
@@ -516,15 +516,7 @@ class Turns:
                 frame = frames.get(ident)
                 if frame is None:
                     continue  # ended
-                kind = codes.get(frame.f_code)
-                if kind is None:
-                    if frame.f_code.co_name == "_worker" and (
-                        _executor.waiting_for_work(frame) is not None
-                    ):
-                        continue
-                    busy.append(ident)
-                    continue
-                if blocked_for(frame, kind, alive) == BUSY or _starting(frame):
+                if _frame_runs(frame, codes, alive):
                     busy.append(ident)
         finally:
             frame = None
@@ -543,11 +535,23 @@ class Turns:
         thread = _active.get(ident)
         if thread is None or not thread.is_alive():
             return True
-        saved, self.turn = self.turn, None
+        if not self.sched.counts(thread):
+            return True
+        gone = self._gone
+        if gone and gone.get(ident) is thread:
+            return True
+        # The holder's frame only, not _busy()'s walk over every thread:
+        # every waiter looks every few milliseconds, and with hundreds of
+        # threads those walks took the CPU from the threads doing the work.
+        from ._frames import idle_codes
+
+        frame = sys._current_frames().get(ident)
+        if frame is None:
+            return True  # ended
         try:
-            return ident not in self._busy(_get_ident())
+            return not _frame_runs(frame, idle_codes(), set(_active))
         finally:
-            self.turn = saved
+            del frame
 
     def _note(self, text: str) -> None:
         line = f"t={self.sched.now:.6f}s: {text}"
@@ -572,6 +576,25 @@ def _overdue(ident: int, waited: float, cpu0: float | None) -> str | None:
         if stat is not None and stat[0] != "R" and stat[1] - cpu0 <= waited / 4:
             return "was blocked outside the network"
     return None
+
+
+def _frame_runs(
+    frame: FrameType, codes: dict[CodeType, str], alive: set[int | None]
+) -> bool:
+    """Whether the thread whose top frame is *frame* is running, by that frame.
+
+    Not running: blocked in a :mod:`threading` primitive that only another
+    thread can end (or with a timeout), or an idle pool worker.
+    """
+    from ._frames import BUSY, blocked_for
+
+    kind = codes.get(frame.f_code)
+    if kind is None:
+        return not (
+            frame.f_code.co_name == "_worker"
+            and _executor.waiting_for_work(frame) is not None
+        )
+    return blocked_for(frame, kind, alive) == BUSY or _starting(frame)
 
 
 def _in_primitive(ident: int) -> bool:
