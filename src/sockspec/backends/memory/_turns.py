@@ -5,7 +5,8 @@ With ``Network(schedule="seeded")`` the threads that use the network take
 thread could run (it waits at a point, or was woken on the network), the
 thread holding the turn hands it over with probability :data:`PREEMPT`, else
 keeps it.  A thread that blocks on the network (a receive with nothing to
-read, ``accept``, ``Network.sleep``...) gives the turn away.  Both draws --
+read, ``accept``, ``Network.sleep``...) gives the turn away, and so does
+one whose non-blocking call found nothing to do (it can only poll again).  Both draws --
 whether to hand over, and to whom among the candidates sorted by thread
 name -- come from a stream of their own, ``random.Random(f"{seed}:schedule")``.
 Handing over at every point would switch threads twice as often as the work
@@ -167,11 +168,13 @@ class Turns:
 
     # -- scheduling points (network lock held) --------------------------------------
 
-    def point(self, *, woken: bool = False) -> None:
+    def point(self, *, woken: bool = False, miss: bool = False) -> None:
         """The calling thread is about to operate on the network.
 
         *woken*: it is going on after a wait on the network, and holds the
-        turn if the choice made while it was on its way fell on it.
+        turn if the choice made while it was on its way fell on it.  *miss*:
+        a non-blocking call of the holder found nothing to do; the turn goes
+        to another thread that can run, without a draw.
         """
         if self.off:
             return
@@ -188,7 +191,7 @@ class Turns:
                 self._settle(me)
             if not self.ready and not self._transit(me):
                 return  # nobody else can run: no choice to make
-            if self.rng.random() >= PREEMPT:
+            if not miss and self.rng.random() >= PREEMPT:
                 return
             self._give(self._choose(me), later=True)
         self._wait(me)
