@@ -391,6 +391,45 @@ def test_fails(memory_network):
     )
 
 
+def test_the_fixtures_own_wait_for_threads_is_not_a_lost_thread(
+    pytester: pytest.Pytester,
+) -> None:
+    # The test thread holds the turn when it ends; the server thread, woken
+    # by the client's close, needs it to finish. The fixture waiting for it
+    # must hand the turn over, not look like a thread asleep outside the
+    # network ("this run may not replay").
+    result = run(
+        pytester,
+        """
+networks = []
+
+def serve(lst):
+    with lst.accept() as conn:
+        while data := conn.receive():
+            conn.send(data)
+    lst.close()
+
+SEEDS = [pytest.param(s, marks=pytest.mark.memory_network(seed=s)) for s in range(8)]
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_echo(memory_network, seed):
+    networks.append(memory_network)
+    lst = Socket()
+    lst.bind("127.0.0.1", 7000)
+    lst.listen()
+    threading.Thread(target=serve, args=(lst,), name="server").start()
+    with Socket(timeout=5) as client:
+        client.connect("127.0.0.1", 7000)
+        client.send(b"x")
+        assert client.receive(10) == b"x"
+
+def test_no_notes():
+    assert [n.schedule_notes for n in networks] == [[]] * 8
+""",
+    )
+    result.assert_outcomes(passed=9)
+
+
 def test_real_socket_guard_names_the_call_and_fails_the_test(
     pytester: pytest.Pytester,
 ) -> None:

@@ -251,3 +251,125 @@ def test_a_socket_closed_while_a_call_waits_for_its_turn_ends_the_call() -> None
     assert not t.is_alive(), "accept() on the closed listener hangs"
     assert len(errors) == 1
     assert isinstance(errors[0], sockspec.SocketClosed)
+
+
+@linux_only
+def test_a_holder_waiting_for_a_computing_thread_is_not_taken_for_blocked() -> None:
+    # The holder waits (settles) for a thread computing within the budget;
+    # a third thread waiting for the turn meanwhile must not mistake the
+    # settling holder, asleep on its gate inside the network, for one
+    # blocked outside it and take the turn away.
+    net = Network(seed=1)
+    lst = Socket(backend=net, timeout=5)
+    lst.bind("127.0.0.1", 7000)
+    lst.listen()
+
+    def serve() -> None:
+        with lst.accept() as conn:
+            conn.send(conn.receive(10))
+
+    def compute() -> None:
+        end = time.monotonic() + 0.5  # well under the budget, over the grace
+        while time.monotonic() < end:
+            pass
+
+    server = threading.Thread(target=serve, name="server")
+    server.start()
+    worker = threading.Thread(target=compute, name="worker")
+    worker.start()
+    with Socket(backend=net, timeout=5) as client:
+        client.connect("127.0.0.1", 7000)
+        client.send(b"x")
+        assert client.receive(10) == b"x"
+    server.join(10)
+    worker.join(10)
+    lst.close()
+    assert net.schedule_notes == []
+
+
+def test_many_threads_waiting_for_the_turn_do_not_walk_every_frame(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every waiter looks at a silent holder every few milliseconds. Each look
+    # used to walk every thread's frame (_busy): with hundreds of threads the
+    # looks took the CPU (and the GIL) from the threads doing the work.
+    walks = 0
+    busy = _turns.Turns._busy
+
+    def counted(self: _turns.Turns, me: int | None) -> list[int]:
+        nonlocal walks
+        walks += 1
+        return busy(self, me)
+
+    net = Network(seed=1)
+    lst = Socket(backend=net)  # this thread holds the turn from here on
+    arrived = threading.Barrier(21, timeout=10)
+
+    def waiter() -> None:
+        arrived.wait()
+        Socket(backend=net).close()  # waits for the turn
+
+    threads = [threading.Thread(target=waiter, name=f"w{i:02d}") for i in range(20)]
+    for t in threads:
+        t.start()
+    arrived.wait()
+    turns = net._sched.turns
+    assert turns is not None
+    give_up = time.monotonic() + 5
+    while len(turns.ready) < 20 and time.monotonic() < give_up:
+        pass  # running, holding the turn: the waiters keep looking
+    monkeypatch.setattr(_turns.Turns, "_busy", counted)
+    end = time.monotonic() + 0.6
+    while time.monotonic() < end:
+        pass
+    monkeypatch.undo()
+    lst.close()  # a point: the turn goes on
+    for t in threads:
+        t.join(10)
+    # Twenty waiters looking every 1..20 ms for 0.6 s: several hundred looks,
+    # none of which needs more than the holder's own frame.
+    assert walks < 20, f"{walks} walks over every thread while the holder ran"
+
+
+def test_a_non_blocking_miss_hands_the_turn_to_a_thread_that_can_act() -> None:
+    # A thread polling a non-blocking socket, sleeping a little between
+    # polls, kept the turn at each poll with probability 7/8, so the thread
+    # that was to send waited several polls (and their sleeps) per message.
+    # A miss means the poller cannot go on until another thread acts.
+    misses = 0
+    for seed in range(8):
+        net = Network(seed=seed)
+        lst = Socket(backend=net)
+        lst.bind("127.0.0.1", 7000)
+        lst.listen()
+        client = Socket(backend=net, timeout=5)
+        client.connect("127.0.0.1", 7000)
+        server = lst.accept()
+        server.timeout = 0
+
+        def poll(server: Socket) -> None:
+            nonlocal misses
+            for _ in range(3):
+                give_up = time.monotonic() + 5
+                while time.monotonic() < give_up:
+                    try:
+                        server.receive(10)
+                        break
+                    except sockspec.WouldBlock:
+                        misses += 1
+                        time.sleep(0.002)
+                server.send(b"ack")
+
+        t = threading.Thread(target=poll, args=(server,), name="poller")
+        t.start()
+        for _ in range(3):
+            Socket(backend=net).close()  # some work of its own first
+            client.send(b"msg")
+            assert client.receive(10) == b"ack"
+        t.join(10)
+        for s in (client, server, lst):
+            s.close()
+        assert net.schedule_notes == []
+    # One miss per message at most (24 messages); keeping the turn at 7 polls
+    # in 8 made it about four.
+    assert misses <= 24, f"{misses} misses for 24 messages"

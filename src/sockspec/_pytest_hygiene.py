@@ -121,12 +121,17 @@ class Watch:
         sched = self.network._sched
         give_up = time.monotonic() + SETTLE
         delay = 0.001
+        # Not time.sleep(): the test thread may hold the seeded schedule's
+        # turn, and a thread asleep outside the network is taken for lost
+        # (a "may not replay" note). A wait in a threading primitive hands
+        # the turn over as join() does.
+        pause = threading.Event()
         while True:
             with sched.lock:
                 busy = sched.busy_threads()
             if not busy or time.monotonic() >= give_up:
                 return busy
-            time.sleep(delay)
+            pause.wait(delay)
             delay = min(delay * 2, 0.05)
 
     def blocked_threads(self) -> str | None:

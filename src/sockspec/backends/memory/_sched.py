@@ -369,8 +369,14 @@ class Scheduler:
         """A non-blocking call found nothing: let wall time flow if quiet.
 
         A thread polling with ``timeout=0`` never waits, so without this a
-        single-threaded busy loop would freeze the clock forever.
+        single-threaded busy loop would freeze the clock forever.  Under the
+        seeded schedule the turn goes to another thread that can run, if
+        any: the poller can do nothing until one acts, and keeping the turn
+        (7 times in 8) made it poll, and sleep between polls, in vain.
         """
+        turns = self.turns
+        if turns is not None:
+            turns.point(miss=True)
         if self._waiting:
             return  # the waiting threads drive the clock
         wall = _wall()

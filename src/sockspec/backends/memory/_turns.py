@@ -5,7 +5,8 @@ With ``Network(schedule="seeded")`` the threads that use the network take
 thread could run (it waits at a point, or was woken on the network), the
 thread holding the turn hands it over with probability :data:`PREEMPT`, else
 keeps it.  A thread that blocks on the network (a receive with nothing to
-read, ``accept``, ``Network.sleep``...) gives the turn away.  Both draws --
+read, ``accept``, ``Network.sleep``...) gives the turn away, and so does
+one whose non-blocking call found nothing to do (it can only poll again).  Both draws --
 whether to hand over, and to whom among the candidates sorted by thread
 name -- come from a stream of their own, ``random.Random(f"{seed}:schedule")``.
 Handing over at every point would switch threads twice as often as the work
@@ -51,7 +52,7 @@ import random
 import sys
 import threading
 import time
-from types import FrameType
+from types import CodeType, FrameType
 from typing import TYPE_CHECKING
 
 from . import _executor
@@ -167,11 +168,13 @@ class Turns:
 
     # -- scheduling points (network lock held) --------------------------------------
 
-    def point(self, *, woken: bool = False) -> None:
+    def point(self, *, woken: bool = False, miss: bool = False) -> None:
         """The calling thread is about to operate on the network.
 
         *woken*: it is going on after a wait on the network, and holds the
-        turn if the choice made while it was on its way fell on it.
+        turn if the choice made while it was on its way fell on it.  *miss*:
+        a non-blocking call of the holder found nothing to do; the turn goes
+        to another thread that can run, without a draw.
         """
         if self.off:
             return
@@ -188,7 +191,7 @@ class Turns:
                 self._settle(me)
             if not self.ready and not self._transit(me):
                 return  # nobody else can run: no choice to make
-            if self.rng.random() >= PREEMPT:
+            if not miss and self.rng.random() >= PREEMPT:
                 return
             self._give(self._choose(me), later=True)
         self._wait(me)
@@ -324,6 +327,11 @@ class Turns:
 
     def _holder_lost(self, holder: int) -> bool:
         """Whether the silent holder is given up on (and noted)."""
+        if holder in self._settling:
+            # Asleep on its gate inside the network, waiting for the others
+            # to settle: its own _settle() gives up on whoever is silent.
+            self._held = None
+            return False
         now = _wall()
         held = self._held
         if held is None or held[0] != holder:
@@ -479,7 +487,7 @@ class Turns:
     def _busy(self, me: int | None) -> list[int]:
         """Threads using the network that are running (not settled)."""
         sched = self.sched
-        from ._frames import BUSY, blocked_for, idle_codes
+        from ._frames import idle_codes
 
         codes = idle_codes()
 
@@ -511,15 +519,7 @@ class Turns:
                 frame = frames.get(ident)
                 if frame is None:
                     continue  # ended
-                kind = codes.get(frame.f_code)
-                if kind is None:
-                    if frame.f_code.co_name == "_worker" and (
-                        _executor.waiting_for_work(frame) is not None
-                    ):
-                        continue
-                    busy.append(ident)
-                    continue
-                if blocked_for(frame, kind, alive) == BUSY or _starting(frame):
+                if _frame_runs(frame, codes, alive):
                     busy.append(ident)
         finally:
             frame = None
@@ -538,11 +538,23 @@ class Turns:
         thread = _active.get(ident)
         if thread is None or not thread.is_alive():
             return True
-        saved, self.turn = self.turn, None
+        if not self.sched.counts(thread):
+            return True
+        gone = self._gone
+        if gone and gone.get(ident) is thread:
+            return True
+        # The holder's frame only, not _busy()'s walk over every thread:
+        # every waiter looks every few milliseconds, and with hundreds of
+        # threads those walks took the CPU from the threads doing the work.
+        from ._frames import idle_codes
+
+        frame = sys._current_frames().get(ident)
+        if frame is None:
+            return True  # ended
         try:
-            return ident not in self._busy(_get_ident())
+            return not _frame_runs(frame, idle_codes(), set(_active))
         finally:
-            self.turn = saved
+            del frame
 
     def _note(self, text: str) -> None:
         line = f"t={self.sched.now:.6f}s: {text}"
@@ -567,6 +579,25 @@ def _overdue(ident: int, waited: float, cpu0: float | None) -> str | None:
         if stat is not None and stat[0] != "R" and stat[1] - cpu0 <= waited / 4:
             return "was blocked outside the network"
     return None
+
+
+def _frame_runs(
+    frame: FrameType, codes: dict[CodeType, str], alive: set[int | None]
+) -> bool:
+    """Whether the thread whose top frame is *frame* is running, by that frame.
+
+    Not running: blocked in a :mod:`threading` primitive that only another
+    thread can end (or with a timeout), or an idle pool worker.
+    """
+    from ._frames import BUSY, blocked_for
+
+    kind = codes.get(frame.f_code)
+    if kind is None:
+        return not (
+            frame.f_code.co_name == "_worker"
+            and _executor.waiting_for_work(frame) is not None
+        )
+    return blocked_for(frame, kind, alive) == BUSY or _starting(frame)
 
 
 def _in_primitive(ident: int) -> bool:
