@@ -6,6 +6,8 @@ pytest run (pytester) with its own message, and switched off by the marker.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from sockspec import Socket
@@ -14,6 +16,8 @@ pytest_plugins = ["pytester"]
 
 HEADER = """
 import threading
+import threading
+
 import pytest
 from sockspec import Socket
 """
@@ -139,6 +143,40 @@ def test_forgets_the_server(memory_network):
     )
     # Woken by the fixture, the thread closed its socket: no leak reported.
     assert "left open" not in result.stdout.str()
+
+
+def test_a_thread_waiting_for_what_is_in_flight_is_not_left_blocked(
+    pytester: pytest.Pytester,
+) -> None:
+    # The handler waits for the client's FIN, which latency still holds when
+    # the test ends; on a real network it arrives a moment later and the
+    # handler ends.  A thread that waits for something never sent is still
+    # reported (the test above).
+    result = run(
+        pytester,
+        """
+from sockspec.backends.memory import Latency
+
+def test_closes_under_latency(memory_network):
+    memory_network.add_rule(Latency(2.0))
+    lst = Socket()
+    lst.bind("127.0.0.1", 7000)
+    lst.listen()
+    def handle(conn):
+        with conn:
+            while conn.receive(100):
+                pass
+    def serve():
+        with lst:
+            handle(lst.accept())
+    t = threading.Thread(target=serve, name="server", daemon=True)
+    t.start()
+    with Socket() as client:
+        client.connect("127.0.0.1", 7000)
+        client.send(b"hello")
+""",
+    )
+    result.assert_outcomes(passed=1)
 
 
 def test_blocked_check_is_switched_off_by_the_marker(pytester: pytest.Pytester) -> None:
@@ -497,3 +535,42 @@ def test_guarded(memory_network):
     )
     result.assert_outcomes(passed=2, errors=1)
     assert dict(socket.socket.__dict__) == before
+
+
+def test_delivering_what_is_in_flight_never_times_a_wait_out() -> None:
+    from sockspec.backends.memory import Latency, Network
+
+    network = Network(seed=3)
+    network.add_rule(Latency(10.0))
+    sched = network._sched
+    got: list[object] = []
+    with Socket(backend=network) as lst:
+        lst.bind("127.0.0.1", 7000)
+        lst.listen()
+        client = Socket(backend=network)
+        client.connect("127.0.0.1", 7000)
+        server = lst.accept()
+        server.timeout = 5.0
+
+        def receive() -> None:
+            try:
+                got.append(server.receive(10))
+            except OSError as exc:  # recorded for the test
+                got.append(exc)
+
+        thread = threading.Thread(target=receive, name="receiver")
+        thread.start()
+        network.sleep(1.0)  # the receiver blocks, its deadline at t=6
+        client.send(b"late")  # arrives at t=11, after that deadline
+        with sched.lock:
+            assert sched.waiters()
+            before = sched.now
+            assert not sched.deliver_in_flight()
+            assert sched.now == before
+        client.close()
+        server.close()
+        thread.join(5)
+    assert not thread.is_alive()
+    assert len(got) == 1
+    assert not isinstance(got[0], bytes)
+    network.close()
