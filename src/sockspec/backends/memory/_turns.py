@@ -35,9 +35,11 @@ What the network cannot see -- a thread in ``time.sleep``, real I/O, a C
 lock, or a long computation -- is never waited for forever.  Every
 :data:`GRACE` seconds of wall time the waiting threads look at the silent
 thread: one that is not runnable and used (almost) no CPU meanwhile is
-blocked outside the network (Linux, ``/proc``), and the schedule goes on
-without it at once; one that keeps running Python code is waited for up to
-:data:`BUDGET` seconds.  Either way a note (thread, call, source line) goes
+blocked outside the network (Linux: the state from ``/proc``'s ``stat``,
+the CPU time to the nanosecond from ``schedstat``, so the grace can be a
+few GIL switch intervals), and the schedule goes on without it at once;
+one that keeps running Python code is waited for up to :data:`BUDGET`
+seconds.  Either way a note (thread, call, source line) goes
 to :attr:`Turns.notes`, the pytest fixture's failure report shows it, and
 the run is to be taken as not reproducible.  Nothing hangs: every wait on a
 gate has a timeout.
@@ -64,14 +66,27 @@ __all__ = ["BUDGET", "GRACE", "Turns", "gate", "open_gate"]
 
 #: Wall seconds the schedule waits for a thread that runs out of its sight.
 BUDGET = 2.0
+_POLL = 0.001
+_MAX_POLL = 0.02
+try:
+    _TICK = 1.0 / os.sysconf("SC_CLK_TCK")
+except (AttributeError, ValueError, OSError):  # pragma: no cover - not Linux
+    _TICK = 0.01
+# schedstat gives a thread's CPU time in nanoseconds, stat only in clock
+# ticks (10 ms): a short window needs the former.
+_PRECISE = os.path.exists(f"/proc/self/task/{threading.get_native_id()}/schedstat")
 #: Wall seconds after which a silent thread is looked at: one blocked
 #: outside the network (sleep, I/O, a C lock) is not waited for any longer.
-GRACE = 0.1
+#: Four GIL switch intervals, so that a holder waiting for the GIL behind
+#: computing threads gets it (and CPU time) within the window; 0.1 s where
+#: CPU time is only counted in clock ticks.
+GRACE = max(0.015, 4 * sys.getswitchinterval()) if _PRECISE else 0.1
+# How often a thread waiting for the turn looks at a silent holder at most:
+# twice a grace, so that one blocked outside is passed soon after it.
+_WATCH_POLL = min(_MAX_POLL, GRACE / 2)
 #: Chance that the holder of the turn, at a scheduling point where another
 #: thread could run, hands the turn over (drawn from the seed).
 PREEMPT = 0.125
-_POLL = 0.001
-_MAX_POLL = 0.02
 
 # Bound once: sockspec.compat.patch(clock=True) replaces time.monotonic with
 # the virtual clock, and the schedule measures wall time.
@@ -81,10 +96,6 @@ _get_ident = threading.get_ident
 _active: dict[int, threading.Thread] = threading._active  # type: ignore[attr-defined]
 _limbo: dict[object, threading.Thread] = threading._limbo  # type: ignore[attr-defined]
 _local = threading.local()
-try:
-    _TICK = 1.0 / os.sysconf("SC_CLK_TCK")
-except (AttributeError, ValueError, OSError):  # pragma: no cover - not Linux
-    _TICK = 0.01
 
 
 def gate() -> _thread.LockType:
@@ -321,7 +332,7 @@ class Turns:
                 finally:
                     lock.acquire()
                 if looked:
-                    interval = min(interval * 2, _MAX_POLL)
+                    interval = min(interval * 2, _WATCH_POLL)
         finally:
             del self.ready[me]
 
@@ -482,7 +493,7 @@ class Turns:
             finally:
                 sched.lock.acquire()
                 self._settling.pop(me, None)
-            interval = min(interval * 2, _MAX_POLL)
+            interval = min(interval * 2, _WATCH_POLL)
 
     def _busy(self, me: int | None) -> list[int]:
         """Threads using the network that are running (not settled)."""
@@ -576,7 +587,10 @@ def _overdue(ident: int, waited: float, cpu0: float | None) -> str | None:
         return f"ran outside the network's sight for {BUDGET:g}s of wall time"
     if waited >= GRACE and cpu0 is not None and not _in_primitive(ident):
         stat = _stat(ident)
-        if stat is not None and stat[0] != "R" and stat[1] - cpu0 <= waited / 4:
+        if stat is None or stat[0] == "R":
+            return None  # runnable: it runs, or the OS is about to run it
+        cpu = _cpu(ident)
+        if cpu is not None and cpu - cpu0 <= waited / 4:
             return "was blocked outside the network"
     return None
 
@@ -616,13 +630,18 @@ def _in_primitive(ident: int) -> bool:
         del frame
 
 
+def _tid(ident: int) -> int | None:
+    thread = _active.get(ident)
+    return getattr(thread, "native_id", None)
+
+
 def _stat(ident: int) -> tuple[str, float] | None:
     """Scheduler state (``R`` runnable) and CPU seconds of thread *ident*.
 
-    Read from ``/proc`` (Linux); ``None`` elsewhere or when it ended.
+    Read from ``/proc`` (Linux); ``None`` elsewhere or when it ended.  The
+    CPU time is in clock ticks here; :func:`_cpu` is precise where it can be.
     """
-    thread = _active.get(ident)
-    tid = getattr(thread, "native_id", None)
+    tid = _tid(ident)
     if tid is None:
         return None
     try:
@@ -637,6 +656,16 @@ def _stat(ident: int) -> tuple[str, float] | None:
 
 
 def _cpu(ident: int) -> float | None:
+    """CPU seconds thread *ident* has used, to the nanosecond on Linux."""
+    if _PRECISE:
+        tid = _tid(ident)
+        if tid is None:
+            return None
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat", "rb") as f:
+                return int(f.read().split()[0]) * 1e-9
+        except (OSError, ValueError, IndexError):
+            return None
     stat = _stat(ident)
     return None if stat is None else stat[1]
 
