@@ -48,6 +48,7 @@ gate has a timeout.
 from __future__ import annotations
 
 import _thread
+import bisect
 import linecache
 import os
 import random
@@ -130,6 +131,8 @@ class Turns:
         "_gone",
         "_handoff",
         "_held",
+        "_keys",
+        "_order",
         "_outs",
         "_settling",
         "_watch",
@@ -149,6 +152,11 @@ class Turns:
         self.turn: int | None = None
         #: Threads waiting at a scheduling point for the turn: their gates.
         self.ready: dict[int, _thread.LockType] = {}
+        # The same threads as (name, ident), kept sorted as they come and
+        # go, so a choice among hundreds costs no walk over them, and the
+        # key each was sorted under.
+        self._order: list[tuple[str, int]] = []
+        self._keys: dict[int, tuple[str, int]] = {}
         #: Where the schedule could not be kept deterministic.
         self.notes: list[str] = []
         #: How many times the turn went to another thread.
@@ -307,6 +315,8 @@ class Turns:
         g = gate()
         g.acquire(False)  # a release left from an earlier wait
         self.ready[me] = g
+        key = self._keys[me] = (_name(me), me)
+        bisect.insort(self._order, key)
         sched._woken.discard(me)  # arrived at the point
         self._watch.pop(me, None)
         if self._settling:
@@ -332,9 +342,16 @@ class Turns:
                 finally:
                     lock.acquire()
                 if looked:
-                    interval = min(interval * 2, _WATCH_POLL)
+                    # The waiters share what they saw of the holder
+                    # (_held): together they look every _WATCH_POLL or so,
+                    # not each of hundreds, which would keep the holder
+                    # from the network's lock.
+                    spread = _WATCH_POLL * (1 + len(self.ready) // 4)
+                    interval = min(interval * 2, spread)
         finally:
             del self.ready[me]
+            key = self._keys.pop(me)
+            del self._order[bisect.bisect_left(self._order, key)]
 
     def _holder_lost(self, holder: int) -> bool:
         """Whether the silent holder is given up on (and noted)."""
@@ -384,6 +401,24 @@ class Turns:
                     return True
         return False
 
+    def _unseen(self, me: int | None) -> set[int]:
+        """Idents of the live threads other than *me* that are neither waiting
+        for the turn, nor blocked on the network, nor woken on it.
+
+        Set operations in C: a scheduling point must not walk every thread
+        in Python, or a test with hundreds of threads pays for each of them
+        at each of its points.
+        """
+        rest = _active.keys() - self.ready.keys()
+        sched = self.sched
+        if sched._waiting:
+            rest.difference_update(sched._waiting)
+        if sched._woken:
+            rest.difference_update(sched._woken)
+        if me is not None:
+            rest.discard(me)
+        return rest
+
     def _known(self, me: int | None) -> bool:
         """Whether every other thread alive is known to the schedule.
 
@@ -393,20 +428,14 @@ class Turns:
         """
         if _limbo:
             return False  # a thread is starting
-        ready = self.ready
-        sched = self.sched
-        waiting = sched._waiting
-        woken = sched._woken
         outs = self._outs
         gone = self._gone
-        for ident, thread in tuple(_active.items()):
-            if (
-                ident == me
-                or ident in ready
-                or ident in waiting
-                or ident in woken
-                or (outs and outs.get(ident) is thread)
-                or (gone and gone.get(ident) is thread)
+        for ident in self._unseen(me):
+            thread = _active.get(ident)
+            if thread is None:
+                continue  # ended meanwhile
+            if (outs and outs.get(ident) is thread) or (
+                gone and gone.get(ident) is thread
             ):
                 continue
             return False
@@ -429,21 +458,24 @@ class Turns:
 
     def _choose(self, me: int | None) -> int:
         """Draw the next holder among the candidates other than *me*."""
-        candidates = list(self.ready)
+        # Idents differ from process to process, names do not: the
+        # candidates are drawn from in the order of their names.
+        keyed = self._order
+        if me is not None and me in self._keys:
+            keyed = [k for k in keyed if k[1] != me]
         woken = self.sched._woken
         if woken:
+            ready = self.ready
             waiting = self.sched._waiting
-            candidates.extend(
-                i
+            extra = [
+                (_name(i), i)
                 for i in woken
-                if i is not None and i not in self.ready and i not in waiting
-            )
-        if me is not None and me in candidates:
-            candidates.remove(me)
-        if len(candidates) == 1:
-            return candidates[0]
-        # Idents differ from process to process, names do not.
-        keyed = sorted([(_name(i), i) for i in candidates])
+                if i is not None and i != me and i not in ready and i not in waiting
+            ]
+            if extra:
+                keyed = sorted(keyed + extra)
+        if len(keyed) == 1:
+            return keyed[0][1]
         return self.rng.choice(keyed)[1]
 
     def _settle(self, me: int | None, *, wait: bool = True) -> bool:
@@ -501,30 +533,35 @@ class Turns:
         from ._frames import idle_codes
 
         codes = idle_codes()
-
-        threads = threading.enumerate()
-        alive: set[int | None] = {t.ident for t in threads}
+        # Only the threads the schedule does not know about need a look at
+        # their frames; the others are settled by what the network knows.
+        unseen = self._unseen(me)
+        alive: set[int | None] = set(_active)
+        if _limbo:
+            for thread in tuple(_limbo.values()):
+                alive.add(thread.ident)
+                if thread.ident is not None and thread.ident != me:
+                    unseen.add(thread.ident)
         busy: list[int] = []
         frames: dict[int, FrameType] | None = None
         gone = self._gone
         try:
-            for thread in threads:
-                ident = thread.ident
-                if ident is None or ident == me or ident in self.ready:
-                    continue
+            for ident in unseen:
+                found = _active.get(ident) or next(
+                    (t for t in _limbo.values() if t.ident == ident), None
+                )
+                if found is None:
+                    continue  # ended meanwhile
+                thread = found
                 if ident == self.turn and me is None:
                     continue  # the holder is checked by _still()
                 if not sched.counts(thread):
-                    continue
-                if ident in sched._waiting:
                     continue
                 if gone and gone.get(ident) is thread:
                     continue
                 if ident in self._settling:
                     busy.append(ident)
                     continue
-                if ident in sched._woken:
-                    continue  # on its way to a point: a candidate already
                 if frames is None:
                     frames = sys._current_frames()
                 frame = frames.get(ident)
@@ -614,18 +651,26 @@ def _frame_runs(
     return blocked_for(frame, kind, alive) == BUSY or _starting(frame)
 
 
+_HERE = os.path.dirname(__file__)
+
+
 def _in_primitive(ident: int) -> bool:
-    """Whether thread *ident* waits in a :mod:`threading` primitive.
+    """Whether thread *ident* waits in a :mod:`threading` primitive, or for
+    the network's own lock.
 
     Such a thread was found running all the same (it is starting a thread,
-    or was notified): it is about to go on, however long the OS takes to
-    run it on a loaded machine.
+    or was notified), or is inside the network, about to take the lock that
+    the threads looking at it hold in turn: it is about to go on, however
+    long the OS takes to run it on a loaded machine.
     """
     from ._frames import idle_codes
 
     frame = sys._current_frames().get(ident)
     try:
-        return frame is not None and frame.f_code in idle_codes()
+        return frame is not None and (
+            frame.f_code in idle_codes()
+            or os.path.dirname(frame.f_code.co_filename) == _HERE
+        )
     finally:
         del frame
 
