@@ -100,6 +100,8 @@ def test_schedule_is_seeded_by_default_or_free() -> None:
     assert free._sched.turns is None
     with pytest.raises(ValueError, match="schedule must be 'free' or 'seeded'"):
         Network(schedule="random")
+    with pytest.raises(TypeError, match="schedule must be 'free' or 'seeded'"):
+        Network(schedule=3)  # type: ignore[arg-type]
 
 
 def seeded_ping_pong(net: Network, trips: int) -> None:
@@ -508,3 +510,48 @@ def test_a_choice_among_many_threads_walks_none_of_them(
     per_switch = names / turns.switches
     assert per_switch <= 8, f"{per_switch:.1f} names read per hand-over"
     assert net.schedule_notes == []
+
+
+def test_a_note_about_a_sleeping_holder_never_names_the_networks_own_code() -> None:
+    # The holder sleeps outside the network past the grace, again and again;
+    # a waiter judges it while the holder may be coming back into send(),
+    # to the network's lock the waiter holds.  A note names where the
+    # holder was blocked (the sleep), never the network's own lock.
+    network = Network(seed=1)
+    with Socket(backend=network) as lst:
+        lst.bind("127.0.0.1")
+        lst.listen()
+        client = Socket(backend=network)
+        client.connect("127.0.0.1", lst.local_port)
+        server = lst.accept()
+    rounds = 25
+
+    def receive() -> None:
+        for _ in range(rounds):
+            server.receive(1)
+
+    thread = threading.Thread(target=receive, name="rx")
+    thread.start()
+    for _ in range(rounds):
+        client.send(b"x")
+        time.sleep(_turns.GRACE * 1.5)
+    thread.join(10)
+    assert not thread.is_alive()
+    client.close()
+    server.close()
+    own = str(Path(_turns.__file__).parent)
+    assert [n for n in network.schedule_notes if own in n] == []
+    network.close()
+
+
+def test_a_long_lived_network_keeps_a_bounded_number_of_notes() -> None:
+    network = Network(seed=1)
+    turns = network._sched.turns
+    assert turns is not None
+    with network._sched.lock:
+        for i in range(_turns.NOTES_KEPT + 5):
+            turns._note(f"note {i}")
+    notes = network.schedule_notes
+    assert len(notes) == _turns.NOTES_KEPT + 1
+    assert notes[-1] == "... 5 more notes left out"
+    network.close()

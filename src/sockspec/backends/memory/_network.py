@@ -112,6 +112,10 @@ class Network(Backend):
         #: stream); the rest of this block is read by the socket modules too.
         self.rule_set = RuleSet(random.Random(f"{seed}:faults"))
         self.port_rng = random.Random(f"{seed}:ports")
+        if not isinstance(schedule, str):
+            raise TypeError(
+                f"schedule must be 'free' or 'seeded', not {type(schedule).__name__}"
+            )
         if schedule not in ("free", "seeded"):
             raise ValueError(f"schedule must be 'free' or 'seeded', got {schedule!r}")
         #: ``"free"`` (threads run as the OS schedules them) or ``"seeded"``.
@@ -437,11 +441,17 @@ class Network(Backend):
 
         Each note names the thread and the call the network could not see
         (``time.sleep``, real I/O); empty when the run is reproducible, and
-        always empty with ``schedule="free"``.
+        always empty with ``schedule="free"``.  The first 200 are kept; a
+        last line counts those left out.
         """
         with self._sched.lock:
             turns = self._sched.turns
-            return list(turns.notes) if turns is not None else []
+            if turns is None:
+                return []
+            notes = list(turns.notes)
+            if turns.notes_left_out:
+                notes.append(f"... {turns.notes_left_out} more notes left out")
+            return notes
 
     def advance(self, seconds: float) -> None:
         """Move the virtual clock forward by *seconds* now, running due deliveries."""
@@ -478,6 +488,10 @@ class Network(Backend):
     def log_event(
         self, kind: str, src: str, dst: str = "", nbytes: int = 0, detail: str = ""
     ) -> None:
+        """Append an event to the log (package-internal: the socket modules).
+
+        Not API: tests read the log through :meth:`events`.
+        """
         events = self._events
         if len(events) == events.maxlen:
             self._discarded += 1

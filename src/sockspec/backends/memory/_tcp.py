@@ -63,8 +63,9 @@ class TcpState(enum.Enum):
 
     Each member carries what the code asks about it, so a check reads as
     one attribute (cheap on the data path) instead of a set of states.
-    A member's value is its name (unique, so no two states are aliases),
-    its netstat label, and the flags its attributes derive from.
+    A member's value is a tuple: its name first (unique, so no two states
+    are aliases), its netstat label, and the flags its attributes derive
+    from.
     """
 
     #: No connection: new, bound, or an attempt given up (Linux TCP_CLOSE).

@@ -63,7 +63,7 @@ from . import _executor
 if TYPE_CHECKING:
     from ._sched import Scheduler
 
-__all__ = ["BUDGET", "GRACE", "Turns", "gate", "open_gate"]
+__all__ = ["BUDGET", "GRACE", "NOTES_KEPT", "Turns", "gate", "open_gate"]
 
 #: Wall seconds the schedule waits for a thread that runs out of its sight.
 BUDGET = 2.0
@@ -88,6 +88,8 @@ _WATCH_POLL = min(_MAX_POLL, GRACE / 2)
 #: Chance that the holder of the turn, at a scheduling point where another
 #: thread could run, hands the turn over (drawn from the seed).
 PREEMPT = 0.125
+#: How many notes a network keeps; later ones are only counted.
+NOTES_KEPT = 200
 
 # Bound once: sockspec.compat.patch(clock=True) replaces time.monotonic with
 # the virtual clock, and the schedule measures wall time.
@@ -137,6 +139,7 @@ class Turns:
         "_settling",
         "_watch",
         "notes",
+        "notes_left_out",
         "off",
         "ready",
         "rng",
@@ -159,6 +162,8 @@ class Turns:
         self._keys: dict[int, tuple[str, int]] = {}
         #: Where the schedule could not be kept deterministic.
         self.notes: list[str] = []
+        #: Notes not kept once :data:`NOTES_KEPT` were.
+        self.notes_left_out = 0
         #: How many times the turn went to another thread.
         self.switches = 0
         #: Set when the network closes: every thread runs freely again.
@@ -365,12 +370,13 @@ class Turns:
         if held is None or held[0] != holder:
             self._held = (holder, now, _cpu(holder))
             return False
-        why = _overdue(holder, now - held[1], held[2])
-        if why is None:
+        verdict = _overdue(holder, now - held[1], held[2])
+        if verdict is None:
             return False
+        why, where = verdict
         self._note(
             f"thread {_name(holder)!r} {why} holding the turn "
-            f"({_where(holder)}); the turn was taken from it"
+            f"({where}); the turn was taken from it"
         )
         self._lose(holder)
         self._held = None
@@ -503,12 +509,12 @@ class Turns:
                     watch[ident] = (now, _cpu(ident))
                     left.append(ident)
                     continue
-                why = _overdue(ident, now - seen[0], seen[1])
-                if why is None:
+                verdict = _overdue(ident, now - seen[0], seen[1])
+                if verdict is None:
                     left.append(ident)
                     continue
                 self._note(
-                    f"thread {_name(ident)!r} {why} ({_where(ident)}); the "
+                    f"thread {_name(ident)!r} {verdict[0]} ({verdict[1]}); the "
                     "schedule went on without it"
                 )
                 self._lose(ident)
@@ -605,30 +611,44 @@ class Turns:
             del frame
 
     def _note(self, text: str) -> None:
+        notes = self.notes
+        if len(notes) >= NOTES_KEPT:
+            # A long-lived network (the process-wide default) must not grow
+            # without bound; the first notes say what went wrong.
+            self.notes_left_out += 1
+            return
         line = f"t={self.sched.now:.6f}s: {text}"
-        if line not in self.notes:
-            self.notes.append(line)
+        if line not in notes:
+            notes.append(line)
 
 
-def _overdue(ident: int, waited: float, cpu0: float | None) -> str | None:
-    """Why the schedule stops waiting for silent thread *ident*, or ``None``.
+def _overdue(ident: int, waited: float, cpu0: float | None) -> tuple[str, str] | None:
+    """Why the schedule stops waiting for silent thread *ident*, and where
+    it is, or ``None``.
 
     *waited*: wall seconds since it was first found silent, *cpu0* its CPU
     time then.  Past :data:`GRACE`, a thread that is not runnable and used
     at most a quarter of that time on the CPU is blocked outside the
     network (the scheduler of the OS says so, not a guess from wall time,
     so a thread starved of CPU by a loaded machine is not mistaken for
-    one); past :data:`BUDGET` any thread is.
+    one); past :data:`BUDGET` any thread is.  Where it is comes from the
+    same moment: a thread that meanwhile came back into the network (to
+    the lock the caller holds) is not blocked, and a note must not name
+    the network's own line.
     """
     if waited >= BUDGET:
-        return f"ran outside the network's sight for {BUDGET:g}s of wall time"
+        why = f"ran outside the network's sight for {BUDGET:g}s of wall time"
+        return why, _where(ident)
     if waited >= GRACE and cpu0 is not None and not _in_primitive(ident):
         stat = _stat(ident)
         if stat is None or stat[0] == "R":
             return None  # runnable: it runs, or the OS is about to run it
         cpu = _cpu(ident)
         if cpu is not None and cpu - cpu0 <= waited / 4:
-            return "was blocked outside the network"
+            where = _where(ident)
+            if _in_primitive(ident):
+                return None  # back in the network (or a primitive) meanwhile
+            return "was blocked outside the network", where
     return None
 
 
