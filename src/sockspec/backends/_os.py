@@ -289,8 +289,19 @@ class _EpollSet:
         self._entries: dict[int, tuple[Hashable, int]] = {}
 
     def register(self, fd: int, mask: int, token: Hashable) -> None:
-        self._epoll.register(fd, self._TO_EPOLL[mask])
-        self._entries[fd] = (token, mask)
+        # The entry first: a poll running in another thread may see the
+        # kernel report fd as soon as it is registered.
+        entries = self._entries
+        before = entries.get(fd)
+        entries[fd] = (token, mask)
+        try:
+            self._epoll.register(fd, self._TO_EPOLL[mask])
+        except BaseException:
+            if before is None:
+                del entries[fd]
+            else:
+                entries[fd] = before  # already registered: left as it was
+            raise
 
     def modify(self, fd: int, mask: int, token: Hashable) -> None:
         self._epoll.modify(fd, self._TO_EPOLL[mask])
