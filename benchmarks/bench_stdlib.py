@@ -90,6 +90,18 @@ def ping_pong(make: Callable[[], Any], rounds: int, raw: bool) -> Callable[[], f
     return run
 
 
+def _bulk_done(
+    sender: threading.Thread, t0: float, close: Callable[[], None], got: int, total: int
+) -> float:
+    """End a bulk run: CPU seconds since *t0*, once every byte arrived."""
+    sender.join(30)
+    elapsed = time.process_time() - t0
+    close()
+    if got != total:
+        raise SystemExit(f"bulk transfer lost data: {got} != {total}")
+    return elapsed
+
+
 def bulk(make: Callable[[], Any], total: int, raw: bool) -> Callable[[], float]:
     chunk = bytes(1 << 20)
 
@@ -112,12 +124,7 @@ def bulk(make: Callable[[], Any], total: int, raw: bool) -> Callable[[], float]:
             if not data:
                 break
             got += len(data)
-        t.join(30)
-        elapsed = time.process_time() - t0
-        close()
-        if got != total:
-            raise SystemExit(f"bulk transfer lost data: {got} != {total}")
-        return elapsed
+        return _bulk_done(t, t0, close, got, total)
 
     return run
 
@@ -167,12 +174,7 @@ def bulk_nonblocking(total: int) -> Callable[[], float]:
             if not data:
                 break
             got += len(data)
-        t.join(30)
-        elapsed = time.process_time() - t0
-        close()
-        if got != total:
-            raise SystemExit(f"bulk transfer lost data: {got} != {total}")
-        return elapsed
+        return _bulk_done(t, t0, close, got, total)
 
     return run
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.server
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -25,3 +26,32 @@ def running(server: Any) -> Iterator[Any]:
         server.shutdown()
         thread.join(10)
         server.server_close()
+
+
+class EchoHandler(http.server.BaseHTTPRequestHandler):
+    """GET answers with the path; POST echoes the body."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        body = self.path.encode() * (10_000 if self.path == "/big" else 1)
+        self._reply(body)
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        self._reply(self.rfile.read(length))
+
+    def _reply(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class EchoServer(http.server.ThreadingHTTPServer):
+    """A threading HTTP server whose close joins its handler threads."""
+
+    daemon_threads = False  # server_close() joins the handlers: no fd leaks

@@ -11,38 +11,12 @@ import urllib.request
 from typing import Any
 
 import pytest
-from _compat_helpers import running
+from _compat_helpers import EchoHandler, running
+from _compat_helpers import EchoServer as Server
 
 from sockspec.backends.memory import Latency, Reset
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class EchoHandler(http.server.BaseHTTPRequestHandler):
-    """GET answers with the path; POST echoes the body."""
-
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        body = self.path.encode() * (10_000 if self.path == "/big" else 1)
-        self._reply(body)
-
-    def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        self._reply(self.rfile.read(length))
-
-    def _reply(self, body: bytes) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = False  # server_close() joins the handlers: no fd leaks
 
 
 def _server(server_side: tuple[Any, str]) -> tuple[Server, str]:

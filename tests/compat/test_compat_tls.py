@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import trustme
-from _compat_helpers import running
+from _compat_helpers import EchoHandler, EchoServer, running
 
 from sockspec import compat
 
@@ -60,31 +60,7 @@ def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    """GET answers with the path; POST echoes the body."""
-
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        body = self.path.encode() * (10_000 if self.path == "/big" else 1)
-        self._reply(body)
-
-    def do_POST(self) -> None:
-        self._reply(self.rfile.read(int(self.headers["Content-Length"])))
-
-    def _reply(self, body: bytes) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = False  # server_close() joins the handlers: no fd leaks
-
+class Server(EchoServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that gave up (the verification tests) is expected
 
@@ -96,7 +72,7 @@ def https(
     """An ssl-wrapped ThreadingHTTPServer, running; ``(server, host)``."""
     patch, host = server_side
     with patch():
-        server = Server(("0.0.0.0", 0), Handler)
+        server = Server(("0.0.0.0", 0), EchoHandler)
         server.socket = server_ctx.wrap_socket(server.socket, server_side=True)
     with running(server):
         yield server, host
