@@ -550,6 +550,11 @@ def shutdown_of_a_listener(kit: Kit) -> list[Outcome]:
             late = kit()
             out.append(observe(partial(late.connect, "127.0.0.1", first)))
             out.append(observe(partial(listener.shutdown, how)))
+            # Whether the shut-down listener still holds its port: a new
+            # socket tries to take it (and keeps it while the listener
+            # listens again, so that a fresh ephemeral port cannot be the
+            # old one by chance).
+            out.append(_take_port(kit, first))
             out.append(observe(listener.listen))
             out.append(listener.local_port == first)
     return out
@@ -815,6 +820,15 @@ def shutdown_before_connect(kit: Kit) -> list[Outcome]:
     return out
 
 
+def _take_port(kit: Kit, port: int) -> Outcome:
+    """Whether a new socket may bind *port*; it keeps the port if so.
+
+    Scenarios that ask whether a socket kept its port call this first, so
+    that a fresh ephemeral port cannot equal the old one by chance.
+    """
+    return observe(partial(kit().bind, "127.0.0.1", port))
+
+
 def _closed_port(kit: Kit, type: sockspec.SocketType = sockspec.SOCK_STREAM) -> int:
     """A loopback port nothing listens on (bound a moment, then closed)."""
     sock = _bound(kit(type=type))
@@ -899,6 +913,7 @@ def a_refused_connect_on_a_bound_socket(kit: Kit) -> list[Outcome]:
         bound_port = client.local_port
         out.append(observe(partial(client.connect, "127.0.0.1", port)))
         out.append((client.local_address, client.local_port == bound_port))
+        out.append(_take_port(kit, bound_port))
         out.append(observe(partial(client.connect, "127.0.0.1", port)))
         out.append((client.local_address, client.local_port == bound_port))
     return out
@@ -917,6 +932,7 @@ def listen_or_bind_after_a_refused_connect(kit: Kit) -> list[Outcome]:
         server = kit()
         out.append(observe(partial(server.connect, "127.0.0.1", port)))
         old = server.local_port
+        out.append(_take_port(kit, old))
         if rebind:
             out.append(observe(partial(server.bind, "127.0.0.1")))
         out.append(observe(server.listen))
@@ -1166,6 +1182,7 @@ def shutdown_while_connecting(kit: Kit) -> list[Outcome]:
     out.append(observe(partial(client.connect, "127.0.0.1", port)))
     old = client.local_port
     out.append(observe(partial(client.shutdown, SHUT_WR)))
+    out.append(_take_port(kit, old))
     out.append(observe(client.listen))
     out.append((client.local_address, client.local_port != old))
     return out
