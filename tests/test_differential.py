@@ -823,8 +823,14 @@ def shutdown_before_connect(kit: Kit) -> list[Outcome]:
 def _take_port(kit: Kit, port: int) -> Outcome:
     """Whether a new socket may bind *port*; it keeps the port if so.
 
-    Scenarios that ask whether a socket kept its port call this first, so
-    that a fresh ephemeral port cannot equal the old one by chance.
+    Scenarios that ask whether a socket bound with port 0 kept its port call
+    this first, so that the fresh port a later bind() or listen() picks
+    cannot equal the old one by chance (seen once in CI).  Only for ports
+    bind() picked: Linux gives those odd numbers and connect() even ones, so
+    no other connection on the machine holds it (a port connect() picked may
+    be shared by other connections, even in TIME_WAIT, and the bind would
+    fail for reasons outside the scenario).  Comparing a port connect() gave
+    with one bind() or listen() gives needs no such guard: they never meet.
     """
     return observe(partial(kit().bind, "127.0.0.1", port))
 
@@ -932,7 +938,6 @@ def listen_or_bind_after_a_refused_connect(kit: Kit) -> list[Outcome]:
         server = kit()
         out.append(observe(partial(server.connect, "127.0.0.1", port)))
         old = server.local_port
-        out.append(_take_port(kit, old))
         if rebind:
             out.append(observe(partial(server.bind, "127.0.0.1")))
         out.append(observe(server.listen))
@@ -1182,7 +1187,6 @@ def shutdown_while_connecting(kit: Kit) -> list[Outcome]:
     out.append(observe(partial(client.connect, "127.0.0.1", port)))
     old = client.local_port
     out.append(observe(partial(client.shutdown, SHUT_WR)))
-    out.append(_take_port(kit, old))
     out.append(observe(client.listen))
     out.append((client.local_address, client.local_port != old))
     return out

@@ -3,6 +3,7 @@ thread at a time between network operations, the next drawn from the seed."""
 
 from __future__ import annotations
 
+import difflib
 import subprocess
 import sys
 import threading
@@ -56,7 +57,12 @@ def test_same_seed_same_event_log_in_20_processes_under_load() -> None:
     assert "connect" in outputs[0]
     assert "drop" in outputs[0]  # faults happened
     assert "notes: []" in outputs[0]
-    assert len(set(outputs)) == 1, "the same seed gave different runs"
+    runs = sorted(set(outputs), key=outputs.count, reverse=True)
+    assert len(runs) == 1, "the same seed gave different runs:\n" + "\n".join(
+        difflib.unified_diff(
+            runs[0].splitlines(), runs[1].splitlines(), "most runs", "another", n=1
+        )
+    )
     different = run_scenarios([1, 2, 3, 4, 5])
     assert len(set(different)) == 5, "different seeds gave the same run"
 
@@ -450,6 +456,78 @@ def test_a_holder_waiting_for_a_contended_lock_is_passed_within_a_few_switches()
         net.close()
         assert not t.is_alive()
     assert got >= 3, f"the lock came in time under {got} of 4 seeds"
+
+
+def test_a_holder_waiting_for_a_computing_outsider_is_waited_for() -> None:
+    # The holder waits on a lock that a thread outside the network releases
+    # after computing for a while: as silent as a thread blocked for good,
+    # but it will go on, as a thread waiting for the GIL on a loaded machine
+    # will.  Taking the turn from it would make the run not replayable.
+    net = Network(seed=3)
+    held = Socket(backend=net)  # this thread holds the turn
+    lock = threading.Lock()
+    lock.acquire()
+
+    def compute() -> None:
+        end = time.monotonic() + 0.3  # over the grace, under the budget
+        while time.monotonic() < end:
+            pass
+        lock.release()
+
+    def user() -> None:
+        Socket(backend=net).close()  # waits for the turn, watching the holder
+
+    threads = [
+        threading.Thread(target=compute, name="computer"),
+        threading.Thread(target=user, name="user"),
+    ]
+    for t in threads:
+        t.start()
+    try:
+        assert lock.acquire(timeout=10)
+        held.close()
+    finally:
+        for t in threads:
+            t.join(10)
+        net.close()
+    assert not any(t.is_alive() for t in threads)
+    assert net.schedule_notes == []
+
+
+@linux_only
+def test_what_a_silent_thread_sleeps_on_is_told_from_proc() -> None:
+    # The GIL (a thread that wants to run Python while this one holds the
+    # GIL), a threading lock, and time.sleep: the first two may end as soon
+    # as another thread acts, the last is plainly blocked outside.
+    if _turns._FUTEX is None:
+        pytest.skip("futex's number on this machine is not known")
+    stop = threading.Event()
+    lock = threading.Lock()
+    lock.acquire()
+
+    def spin() -> None:
+        while not stop.is_set():
+            pass
+
+    threads = [
+        threading.Thread(target=spin),
+        threading.Thread(target=lock.acquire),
+        threading.Thread(target=time.sleep, args=(0.5,)),
+    ]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.1)
+        spinner, locked, sleeper = (t.ident or 0 for t in threads)
+        assert _turns._asleep_on(locked) == _turns._LOCK
+        assert _turns._asleep_on(sleeper) == ""
+        # While this thread runs Python, it holds the GIL the spinner waits for.
+        assert {_turns._asleep_on(spinner) for _ in range(5)} == {_turns._GIL}
+    finally:
+        stop.set()
+        lock.release()
+        for t in threads:
+            t.join(10)
 
 
 def test_a_choice_among_many_threads_walks_none_of_them(

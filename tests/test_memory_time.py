@@ -433,6 +433,52 @@ def test_this_python_passes_the_idle_self_check() -> None:
     assert threading.Condition.wait.__code__ in codes
 
 
+def test_a_notified_wait_taking_back_a_free_lock_reads_as_about_to_run() -> None:
+    # Event.wait() and Thread.start() take their condition's plain lock back
+    # in Condition._acquire_restore, in Python: a thread there with the lock
+    # free, or with an Event's lock (held only inside Event's own methods),
+    # waits only for the CPU or the GIL; with another lock taken it may be
+    # blocked for good.
+    import sys
+
+    from sockspec.backends.memory import _frames
+
+    seen: list[bool] = []
+
+    class Probe:
+        """Stands in for a condition's lock, looking at who takes it."""
+
+        def __init__(self, taken: bool) -> None:
+            self.taken = taken
+
+        def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+            if not blocking:
+                return False  # Condition._is_owned(): "held by the caller"
+            seen.append(_frames.reacquiring(sys._getframe(1)))
+            return True
+
+        def release(self) -> None:
+            pass
+
+        def __enter__(self) -> bool:
+            return True
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def locked(self) -> bool:
+            return self.taken
+
+    for taken in (False, True):
+        threading.Condition(Probe(taken))._acquire_restore(None)  # type: ignore[arg-type,attr-defined]
+    assert seen == [True, False]
+    event = threading.Event()
+    event._cond = threading.Condition(Probe(True))  # type: ignore[arg-type,attr-defined]
+    assert not event.wait(0)
+    assert seen == [True, False, True]
+    assert not _frames.reacquiring(sys._getframe())
+
+
 class _fresh_check:
     """Run the self-check again, then put the process's result back."""
 

@@ -31,7 +31,7 @@ import warnings
 from types import CodeType, FrameType
 from typing import Any
 
-__all__ = ["BUSY", "blocked_for", "idle_codes"]
+__all__ = ["BUSY", "blocked_for", "idle_codes", "reacquiring"]
 
 #: :func:`blocked_for`'s answer for a thread that is in fact runnable.
 BUSY = -1.0
@@ -150,3 +150,32 @@ def _idle_in_event_wait(codes: dict[CodeType, str]) -> bool:
     finally:
         never.set()
         thread.join(5)
+
+
+_RESTORE: CodeType | None = getattr(
+    getattr(threading.Condition, "_acquire_restore", None), "__code__", None
+)
+_EVENT_WAIT = threading.Event.wait.__code__
+
+
+def reacquiring(frame: FrameType) -> bool:
+    """Whether *frame* is a notified ``Condition.wait`` taking back a lock
+    that nobody holds, or an ``Event``'s.
+
+    Such a thread only waits for the CPU, or for the GIL, however long a
+    loaded machine makes that: an ``Event``'s lock is held only inside
+    its own short methods (``Thread.start()`` waits on one).  A
+    ``Condition`` over a plain ``Lock`` re-takes it in Python code; over an
+    ``RLock`` the same happens in C, in the caller's frame.
+    """
+    if _RESTORE is None or frame.f_code is not _RESTORE:
+        return False
+    try:
+        waiting = frame.f_back
+        caller = waiting.f_back if waiting is not None else None
+        if caller is not None and caller.f_code is _EVENT_WAIT:
+            return True
+        lock: Any = frame.f_locals["self"]._lock
+        return not lock.locked()
+    except Exception:  # a frame changing under us, or another lock type
+        return False

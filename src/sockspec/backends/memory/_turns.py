@@ -37,10 +37,12 @@ lock, or a long computation -- is never waited for forever.  Every
 thread: one that is not runnable and used (almost) no CPU meanwhile is
 blocked outside the network (Linux: the state from ``/proc``'s ``stat``,
 the CPU time to the nanosecond from ``schedstat``, so the grace can be a
-few GIL switch intervals), and the schedule goes on without it at once;
-one that keeps running Python code is waited for up to :data:`BUDGET`
-seconds.  Either way a note (thread, call, source line) goes
-to :attr:`Turns.notes`, the pytest fixture's failure report shows it, and
+few GIL switch intervals), and the schedule goes on without it at once,
+unless another thread out of the schedule's sight ran meanwhile (the silent
+one may be waiting for it, or for the GIL); one that keeps running Python
+code is waited for up to :data:`BUDGET` seconds.  Either way a note
+(thread, call, source line) goes to :attr:`Turns.notes`, the pytest
+fixture's failure report shows it, and
 the run is to be taken as not reproducible.  Nothing hangs: every wait on a
 gate has a timeout.
 """
@@ -56,7 +58,7 @@ import sys
 import threading
 import time
 from types import CodeType, FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from . import _executor
 
@@ -181,10 +183,11 @@ class Turns:
         # Threads the schedule went on without (noted): not waited for
         # again until they are back at a network call.
         self._gone: dict[int, threading.Thread] = {}
-        # When a running thread was first waited for: wall time, CPU time.
-        self._watch: dict[int, tuple[float, float | None]] = {}
+        # When a running thread was last seen silent after running: the
+        # window its silence is measured over (see _Window).
+        self._watch: dict[int, _Window] = {}
         # The same for the holder of the turn, while others wait for it.
-        self._held: tuple[int, float, float | None] | None = None
+        self._held: tuple[int, _Window] | None = None
         # The gate of the thread just given the turn by one about to wait:
         # opened once the network's lock is let go (handoff()), so that the
         # woken thread does not find the lock still taken and sleep again.
@@ -365,12 +368,14 @@ class Turns:
             # to settle: its own _settle() gives up on whoever is silent.
             self._held = None
             return False
-        now = _wall()
         held = self._held
         if held is None or held[0] != holder:
-            self._held = (holder, now, _cpu(holder))
+            self._held = (holder, self._window(holder, self._others()))
             return False
-        verdict = _overdue(holder, now - held[1], held[2])
+        verdict = self._overdue(holder, held[1])
+        if verdict is _AGAIN:
+            self._held = (holder, self._window(holder, self._others(), held[1][0]))
+            return False
         if verdict is None:
             return False
         why, where = verdict
@@ -501,16 +506,22 @@ class Turns:
                 del watch[ident]
             if not busy:
                 return True
-            now = _wall()
             left = []
+            others: dict[int, _Usage] | None = None  # one look for them all
             for ident in busy:
                 seen = watch.get(ident)
                 if seen is None:
-                    watch[ident] = (now, _cpu(ident))
+                    if others is None:
+                        others = self._others()
+                    watch[ident] = self._window(ident, others)
                     left.append(ident)
                     continue
-                verdict = _overdue(ident, now - seen[0], seen[1])
-                if verdict is None:
+                verdict = self._overdue(ident, seen)
+                if verdict is _AGAIN:
+                    if others is None:
+                        others = self._others()
+                    watch[ident] = self._window(ident, others, seen[0])
+                if verdict is None or verdict is _AGAIN:
                     left.append(ident)
                     continue
                 self._note(
@@ -610,6 +621,91 @@ class Turns:
         finally:
             del frame
 
+    @staticmethod
+    def _window(
+        ident: int, others: dict[int, _Usage], first: float | None = None
+    ) -> _Window:
+        """Start measuring the silence of thread *ident*, first waited for
+        at *first* (now if ``None``): now, its CPU time, what the *others*
+        had used (:meth:`_others`), and how crowded the CPUs are."""
+        now = _wall()
+        return (
+            now if first is None else first,
+            now,
+            _cpu(ident),
+            others,
+            _crowding(),
+        )
+
+    def _others(self) -> dict[int, _Usage]:
+        """CPU use of the live threads other than the caller that the
+        schedule does not know to be asleep (waiting for the turn,
+        settling, given up on).
+
+        One of them may hold the GIL, or a lock, that a silent thread
+        waits for.
+        """
+        rest = _active.keys() - self.ready.keys()
+        rest.difference_update(self._settling)
+        rest.discard(_get_ident())
+        gone = self._gone
+        return {i: _usage(i) for i in rest if not (gone and i in gone)}
+
+    def _overdue(self, ident: int, window: _Window) -> tuple[str, str] | None:
+        """Why the schedule stops waiting for silent thread *ident*, and
+        where it is; ``None`` to go on waiting, or :data:`_AGAIN` when it
+        was seen doing something since *window* began, so its silence is
+        measured afresh.
+
+        Past :data:`GRACE`, a thread that is not runnable and used at most
+        a quarter of that time on the CPU is blocked outside the network
+        (the scheduler of the OS says so, not a guess from wall time).  A
+        thread asleep on a lock is waited for while another thread that
+        could own the lock ran meanwhile or is runnable; and if the lock
+        may be the GIL, the grace is of the CPU time it could have had
+        (the wall time divided by how many threads the machine had
+        runnable per core): on a loaded machine a thread waiting for the
+        GIL, or for a lock that a computing thread will release, is as
+        silent as one blocked for good.  A thread in ``time.sleep``,
+        ``select`` or a read is plainly blocked.  Past
+        :data:`BUDGET` of wall time any thread is overdue, counted from
+        when it was first waited for.  A thread in a :mod:`threading`
+        primitive or back in the network is waiting for another thread, not
+        blocked outside: its silence starts again.
+        """
+        first, began, cpu0, others0, crowd0 = window
+        now = _wall()
+        waited = now - began
+        if now - first >= BUDGET:
+            why = f"ran outside the network's sight for {BUDGET:g}s of wall time"
+            return why, _where(ident)
+        if _in_primitive(ident):
+            return _AGAIN
+        if waited < GRACE or cpu0 is None:
+            return None
+        stat = _stat(ident)
+        if stat is None or stat[0] == "R":
+            return _AGAIN  # runnable: it runs, or the OS is about to run it
+        on = _asleep_on(ident)
+        if on == _GIL:
+            # Maybe waiting for the GIL, which a loaded machine can keep
+            # from it for tens of milliseconds.  Count the CPU time it
+            # could have had meanwhile: with ten runnable threads per core,
+            # a thread that works all along is as silent for 20 ms as one
+            # blocked for good.
+            waited /= max(crowd0, _crowding())
+            if waited < GRACE:
+                return None
+        cpu = _cpu(ident)
+        if cpu is None or cpu - cpu0 > waited / 4:
+            return _AGAIN
+        if on and _any_ran(self._others(), others0, ident):
+            return None  # the lock's owner may be the thread that ran
+        where = _where(ident)
+        if _in_primitive(ident):
+            return _AGAIN  # back in the network (or a primitive) meanwhile
+        return "was blocked outside the network", where
+
     def _note(self, text: str) -> None:
         notes = self.notes
         if len(notes) >= NOTES_KEPT:
@@ -622,34 +718,44 @@ class Turns:
             notes.append(line)
 
 
-def _overdue(ident: int, waited: float, cpu0: float | None) -> tuple[str, str] | None:
-    """Why the schedule stops waiting for silent thread *ident*, and where
-    it is, or ``None``.
+#: What a thread used of the CPU: seconds, and how many times it was run
+#: (Linux's ``schedstat``; -1 where only ``stat``'s ticks are known).
+_Usage: TypeAlias = "tuple[float, int] | None"
+#: A thread's silence: when it was first waited for (wall time), when it
+#: was last seen acting, its CPU time then, and the CPU time then of the
+#: threads it could be waiting for (:meth:`Turns._others`), and how crowded
+#: the machine's CPUs were (:func:`_crowding`).
+_Window: TypeAlias = "tuple[float, float, float | None, dict[int, _Usage], float]"
+#: :meth:`Turns._overdue`'s answer for a thread seen acting since its
+#: window began.
+_AGAIN: tuple[str, str] = ("seen acting", "")
+#: Where the run count is not known: CPU seconds another thread must use
+#: within a window to count as running.
+_RAN = 0.0005
 
-    *waited*: wall seconds since it was first found silent, *cpu0* its CPU
-    time then.  Past :data:`GRACE`, a thread that is not runnable and used
-    at most a quarter of that time on the CPU is blocked outside the
-    network (the scheduler of the OS says so, not a guess from wall time,
-    so a thread starved of CPU by a loaded machine is not mistaken for
-    one); past :data:`BUDGET` any thread is.  Where it is comes from the
-    same moment: a thread that meanwhile came back into the network (to
-    the lock the caller holds) is not blocked, and a note must not name
-    the network's own line.
+
+def _any_ran(now: dict[int, _Usage], before: dict[int, _Usage], silent: int) -> bool:
+    """Whether a thread in *now* other than *silent* started, was run, or
+    is runnable since *before* was taken.
+
+    Any run counts, however short: a thread waiting for the GIL wakes every
+    switch interval to ask for it, and on a machine with ten runnable
+    threads per core it may get only microseconds of CPU in a window.
     """
-    if waited >= BUDGET:
-        why = f"ran outside the network's sight for {BUDGET:g}s of wall time"
-        return why, _where(ident)
-    if waited >= GRACE and cpu0 is not None and not _in_primitive(ident):
+    for ident, use in now.items():
+        if ident == silent:
+            continue
+        if ident not in before:
+            return True  # started meanwhile
+        use0 = before[ident]
+        if use is None or use0 is None:
+            return True
+        if (use[1] < 0 and use[0] - use0[0] > _RAN) or use[1] != use0[1]:
+            return True
         stat = _stat(ident)
-        if stat is None or stat[0] == "R":
-            return None  # runnable: it runs, or the OS is about to run it
-        cpu = _cpu(ident)
-        if cpu is not None and cpu - cpu0 <= waited / 4:
-            where = _where(ident)
-            if _in_primitive(ident):
-                return None  # back in the network (or a primitive) meanwhile
-            return "was blocked outside the network", where
-    return None
+        if stat is not None and stat[0] == "R":
+            return True
+    return False
 
 
 def _frame_runs(
@@ -679,17 +785,19 @@ def _in_primitive(ident: int) -> bool:
     the network's own lock.
 
     Such a thread was found running all the same (it is starting a thread,
-    or was notified), or is inside the network, about to take the lock that
-    the threads looking at it hold in turn: it is about to go on, however
-    long the OS takes to run it on a loaded machine.
+    or was notified, and may be taking back its condition's free lock), or
+    is inside the network, about to take the lock that the threads looking
+    at it hold in turn: it is about to go on, however long the OS takes to
+    run it on a loaded machine.
     """
-    from ._frames import idle_codes
+    from ._frames import idle_codes, reacquiring
 
     frame = sys._current_frames().get(ident)
     try:
         return frame is not None and (
             frame.f_code in idle_codes()
             or os.path.dirname(frame.f_code.co_filename) == _HERE
+            or reacquiring(frame)
         )
     finally:
         del frame
@@ -718,6 +826,100 @@ def _stat(ident: int) -> tuple[str, float] | None:
         return fields[0].decode(), (int(fields[11]) + int(fields[12])) * _TICK
     except (OSError, ValueError, IndexError):
         return None
+
+
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+
+
+# The system call a thread asleep on a lock (or the GIL) is in: futex.
+_FUTEX: bytes | None = {"x86_64": b"202", "aarch64": b"98", "riscv64": b"98"}.get(
+    os.uname().machine if hasattr(os, "uname") else ""
+)
+# What _asleep_on() says: on the GIL (or cannot tell), on another lock.
+_GIL = "gil"
+_LOCK = "lock"
+_statics: list[tuple[int, int]] | None = None
+
+
+def _interpreter_statics() -> list[tuple[int, int]]:
+    """Address ranges of the interpreter's own writable data.
+
+    The GIL lives there (``_PyRuntime``); threading locks are allocated
+    on the heap.  Read once from ``/proc/self/maps``.
+    """
+    global _statics
+    if _statics is None:
+        found: list[tuple[int, int]] = []
+        exe = os.path.realpath(sys.executable)
+        try:
+            with open("/proc/self/maps", encoding="utf-8") as f:
+                for line in f:
+                    fields = line.split()
+                    if len(fields) < 6 or not fields[1].startswith("rw"):
+                        continue
+                    path = fields[5]
+                    if path == exe or os.path.basename(path).startswith("libpython"):
+                        lo, hi = fields[0].split("-")
+                        found.append((int(lo, 16), int(hi, 16)))
+        except (OSError, ValueError):
+            pass
+        _statics = found
+    return _statics
+
+
+def _asleep_on(ident: int) -> str:
+    """What thread *ident*, not runnable, sleeps on: :data:`_GIL` (it may be
+    the GIL, or that cannot be told), :data:`_LOCK` (another lock), or
+    ``""`` (something else: ``time.sleep``, ``select``, a read).
+
+    Linux's ``/proc/.../syscall`` names the system call a thread is
+    blocked in and its arguments; a lock is a ``futex``, whose address
+    tells the GIL, in the interpreter's static data, from a threading lock.
+    """
+    tid = _tid(ident)
+    if _FUTEX is None or tid is None:
+        return _GIL
+    try:
+        with open(f"/proc/self/task/{tid}/syscall", "rb") as f:
+            call = f.read().split()
+        if call[0] != _FUTEX:
+            return _GIL if call[0] == b"running" else ""
+        address = int(call[1], 16)
+    except (OSError, IndexError, ValueError):
+        return _GIL
+    statics = _interpreter_statics()
+    if not statics or any(lo <= address < hi for lo, hi in statics):
+        return _GIL
+    return _LOCK
+
+
+def _crowding() -> float:
+    """Runnable threads on the machine per core this process may use, at
+    least 1: how much longer than its CPU time a busy thread takes in wall
+    time.  Linux's ``/proc/loadavg`` counts them at this moment (the
+    caller included); 1 elsewhere."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            running = int(f.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return 1.0
+    return max(1.0, running / _CORES)
+
+
+def _usage(ident: int) -> _Usage:
+    """CPU seconds thread *ident* used and how many times it was run."""
+    if _PRECISE:
+        tid = _tid(ident)
+        if tid is None:
+            return None
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat", "rb") as f:
+                fields = f.read().split()
+            return int(fields[0]) * 1e-9, int(fields[2])
+        except (OSError, ValueError, IndexError):
+            return None
+    stat = _stat(ident)
+    return None if stat is None else (stat[1], -1)
 
 
 def _cpu(ident: int) -> float | None:
