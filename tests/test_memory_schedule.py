@@ -384,7 +384,14 @@ def test_a_non_blocking_miss_hands_the_turn_to_a_thread_that_can_act() -> None:
 
 
 def _sleep_then_connect(seed: int) -> bool:
-    """Whether "start the server, time.sleep(0.05), connect" connects."""
+    """Whether "start the server, time.sleep(0.05), connect" connects.
+
+    On a machine with more runnable threads than cores the OS runs the
+    server that much later, on a real network too: the sleep is as much
+    longer (it then no longer tells the 20 ms grace from the old 0.1 s one,
+    but an idle machine still does).
+    """
+    pause = 0.05 * _turns._crowding()
     net = Network(seed=seed)
     lst = Socket(backend=net, timeout=5)  # this thread holds the turn
     listening = threading.Event()
@@ -398,7 +405,7 @@ def _sleep_then_connect(seed: int) -> bool:
 
     server = threading.Thread(target=serve, name="server")
     server.start()
-    time.sleep(0.05)  # blocked outside the network: the server should run
+    time.sleep(pause)  # blocked outside the network: the server should run
     try:
         with Socket(backend=net, timeout=5) as client:
             client.connect("127.0.0.1", 7000)
