@@ -924,17 +924,8 @@ def _usage(ident: int) -> _Usage:
 
 def _cpu(ident: int) -> float | None:
     """CPU seconds thread *ident* has used, to the nanosecond on Linux."""
-    if _PRECISE:
-        tid = _tid(ident)
-        if tid is None:
-            return None
-        try:
-            with open(f"/proc/self/task/{tid}/schedstat", "rb") as f:
-                return int(f.read().split()[0]) * 1e-9
-        except (OSError, ValueError, IndexError):
-            return None
-    stat = _stat(ident)
-    return None if stat is None else stat[1]
+    use = _usage(ident)
+    return None if use is None else use[0]
 
 
 _START = threading.Thread.start.__code__
