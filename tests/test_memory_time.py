@@ -78,7 +78,8 @@ def test_deadlock_names_every_waiting_thread(memory_network: Network) -> None:
 
 
 def test_server_thread_timeout_while_main_thread_joins(memory_network: Network) -> None:
-    """Main in Thread.join() counts as waiting: the clock jumps at once."""
+    """Main in Thread.join(60) counts as waiting: the clock jumps at once
+    to the server's 30 s timeout, which comes before the join's own."""
     _, server = connected(memory_network)
     server.timeout = 30
     result: list[str] = []
@@ -92,7 +93,7 @@ def test_server_thread_timeout_while_main_thread_joins(memory_network: Network) 
     thread = threading.Thread(target=serve)
     wall = time.monotonic()
     thread.start()
-    thread.join(10)
+    thread.join(60)
     assert result == ["timeout at 30"]
     assert time.monotonic() - wall < 2.0
 

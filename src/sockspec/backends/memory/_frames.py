@@ -7,14 +7,16 @@ tells: sockspec reads it from the thread's top frame, through
 :mod:`threading` functions that block (``Condition.wait``, and the
 ``Thread.join`` internals, which changed in 3.13) and reading their local
 variables (``waiter``, ``timeout``, ``self``).  None of that is a public
-interface, so it lives here, behind three names: :func:`idle_codes`,
-:func:`blocked_for` and :data:`BUSY`.  (Idle thread-pool workers, which
-wait in C code, are recognised by :mod:`._executor`, which checks its own
-assumptions in the same way.)
+interface, so it lives here, behind five names: :func:`idle_codes`,
+:func:`blocked_for`, :func:`blocked_on`, :func:`reacquiring` and
+:data:`BUSY`.  (Idle
+thread-pool workers, which wait in C code, are recognised by
+:mod:`._executor`, which checks its own assumptions in the same way.)
 
 Self-check.  The first time the scheduler asks, a helper thread blocks in
 ``threading.Event().wait()`` and must be classified as idle by exactly the
-code the scheduler uses.  On a Python where it is not -- a new version that
+code the scheduler uses, and another in ``Event().wait(3600)`` as waiting
+with that timeout.  On a Python where it is not -- a new version that
 moved ``Condition.wait``'s locals, another implementation -- a
 :class:`RuntimeWarning` says so once, and :func:`idle_codes` returns an
 empty table: every thread that is not waiting on the network then counts as
@@ -31,7 +33,7 @@ import warnings
 from types import CodeType, FrameType
 from typing import Any
 
-__all__ = ["BUSY", "blocked_for", "idle_codes", "reacquiring"]
+__all__ = ["BUSY", "blocked_for", "blocked_on", "idle_codes", "reacquiring"]
 
 #: :func:`blocked_for`'s answer for a thread that is in fact runnable.
 BUSY = -1.0
@@ -63,6 +65,20 @@ def blocked_for(frame: FrameType, kind: str, alive: set[int | None]) -> float | 
     ``Condition.wait`` still shows its frame until the thread gets the CPU,
     and so does ``join()`` on a thread that has ended.
     """
+    return blocked_on(frame, kind, alive)[0]
+
+
+def blocked_on(
+    frame: FrameType, kind: str, alive: set[int | None]
+) -> tuple[float | None, object]:
+    """:func:`blocked_for`, and what tells this wait from the thread's next.
+
+    The second item is ``Condition.wait``'s ``waiter`` lock, made anew for
+    every call (so a thread that left a timed wait and entered another
+    between two looks is seen to have done so), or for ``join`` the thread
+    joined, the same for every call: a caller must tell consecutive joins
+    apart by their timeouts and by wall time.
+    """
     try:
         f_locals: Any = frame.f_locals
         owner = f_locals.get("self")
@@ -70,22 +86,24 @@ def blocked_for(frame: FrameType, kind: str, alive: set[int | None]) -> float | 
             waiter = f_locals.get("waiter")
             # notify() removes the waiter from the condition's queue.
             if waiter is None or waiter not in owner._waiters:
-                return BUSY
+                return BUSY, None
+            token = waiter
         else:
             if f_locals.get("block", True) is False or owner is None:
-                return BUSY
+                return BUSY, None
             if owner.ident not in alive:
-                return BUSY
+                return BUSY, None
+            token = owner
         value = f_locals.get("timeout")
     except Exception:  # a frame changing under us: assume it runs
-        return BUSY
+        return BUSY, None
     if value is None:
-        return None
+        return None, token
     try:
         seconds = float(value)
     except (TypeError, ValueError):
-        return BUSY
-    return None if seconds < 0 else seconds
+        return BUSY, None
+    return (None if seconds < 0 else seconds), token
 
 
 def idle_codes() -> dict[CodeType, str]:
@@ -123,12 +141,17 @@ def _self_checked(codes: dict[CodeType, str]) -> dict[CodeType, str]:
 
 
 def _idle_in_event_wait(codes: dict[CodeType, str]) -> bool:
+    return _reads_as(codes, None) and _reads_as(codes, 3600.0)
+
+
+def _reads_as(codes: dict[CodeType, str], timeout: float | None) -> bool:
+    """Whether a thread in ``Event().wait(timeout)`` reads as waiting that long."""
     started = threading.Event()
     never = threading.Event()
 
     def helper() -> None:
         started.set()
-        never.wait()
+        never.wait(timeout)
 
     thread = threading.Thread(target=helper, name="sockspec-idle-self-check")
     thread.daemon = True
@@ -140,7 +163,8 @@ def _idle_in_event_wait(codes: dict[CodeType, str]) -> bool:
             frame = sys._current_frames().get(thread.ident or 0)
             kind = codes.get(frame.f_code) if frame is not None else None
             idle = kind is not None and (
-                frame is not None and blocked_for(frame, kind, {thread.ident}) is None
+                frame is not None
+                and blocked_for(frame, kind, {thread.ident}) == timeout
             )
             frame = None  # hold no other thread's frame
             if idle:

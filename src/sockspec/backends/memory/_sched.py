@@ -18,8 +18,13 @@ time.  It sorts the threads that use the network into four groups:
   (``Thread.join()``, ``Event.wait()``, ``Queue.get()``, a ``Lock`` taken
   through a ``Condition``); only another thread can wake them;
 * **sleeping**: blocked in such a primitive *with* a wall-clock timeout
-  (``thread.join(5)``, ``Timer``);
-* **busy**: everything else (running Python code, ``time.sleep``, real I/O).
+  (``thread.join(5)``, ``Event.wait(0.5)``, ``Queue.get(timeout=1)``, a
+  ``Timer``): a timer that runs in wall time;
+* **busy**: everything else (running Python code, ``time.sleep``, real
+  I/O), including a sleeping thread whose timeout has run out in wall time
+  but that has not left the primitive yet, and a thread in a C-level
+  ``Lock.acquire()`` called from its own code, whose top frame is that
+  code's: with or without a timeout, nothing tells it from a running one.
 
 An idle :class:`~concurrent.futures.ThreadPoolExecutor` worker, waiting for
 work in C code, is recognised as idle too (:mod:`._executor`).
@@ -38,17 +43,25 @@ run -- a thread that uses the network never sees the clock jump under it
 in.  Then:
 
 1. No thread is busy: the clock jumps at once to the next timer or waiter
-   deadline (a thread in ``join(5)`` waits for the others, whose deadlines
-   are virtual).  If there is none, nothing on the network can ever happen:
-   every waiter gets :class:`Deadlock`, which names the threads, the
-   operations and the sockets -- at once, or, while some thread sleeps with
-   a wall timeout and might still act, once that timeout has passed.
+   deadline -- unless a sleeping thread's timeout runs out first.  Such a
+   wait began at the virtual time it was first seen (the clock does not
+   move while a thread using the network runs), so it ends at that time
+   plus its timeout: the clock jumps that far and no further, until the
+   thread has woken up in wall time and acted or waited again (a new
+   bound); meanwhile the waiting threads look again as its timeout runs
+   out.  On Linux whatever it does then happens before any later deadline.
+   If there is no deadline and no sleeping thread, nothing on the network
+   can ever happen: every waiter gets :class:`Deadlock`, which names the
+   threads, the operations and the sockets -- at once, or, while some
+   thread sleeps with a wall timeout and might still act, once
+   :attr:`stall_timeout` (at least that timeout) has passed.
 2. Some thread is busy: the network cannot know when it will act, so
    virtual time follows wall time, but only after :attr:`realtime_after`
    seconds in which no thread started or finished a wait (so short bursts of
    computation never move the clock and single-threaded runs stay exactly
-   reproducible).  A wait that no timer or deadline can end becomes a
-   :class:`Deadlock` after :attr:`stall_timeout` such seconds.
+   reproducible); it never passes a sleeping thread's bound either.  A
+   wait that no timer or deadline can end becomes a :class:`Deadlock` after
+   :attr:`stall_timeout` such seconds.
 
 So nothing can hang: the exact rule handles the usual shapes (a fake server in
 a thread, the test thread in ``join()`` or ``queue.get()``), and the wall-time
@@ -70,7 +83,7 @@ from typing import TYPE_CHECKING
 
 from . import _executor
 from ._frames import BUSY as _BUSY
-from ._frames import blocked_for as _blocked_for
+from ._frames import blocked_on as _blocked_on
 from ._frames import idle_codes
 from ._turns import gate, open_gate
 
@@ -108,6 +121,26 @@ class StaleNetwork(RuntimeError):
 #: Wall-clock seconds between re-evaluations by a waiting thread, at most.
 _MAX_POLL = 0.05
 _MIN_POLL = 0.002
+# A join(timeout) found again this long after its timeout ran out is a new
+# join of the same thread (a ``while t.is_alive(): t.join(0.1)`` loop):
+# nothing in its frame tells one call from the next.
+_REJOIN = 0.05
+
+
+class _Timed:
+    """A thread's timed :mod:`threading` wait, as first seen."""
+
+    __slots__ = ("due", "end", "timeout", "token")
+
+    def __init__(self, token: object, timeout: float, now: float, wall: float) -> None:
+        # Held, not only compared: a Condition's waiter lock kept alive
+        # cannot be freed and its id reused by the thread's next wait.
+        self.token = token
+        self.timeout = timeout
+        #: Virtual time the clock may reach while the thread waits.
+        self.end = now + timeout
+        #: Wall time at which the wait's own timeout runs out.
+        self.due = wall + timeout
 
 
 class Waiter:
@@ -149,11 +182,13 @@ class Scheduler:
     __slots__ = (
         "__weakref__",
         "_credited",
+        "_due",
         "_mark",
         "_outsiders",
         "_retired",
         "_seq",
         "_strangers",
+        "_timed",
         "_timers",
         "_waiting",
         "_woken",
@@ -184,6 +219,11 @@ class Scheduler:
         self._seq = 0
         self._waiting: dict[int | None, Waiter] = {}
         self._woken: set[int | None] = set()
+        # Threads in a timed threading wait, by ident, as last classified;
+        # _due: the wall time at which the first of them, that bounds the
+        # clock, times out (waiting threads look again then).
+        self._timed: dict[int, _Timed] = {}
+        self._due: float | None = None
         # Threads alive before the network existed are not its users until
         # they touch it: pytest's own threads, pools of earlier tests.  The
         # thread making the network is about to use it: it counts at once.
@@ -367,11 +407,22 @@ class Scheduler:
                 if w.ident not in self._waiting:
                     break
                 handoff = turns.handoff() if turns is not None else None
+                pause = interval
+                due = self._due
+                if due is not None:
+                    # The clock waits for a thread's timed wait to run out:
+                    # look again just after it does, and often until that
+                    # thread is back (it announces nothing if it only
+                    # waits again).
+                    left = due - _wall()
+                    pause = min(pause, max(left, 0.0) + _MIN_POLL)
+                    if left < interval:
+                        interval = _MIN_POLL / 2
                 lock.release()
                 if handoff is not None:
                     open_gate(handoff)
                 try:
-                    g.acquire(True, interval)
+                    g.acquire(True, pause)
                 finally:
                     lock.acquire()
                 # Back off: re-evaluating is only needed to notice threads
@@ -419,19 +470,37 @@ class Scheduler:
 
     def _progress(self) -> None:
         """Move the clock if the rule allows, or report a deadlock (locked)."""
+        self._due = None
         while self._waiting:
             if self.turns is not None and self.turns.holds_clock():
                 return  # a thread may run by the schedule: no clock move yet
-            busy, sleep_limit = self._classify()
+            busy, sleep_limit, first = self._classify()
             nxt = self._next_time()
-            if not busy and (sleep_limit is None or nxt is not None):
-                if nxt is None:
+            # A timed threading wait that runs out first bounds the clock:
+            # it may go that far, and no further until the thread has woken
+            # up in wall time (it then acts, or waits again: a new bound).
+            bound = None
+            if first is not None and (nxt is None or first.end < nxt):
+                bound = first.end
+                if first.end <= self.now:
+                    self._due = first.due  # waiting for it: look again then
+            if not busy:
+                if bound is not None:
+                    if bound > self.now:
+                        self._advance(bound)
+                        self._due = first.due if first is not None else None
+                        if self._woken:
+                            return
+                    if nxt is not None:
+                        return
+                elif nxt is None:  # nothing due, nobody to wake up
                     self._deadlock([])
                     return
-                self._advance(nxt)
-                if self._woken:
-                    return
-                continue
+                else:
+                    self._advance(nxt)
+                    if self._woken:
+                        return
+                    continue
             wall = _wall()
             quiet = wall - self._mark
             if nxt is None:
@@ -441,10 +510,11 @@ class Scheduler:
                 if quiet >= limit:
                     self._deadlock(busy)
                 return
+            target = nxt if bound is None else bound
             turns = self.turns
             if turns is None:
                 if quiet >= self.realtime_after:
-                    self._flow(wall, nxt)
+                    self._flow(wall, target)
             elif quiet >= turns.flow_after(busy, self.realtime_after):
                 # Under the seeded schedule a thread running without the
                 # turn is about to reach a scheduling point; only one that
@@ -452,16 +522,22 @@ class Scheduler:
                 # up on) makes time follow wall time, and the run is no
                 # longer reproducible.
                 turns.note_flow(busy)
-                self._flow(wall, nxt)
+                self._flow(wall, target)
             return
 
-    def _classify(self) -> tuple[list[str], float | None]:
-        """Return busy thread names and the longest sleep of sleeping ones."""
+    def _classify(self) -> tuple[list[str], float | None, _Timed | None]:
+        """Return busy thread names, the longest timeout of the threads in a
+        timed :mod:`threading` wait, and the one of those waits that ends
+        first, which the clock may not pass (``None``: no such thread)."""
         waiting = self._waiting
         woken = self._woken
         outsiders = self._outsiders
         busy: list[str] = []
         sleep_limit: float | None = None
+        first: _Timed | None = None
+        timed = self._timed
+        seen: dict[int, _Timed] = {}
+        wall = _wall()
         frames: dict[int, FrameType] | None = None
         # Executor workers waiting for work, by executor: (executor, names).
         pool_workers: dict[int, tuple[object, list[str]]] = {}
@@ -504,11 +580,30 @@ class Scheduler:
                 if frame is None or kind is None:
                     busy.append(thread.name)
                     continue
-                timeout = _blocked_for(frame, kind, alive)
+                timeout, token = _blocked_on(frame, kind, alive)
                 if timeout == _BUSY:
                     busy.append(thread.name)
                 elif timeout is not None:
                     sleep_limit = max(sleep_limit or 0.0, timeout)
+                    # A timed wait is a timer: it ends by itself, in wall
+                    # time, and the thread then acts. The virtual time it
+                    # was first seen at is when it began: the clock does
+                    # not move while a thread using the network runs.
+                    entry = timed.get(ident)
+                    if (
+                        entry is None
+                        or entry.token is not token
+                        or entry.timeout != timeout
+                        or (kind == "join" and wall > entry.due + _REJOIN)
+                    ):
+                        entry = _Timed(token, timeout, self.now, wall)
+                    seen[ident] = entry
+                    if first is None or entry.end < first.end:
+                        first = entry
+                    if wall >= entry.due:
+                        # Timed out, not yet back from the wait: it runs as
+                        # soon as the OS lets it.
+                        busy.append(thread.name)
         finally:
             # Hold other threads' frames no longer than needed: a frame
             # object alive when its function returns keeps that function's
@@ -516,10 +611,11 @@ class Scheduler:
             frame = None
             if frames is not None:
                 frames.clear()
+        self._timed = seen
         for owner, names in pool_workers.values():
             if not _executor.all_idle(owner, len(names)):
                 busy.extend(names)
-        return busy, sleep_limit
+        return busy, sleep_limit, first
 
     def busy_threads(self) -> list[str]:
         """Names of the threads using the network that are running (locked).
