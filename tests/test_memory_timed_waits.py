@@ -282,3 +282,15 @@ def test_a_deadlock_behind_a_timed_wait_is_still_reported(
         finally:
             thread.join(5)
         assert time.monotonic() - wall < 3.0
+
+
+def test_a_heartbeat_replays_under_the_seeded_schedule() -> None:
+    """Nothing else can happen before each wait's deadline: same log."""
+    logs = []
+    for _ in range(2):
+        network = Network(seed=5, record_data=True)
+        with network:
+            heartbeat(network, network.monotonic, 0.05, 2.0)
+            logs.append(network.format_events())
+    assert "deliver" in logs[0]
+    assert logs[0] == logs[1]

@@ -27,7 +27,10 @@ network (the one that made it, those started since, and any other from its
 first call into it) waits on it (or is blocked in ``Thread.join()``,
 ``Event.wait()``, ``Queue.get()``, an idle thread-pool worker...): it then
 jumps to the next deadline or delivery, so a
-30-second timeout costs no wall time.  If there is none, the wait can never
+30-second timeout costs no wall time.  A timed wait (``Event.wait(0.5)``,
+``join(5)``, a ``threading.Timer``) is a deadline too, measured in wall
+time: the clock goes no further than its end until the thread has woken
+up.  If there is none, the wait can never
 end and each waiter gets :class:`Deadlock` naming the threads and sockets.
 When some thread is busy elsewhere (computing, ``time.sleep``, real I/O),
 virtual time follows wall time after a short quiet period, so nothing hangs
