@@ -294,3 +294,43 @@ def test_a_heartbeat_replays_under_the_seeded_schedule() -> None:
             logs.append(network.format_events())
     assert "deliver" in logs[0]
     assert logs[0] == logs[1]
+
+
+@pytest.mark.parametrize("cpu_time", ["read", "unknown"])
+@pytest.mark.memory_network
+def test_a_join_loop_advances_the_clock_join_by_join(
+    memory_network: Network, cpu_time: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``while t.is_alive(): t.join(0.1)``: nothing in the frame tells one
+    join from the next; each moves the clock by its timeout, no more.
+
+    The thread's CPU time tells them apart; where it cannot be read (off
+    Linux), wall time does, less exactly.
+    """
+    if cpu_time == "unknown":
+        from sockspec.backends.memory import _sched
+
+        monkeypatch.setattr(_sched, "_cpu", lambda ident: None)
+    client, server = pair(memory_network)
+    outcome: list[float] = []
+
+    def serve() -> None:
+        try:
+            server.receive()
+        except sockspec.Timeout:
+            outcome.append(memory_network.now)
+
+    thread = threading.Thread(target=serve, name="server")
+    with client, server:
+        server.timeout = 0.5
+        thread.start()
+        joins = 0
+        while thread.is_alive() and joins < 50:
+            thread.join(0.1)
+            joins += 1
+            # By wall time alone, a join slow to wake up (a loaded machine)
+            # may be taken for the next one: only the end is certain.
+            if thread.is_alive() and cpu_time == "read":
+                assert memory_network.now == pytest.approx(0.1 * joins, abs=1e-6)
+    assert outcome == [0.5]
+    assert joins <= 6
