@@ -308,9 +308,9 @@ def test_a_join_loop_advances_the_clock_join_by_join(
     Linux), wall time does, less exactly.
     """
     if cpu_time == "unknown":
-        from sockspec.backends.memory import _sched
+        from sockspec.backends.memory import _timed
 
-        monkeypatch.setattr(_sched, "_cpu", lambda ident: None)
+        monkeypatch.setattr(_timed, "_cpu", lambda ident: None)
     client, server = pair(memory_network)
     outcome: list[float] = []
 

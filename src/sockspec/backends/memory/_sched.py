@@ -85,7 +85,8 @@ from . import _executor
 from ._frames import BUSY as _BUSY
 from ._frames import blocked_on as _blocked_on
 from ._frames import idle_codes
-from ._turns import _PRECISE, _cpu, _stat, gate, open_gate
+from ._timed import Timed as _Timed
+from ._turns import gate, open_gate
 
 if TYPE_CHECKING:
     from ._turns import Turns
@@ -121,60 +122,6 @@ class StaleNetwork(RuntimeError):
 #: Wall-clock seconds between re-evaluations by a waiting thread, at most.
 _MAX_POLL = 0.05
 _MIN_POLL = 0.002
-# Where a thread's CPU time cannot be read to the nanosecond, a
-# join(timeout) found again this long after its timeout ran out is taken
-# for a new join; where it can, this much later at the latest, so that a
-# misreading can never hold the clock for good.
-_REJOIN = 0.05
-_REJOIN_LATEST = 0.5
-
-
-class _Timed:
-    """A thread's timed :mod:`threading` wait, as first seen."""
-
-    __slots__ = ("cpu", "due", "end", "last", "timeout", "token")
-
-    def __init__(
-        self, token: object, timeout: float, now: float, wall: float, cpu: float | None
-    ) -> None:
-        # Held, not only compared: a Condition's waiter lock kept alive
-        # cannot be freed and its id reused by the thread's next wait.
-        self.token = token
-        self.timeout = timeout
-        #: Virtual time the clock may reach while the thread waits.
-        self.end = now + timeout
-        #: Wall time at which the wait's own timeout runs out.
-        self.due = wall + timeout
-        #: The thread's CPU time when first seen (joins only), or ``None``.
-        self.cpu = cpu
-        # Its CPU time and the wall time at the last look past the timeout.
-        self.last: tuple[float, float] | None = None
-
-    def joined_again(self, ident: int, wall: float) -> bool:
-        """Whether a thread found in a join like this one, past its timeout,
-        is in a new join rather than still waking from this one.
-
-        Nothing in the frame tells one ``join(0.1)`` of a thread from the
-        next (a ``while t.is_alive(): t.join(0.1)`` loop).  A blocked thread
-        uses no CPU: one that did since it was first seen, and then none
-        between two looks while not runnable, has returned and joined anew.
-        One look is not enough: a thread that timed out may be asleep again
-        waiting for the GIL, on its way back.
-        """
-        if wall < self.due:
-            return False  # the first one has not timed out yet
-        if self.cpu is None:
-            return wall > self.due + _REJOIN
-        if wall > self.due + _REJOIN_LATEST:
-            return True
-        cpu = _cpu(ident)
-        if cpu is None or cpu == self.cpu:
-            return False  # not yet woken up
-        last, self.last = self.last, (cpu, wall)
-        if last is None or last[0] != cpu or wall - last[1] < _MIN_POLL / 2:
-            return False  # it ran since the last look: look again
-        stat = _stat(ident)
-        return stat is not None and stat[0] != "R"
 
 
 class Waiter:
@@ -629,12 +576,10 @@ class Scheduler:
                         or entry.token is not token
                         or entry.timeout != timeout
                     ):
-                        cpu = _cpu(ident) if kind == "join" and _PRECISE else None
-                        entry = _Timed(token, timeout, self.now, wall, cpu)
+                        entry = _Timed(token, timeout, self.now, wall, ident, kind)
                     elif kind == "join" and entry.joined_again(ident, wall):
                         # It began as the last one ended, in wall time.
-                        cpu = _cpu(ident) if _PRECISE else None
-                        entry = _Timed(token, timeout, self.now, entry.due, cpu)
+                        entry = _Timed(token, timeout, self.now, entry.due, ident, kind)
                     seen[ident] = entry
                     if first is None or entry.end < first.end:
                         first = entry
