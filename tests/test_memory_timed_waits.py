@@ -334,3 +334,31 @@ def test_a_join_loop_advances_the_clock_join_by_join(
                 assert memory_network.now == pytest.approx(0.1 * joins, abs=1e-6)
     assert outcome == [0.5]
     assert joins <= 6
+    if cpu_time == "read":
+        assert joins >= 4  # as on Linux: five joins of 0.1 s see it time out
+
+
+def test_under_the_compat_clock_a_timed_wait_lasts_its_timeout() -> None:
+    """``time.monotonic`` is virtual, the wait's timeout is wall time: the
+    clock does not run ahead of it, so the wait measures what it lasts."""
+    from sockspec import compat
+
+    with Network(seed=4) as network, compat.patch(network, clock=True):
+        client, server = pair(network)
+        measured: list[float] = []
+
+        def waiter() -> None:
+            start = time.monotonic()
+            threading.Event().wait(0.2)
+            measured.append(time.monotonic() - start)
+            client.send(b"done")
+
+        thread = threading.Thread(target=waiter, name="waiter")
+        with client, server:
+            server.timeout = 5
+            thread.start()
+            try:
+                assert server.receive() == b"done"
+            finally:
+                thread.join(5)
+    assert measured == [pytest.approx(0.2, abs=1e-6)]
