@@ -11,15 +11,22 @@ interleaved rounds after a warm-up, median of paired ratios.
 2. Connections to a listener bound to ``0.0.0.0``: open, exchange one
    message each way, close, for 2,000 and for 20,000 connections (CPU
    time).  Linear cost means the 20,000 case costs 10x the 2,000 one.
+   Two more rows break the figure down: with the objects the process made
+   before the run frozen (``gc.freeze()``: full collections walk only what
+   the run made, not the interpreter's and the modules' own objects), and
+   with the cyclic garbage collector off.
 3. The size of an idle connection, both ends (``tracemalloc``: the bytes
    one more connected pair costs), with and without the records it adds to
    the network's event log; no timing.
 
-Run: ``python benchmarks/bench_memory.py`` (``--quick`` for a smoke run).
+Run: ``python benchmarks/bench_memory.py`` (``--quick`` for a smoke run;
+``--case connections`` for the connection counts alone, in
+``--scale-rounds`` rounds, 3 by default).
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import socket
 import threading
@@ -32,6 +39,9 @@ from _measure import Target, cpu, header, interleave, parser, summary, table
 
 import sockspec
 from sockspec.backends.memory import Network
+
+#: A summary row: (table title, case, ratio, target).
+Row = tuple[str, str, float, float | None]
 
 JOIN = 60.0  # seconds a ping-pong thread may take before the run is abandoned
 
@@ -108,21 +118,26 @@ def two_threads(make: Callable[[], Any], trips: int) -> Callable[[], float]:
     return run
 
 
-def connections(count: int, collector: bool = True) -> Callable[[], float]:
+def connections(count: int, collector: str = "on") -> Callable[[], float]:
     """CPU seconds to open, use and close *count* connections to 0.0.0.0.
 
-    Without the *collector*, the cyclic garbage collector is off for the
-    run: what is left is sockspec's own work.
+    *collector*: ``"on"``; ``"frozen"``, the objects that existed before
+    the run moved out of the collector's reach (:func:`gc.freeze`), so a
+    full collection walks only what the run made; ``"off"``, no cyclic
+    collection during the run: what is left is sockspec's own work.
     """
 
     def run() -> float:
         network = Network(seed=2)
-        if not collector:
+        if collector == "off":
             gc.disable()
+        elif collector == "frozen":
+            gc.freeze()
         try:
             return _connections(network, count)
         finally:
             gc.enable()
+            gc.unfreeze()
 
     return run
 
@@ -192,48 +207,77 @@ def idle_connection_bytes(count: int) -> tuple[float, float]:
 def main() -> None:
     args = parser(__doc__, rounds=7)
     args.add_argument("--trips", type=int, default=50_000)
+    args.add_argument(
+        "--case",
+        choices=["all", "pingpong", "threads", "connections", "idle"],
+        default="all",
+        help="run one case only (default: all)",
+    )
+    args.add_argument(
+        "--scale-rounds",
+        type=int,
+        default=3,
+        help="measured rounds of the connection counts (default 3)",
+    )
     opts = args.parse_args()
     rounds = 1 if opts.quick else opts.rounds
     trips = 2_000 if opts.quick else opts.trips
     small, large = (200, 2_000) if opts.quick else (2_000, 20_000)
     header(rounds)
-    rows = []
-    rows += table(
-        "1-byte ping-pong, both ends in one thread (CPU per round trip)",
-        interleave(
-            {
-                "socket.socketpair()": one_thread(socketpair_ends, trips),
-                "sockspec memory": one_thread(memory_ends, trips),
-            },
-            rounds,
-            "socket.socketpair()",
-        ),
-        unit="us",
-        scale=1e6,
-        targets=[Target("sockspec memory", 0.8)],
-    )
-    rows += table(
-        "1-byte ping-pong, one thread per end (process CPU per round trip)",
-        interleave(
-            {
-                "socket.socketpair()": two_threads(socketpair_ends, trips // 5),
-                "sockspec memory": two_threads(memory_ends, trips // 5),
-                "sockspec memory, free schedule": two_threads(
-                    lambda: memory_ends("free"), trips // 5
-                ),
-            },
-            rounds,
-            "socket.socketpair()",
-        ),
-        unit="us",
-        scale=1e6,
-        targets=[
-            Target("sockspec memory", 3.0),
-            Target("sockspec memory, free schedule", 3.0),
-        ],
-    )
-    scale_rounds = 1 if opts.quick else 3
-    rows += table(
+    rows: list[Row] = []
+    if opts.case in ("all", "pingpong"):
+        rows += table(
+            "1-byte ping-pong, both ends in one thread (CPU per round trip)",
+            interleave(
+                {
+                    "socket.socketpair()": one_thread(socketpair_ends, trips),
+                    "sockspec memory": one_thread(memory_ends, trips),
+                },
+                rounds,
+                "socket.socketpair()",
+            ),
+            unit="us",
+            scale=1e6,
+            targets=[Target("sockspec memory", 0.8)],
+        )
+    if opts.case in ("all", "threads"):
+        rows += table(
+            "1-byte ping-pong, one thread per end (process CPU per round trip)",
+            interleave(
+                {
+                    "socket.socketpair()": two_threads(socketpair_ends, trips // 5),
+                    "sockspec memory": two_threads(memory_ends, trips // 5),
+                    "sockspec memory, free schedule": two_threads(
+                        lambda: memory_ends("free"), trips // 5
+                    ),
+                },
+                rounds,
+                "socket.socketpair()",
+            ),
+            unit="us",
+            scale=1e6,
+            targets=[
+                Target("sockspec memory", 3.0),
+                Target("sockspec memory, free schedule", 3.0),
+            ],
+        )
+    if opts.case in ("all", "connections"):
+        rows += connection_tables(small, large, opts)
+    if opts.case in ("all", "idle"):
+        with_log, without_log = idle_connection_bytes(200 if opts.quick else 2_000)
+        verdict = "ok" if without_log <= 2560 else "MISSED"
+        print(
+            f"idle connection, both ends: {without_log:,.0f} bytes, "
+            f"{with_log:,.0f} with its event-log records (target <= 2,560) "
+            f"{verdict}\n"
+        )
+    summary(rows)
+
+
+def connection_tables(small: int, large: int, opts: argparse.Namespace) -> list[Row]:
+    """The connection-count case and its two breakdown rows; its summary rows."""
+    scale_rounds = 1 if opts.quick else opts.scale_rounds
+    rows = table(
         f"{small:,} vs {large:,} connections to 0.0.0.0 (CPU, whole run)",
         interleave(
             {f"{small:,}": connections(small), f"{large:,}": connections(large)},
@@ -244,26 +288,28 @@ def main() -> None:
         scale=1.0,
         targets=[Target(f"{large:,}", 1.2 * large / small)],
     )
-    table(
-        "the same with the cyclic garbage collector off (sockspec's own work)",
-        interleave(
-            {
-                f"{small:,}": connections(small, collector=False),
-                f"{large:,}": connections(large, collector=False),
-            },
-            scale_rounds,
-            f"{small:,}",
+    for label, collector in (
+        (
+            "the same with the objects made before each run frozen "
+            "(full collections walk only the run's objects)",
+            "frozen",
         ),
-        unit="s",
-        scale=1.0,
-    )
-    with_log, without_log = idle_connection_bytes(200 if opts.quick else 2_000)
-    verdict = "ok" if without_log <= 2560 else "MISSED"
-    print(
-        f"idle connection, both ends: {without_log:,.0f} bytes, "
-        f"{with_log:,.0f} with its event-log records (target <= 2,560) {verdict}\n"
-    )
-    summary(rows)
+        ("the same with the cyclic garbage collector off (sockspec's own work)", "off"),
+    ):
+        table(
+            label,
+            interleave(
+                {
+                    f"{small:,}": connections(small, collector),
+                    f"{large:,}": connections(large, collector),
+                },
+                scale_rounds,
+                f"{small:,}",
+            ),
+            unit="s",
+            scale=1.0,
+        )
+    return rows
 
 
 if __name__ == "__main__":

@@ -400,3 +400,44 @@ def test_closing_an_accepted_connection_does_not_walk_the_others() -> None:
         pairs[0][1].close()
         assert len(table.accepted[("tcp", 9000)]) == 59
     assert ("tcp", 9000) not in table.accepted
+
+
+def _connect_calls(open_before: int, more: int) -> int:
+    """Python calls of *more* connects with *open_before* of 1,000 ports taken."""
+    network = Network(seed=11)
+    network.ephemeral_ports = (40000, 40999)
+    listener = sockspec.Socket(backend=network)
+    listener.bind("127.0.0.1", 9000)
+    listener.listen(4096)
+    clients = []
+
+    def connect() -> None:
+        client = sockspec.Socket(backend=network)
+        client.connect("127.0.0.1", 9000)
+        clients.append(client)
+        clients.append(listener.accept())
+
+    try:
+        for _ in range(open_before):
+            connect()
+
+        def some() -> None:
+            for _ in range(more):
+                connect()
+
+        return sum(python_calls(some).values())
+    finally:
+        for sock in clients:
+            sock.close()
+        listener.close()
+        network.close()
+
+
+def test_an_ephemeral_port_draw_costs_the_same_however_full_the_range() -> None:
+    # Counted, not timed: with 95% of the range taken, a random draw hits
+    # a taken port 19 times in 20, and each retry went through
+    # random.randint (three Python calls); 20,000 connections in Linux's
+    # 28,232 ports drew 1.75 times per connect against 1.04 for 2,000.  A
+    # retry is now one C call and two dict lookups: the Python calls of a
+    # connect do not depend on how full the range is.
+    assert _connect_calls(950, 20) == _connect_calls(10, 20)
