@@ -223,7 +223,9 @@ def main() -> None:
     rounds = 1 if opts.quick else opts.rounds
     trips = 2_000 if opts.quick else opts.trips
     small, large = (200, 2_000) if opts.quick else (2_000, 20_000)
-    header(rounds)
+    header(
+        opts.scale_rounds if opts.case == "connections" and not opts.quick else rounds
+    )
     rows: list[Row] = []
     if opts.case in ("all", "pingpong"):
         rows += table(

@@ -21,7 +21,7 @@ import pytest
 
 import sockspec
 from sockspec.api.constants import Family, Option, Shutdown, SocketType
-from sockspec.backends.memory import MemorySocket, Network
+from sockspec.backends.memory import MemorySocket, Network, NetworkEvent
 from sockspec.backends.stdlib import StdlibSocket
 
 
@@ -441,3 +441,41 @@ def test_an_ephemeral_port_draw_costs_the_same_however_full_the_range() -> None:
     # retry is now one C call and two dict lookups: the Python calls of a
     # connect do not depend on how full the range is.
     assert _connect_calls(950, 20) == _connect_calls(10, 20)
+
+
+def test_event_log_records_are_not_objects_the_collector_tracks() -> None:
+    # Counted in objects the garbage collector tracks, with the event log
+    # kept: a connection logs four records (connect, accept, two closes).
+    # As NetworkEvent instances they lived through ~2,500 connections in a
+    # 10,000-record log, so they reached the oldest generation and brought
+    # full collections closer; as plain tuples of strings and numbers the
+    # collector stops tracking them.  events() makes the NetworkEvents.
+    network = Network(seed=12)
+    listener = sockspec.Socket(backend=network)
+    listener.bind("127.0.0.1", 9000)
+    listener.listen(4096)
+    pairs = []
+    try:
+        for _ in range(10):
+            client = sockspec.Socket(backend=network)
+            client.connect("127.0.0.1", 9000)
+            pairs.append((client, listener.accept()))
+        gc.collect()
+        before = len(gc.get_objects())
+        for _ in range(100):
+            client = sockspec.Socket(backend=network)
+            client.connect("127.0.0.1", 9000)
+            pairs.append((client, listener.accept()))
+        gc.collect()
+        per_connection = (len(gc.get_objects()) - before) / 100
+        events = network.events()
+        assert [e.kind for e in events[:3]] == ["bind", "listen", "connect"]
+        assert all(isinstance(e, NetworkEvent) for e in events)
+    finally:
+        for client, server in pairs:
+            client.close()
+            server.close()
+        listener.close()
+        network.close()
+    # Its two sockets and their facades, the test's pair tuple, list growth.
+    assert per_connection <= 6.1, per_connection

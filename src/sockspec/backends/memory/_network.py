@@ -40,6 +40,9 @@ __all__ = ["Network"]
 #: How many events a network's log keeps by default (the newest ones).
 EVENT_LOG_SIZE = 10_000
 
+#: One record of the event log: a NetworkEvent's fields, in order.
+EventRecord = tuple[float, str, str, str, int, str]
+
 #: The port range Linux hands out ephemeral ports from.
 EPHEMERAL = (32768, 60999)
 
@@ -131,7 +134,10 @@ class Network(Backend):
         self._hosts: dict[str, Host] = {}  # by lower-case name
         self._by_addr: dict[WireAddr, Host] = {}
         self._names: dict[str, list[WireAddr]] = {}
-        self._events: deque[NetworkEvent] = deque(maxlen=event_log_size)
+        # Plain tuples, the fields of a NetworkEvent, which events() makes:
+        # a tuple of strings and numbers is cheap to make and the cyclic
+        # collector stops tracking it (issue 16).
+        self._events: deque[EventRecord] = deque(maxlen=event_log_size)
         self._discarded = 0
         self.sockets: dict[int, MemorySocket] = {}
         self.next_id = 0
@@ -495,7 +501,7 @@ class Network(Backend):
         events = self._events
         if len(events) == events.maxlen:
             self._discarded += 1
-        events.append(NetworkEvent(self._sched.now, kind, src, dst, nbytes, detail))
+        events.append((self._sched.now, kind, src, dst, nbytes, detail))
 
     def events(self, kind: str | None = None) -> list[NetworkEvent]:
         """The event log (a copy), optionally only events of *kind*.
@@ -504,8 +510,8 @@ class Network(Backend):
         """
         with self._sched.lock:
             if kind is None:
-                return list(self._events)
-            return [e for e in self._events if e.kind == kind]
+                return [NetworkEvent(*e) for e in self._events]
+            return [NetworkEvent(*e) for e in self._events if e[1] == kind]
 
     def clear_events(self) -> None:
         """Empty the event log."""
@@ -519,7 +525,7 @@ class Network(Backend):
         When the log dropped older events, a first line says how many.
         """
         with self._sched.lock:
-            lines = [str(e) for e in self._events]
+            lines = [str(NetworkEvent(*e)) for e in self._events]
             if self._discarded:
                 lines.insert(
                     0,
