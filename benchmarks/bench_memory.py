@@ -10,11 +10,14 @@ interleaved rounds after a warm-up, median of paired ratios.
    on the default seeded schedule and on ``schedule="free"``.
 2. Connections to a listener bound to ``0.0.0.0``: open, exchange one
    message each way, close, for 2,000 and for 20,000 connections (CPU
-   time).  Linear cost means the 20,000 case costs 10x the 2,000 one.
-   Two more rows break the figure down: with the objects the process made
+   time; the 2,000 figure is the mean of ten runs in each round).  Linear
+   cost means the 20,000 case costs 10x the 2,000 one.
+   Three more tables break the figure down: with the objects the process made
    before the run frozen (``gc.freeze()``: full collections walk only what
    the run made, not the interpreter's and the modules' own objects), and
-   with the cyclic garbage collector off.
+   with the cyclic garbage collector off; and, as a reference, a
+   pure-Python model that makes the same objects and walks them the same
+   way without sockspec (:func:`floor_model`).
 3. The size of an idle connection, both ends (``tracemalloc``: the bytes
    one more connected pair costs), with and without the records it adds to
    the network's event log; no timing.
@@ -32,6 +35,7 @@ import socket
 import threading
 import time
 import tracemalloc
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -118,16 +122,22 @@ def two_threads(make: Callable[[], Any], trips: int) -> Callable[[], float]:
     return run
 
 
-def connections(count: int, collector: str = "on") -> Callable[[], float]:
+def connections(
+    count: int, collector: str = "on", repeat: int = 1
+) -> Callable[[], float]:
     """CPU seconds to open, use and close *count* connections to 0.0.0.0.
 
     *collector*: ``"on"``; ``"frozen"``, the objects that existed before
     the run moved out of the collector's reach (:func:`gc.freeze`), so a
     full collection walks only what the run made; ``"off"``, no cyclic
     collection during the run: what is left is sockspec's own work.
+    *repeat*: the mean of that many runs, each on a new network, garbage
+    collected between them off the clock (the short case runs ten times:
+    one run of 2,000 lasts about 0.1 s, and one preemption or cache flush
+    on a shared machine moved its paired ratio by 30%).
     """
 
-    def run() -> float:
+    def once() -> float:
         network = Network(seed=2)
         if collector == "off":
             gc.disable()
@@ -138,6 +148,14 @@ def connections(count: int, collector: str = "on") -> Callable[[], float]:
         finally:
             gc.enable()
             gc.unfreeze()
+
+    def run() -> float:
+        total = 0.0
+        for i in range(repeat):
+            if i:
+                gc.collect()
+            total += once()
+        return total / repeat
 
     return run
 
@@ -165,6 +183,82 @@ def _connections(network: Network, count: int) -> float:
         server.close()
     listener.close()
     return cpu() - started
+
+
+class _End:
+    """The floor model's socket: as many slots as a ``MemorySocket``."""
+
+    __slots__ = ("closed", "id", "peer", "port", "rx", *(f"s{i}" for i in range(51)))
+    peer: Any
+    rx: Any
+
+    def __init__(self, table: dict[int, _End], ident: int, port: int) -> None:
+        self.id, self.port, self.peer, self.rx, self.closed = ident, port, None, None, 0
+        table[ident] = self
+
+
+class _Facade:
+    """The floor model's ``Socket``: a small object in front of an end."""
+
+    __slots__ = ("closed", "impl")
+
+    def __init__(self, impl: _End) -> None:
+        self.impl, self.closed = impl, False
+
+
+def floor_model(count: int, repeat: int = 1) -> Callable[[], float]:
+    """CPU seconds of a pure-Python model of :func:`connections`, no sockspec.
+
+    Per connection it makes the objects sockspec makes (two ends with 56
+    slots, two facades, a port's list, a receive queue each), keeps them
+    in the same kind of tables and walks them in the same five passes:
+    what the interpreter and the machine's caches charge for that many
+    objects, with little Python work per connection.  A reference for the
+    connection counts: its 20,000 / 2,000 ratio is what the heap alone does.
+    """
+
+    def once() -> float:
+        started = cpu()
+        ends: dict[int, _End] = {}
+        ports: dict[tuple[str, int], list[_End]] = {}
+        accepted: dict[_End, None] = {}
+        log: deque[tuple[float, str, str]] = deque(maxlen=10_000)
+        pairs = []
+        for i in range(count):
+            client, server = _End(ends, 2 * i, 32768 + i), _End(ends, 2 * i + 1, 9000)
+            ports[("tcp", client.port)] = [client]
+            accepted[server] = None
+            client.peer, server.peer = server, client
+            log.append((0.0, "connect", f"local 127.0.0.1:{client.port}"))
+            log.append((0.0, "accept", f"local 127.0.0.1:{client.port}"))
+            pairs.append((_Facade(client), _Facade(server)))
+        for i, (c, _) in enumerate(pairs):
+            c.impl.peer.rx = deque([b"request %d" % i])
+        for _, s in pairs:
+            s.impl.peer.rx = deque([s.impl.rx.popleft()])
+        for c, _ in pairs:
+            c.impl.rx.popleft()
+        for c, s in pairs:
+            for facade in (c, s):
+                end = facade.impl
+                end.closed = facade.closed = True
+                del ends[end.id]
+                if end.port == 9000:
+                    del accepted[end]
+                else:
+                    del ports[("tcp", end.port)]
+                log.append((0.0, "close", f"local 127.0.0.1:{end.port}"))
+        return cpu() - started
+
+    def run() -> float:
+        total = 0.0
+        for i in range(repeat):
+            if i:
+                gc.collect()
+            total += once()
+        return total / repeat
+
+    return run
 
 
 def idle_connection_bytes(count: int) -> tuple[float, float]:
@@ -280,9 +374,13 @@ def connection_tables(small: int, large: int, opts: argparse.Namespace) -> list[
     """The connection-count case and its two breakdown rows; its summary rows."""
     scale_rounds = 1 if opts.quick else opts.scale_rounds
     rows = table(
-        f"{small:,} vs {large:,} connections to 0.0.0.0 (CPU, whole run)",
+        f"{small:,} vs {large:,} connections to 0.0.0.0 (CPU, whole run; "
+        f"{small:,}: the mean of {large // small} runs)",
         interleave(
-            {f"{small:,}": connections(small), f"{large:,}": connections(large)},
+            {
+                f"{small:,}": connections(small, repeat=large // small),
+                f"{large:,}": connections(large),
+            },
             scale_rounds,
             f"{small:,}",
         ),
@@ -302,7 +400,7 @@ def connection_tables(small: int, large: int, opts: argparse.Namespace) -> list[
             label,
             interleave(
                 {
-                    f"{small:,}": connections(small, collector),
+                    f"{small:,}": connections(small, collector, large // small),
                     f"{large:,}": connections(large, collector),
                 },
                 scale_rounds,
@@ -311,6 +409,20 @@ def connection_tables(small: int, large: int, opts: argparse.Namespace) -> list[
             unit="s",
             scale=1.0,
         )
+    table(
+        "reference: a pure-Python model of the same objects and passes, no "
+        "sockspec (what the heap alone costs)",
+        interleave(
+            {
+                f"{small:,}": floor_model(small, large // small),
+                f"{large:,}": floor_model(large),
+            },
+            scale_rounds,
+            f"{small:,}",
+        ),
+        unit="s",
+        scale=1.0,
+    )
     return rows
 
 
