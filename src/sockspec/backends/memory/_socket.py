@@ -508,7 +508,9 @@ class MemorySocket(SocketImpl):
                     data: bytes = rx[0]
                     n = len(data)
                     if n <= maxlen:
-                        rx.clear()
+                        # popleft, not clear: clear() gives the deque a new
+                        # block and caches the old one (1 KB per idle queue).
+                        rx.popleft()
                         self.rx_size = 0
                         self.received += n
                         peer = self.peer
