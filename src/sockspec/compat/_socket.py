@@ -64,7 +64,7 @@ STD_TYPE = {v: _s.SocketKind(k) for k, v in TYPES.items()}
 _NONBLOCK = getattr(_s, "SOCK_NONBLOCK", 0)
 _TYPE_FLAGS = _NONBLOCK | getattr(_s, "SOCK_CLOEXEC", 0)
 _PROTOS = {SOCK_STREAM: _s.IPPROTO_TCP, SOCK_DGRAM: _s.IPPROTO_UDP}
-_SHUT = {_s.SHUT_RD: SHUT_RD, _s.SHUT_WR: SHUT_WR, _s.SHUT_RDWR: SHUT_RDWR}
+SHUT = {_s.SHUT_RD: SHUT_RD, _s.SHUT_WR: SHUT_WR, _s.SHUT_RDWR: SHUT_RDWR}
 _MAX_READ = 1 << 24
 _getdefaulttimeout = _s.getdefaulttimeout
 _RealSocket = _s.socket
@@ -381,7 +381,7 @@ class socket:
 
     def shutdown(self, how: int) -> None:
         """Shut down reading (``SHUT_RD``), writing (``SHUT_WR``) or both."""
-        what = _SHUT.get(how)
+        what = SHUT.get(how)
         if what is None:
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
         try:

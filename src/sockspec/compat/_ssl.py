@@ -44,7 +44,7 @@ from ..api.errors import (
 from ..api.socket import Socket
 from ..api.tls import TLSImpl
 from . import _fds
-from ._socket import socket
+from ._socket import SHUT, socket
 
 __all__ = ["SSLSocket", "wrap_socket"]
 
@@ -161,6 +161,17 @@ class SSLSocket(socket):
                 raise
         return self
 
+    @property  # type: ignore[misc]
+    def __class__(self) -> type[Any]:
+        """``ssl.SSLSocket``, so that ``isinstance(sock, ssl.SSLSocket)`` holds.
+
+        Code checks that to know whether TLS is on (``ftplib.FTP_TLS``
+        unwraps its data connections and refuses a second ``auth()`` by it;
+        ``asyncio`` refuses ``ssl.SSLSocket`` objects).  ``type(sock)`` stays
+        this class, so ``isinstance(sock, sockspec.compat.socket)`` holds too.
+        """
+        return ssl.SSLSocket
+
     @property
     def context(self) -> ssl.SSLContext:
         """The :class:`ssl.SSLContext` the socket was wrapped with."""
@@ -181,26 +192,22 @@ class SSLSocket(socket):
     def _start(self) -> None:
         """Put TLS on the connected facade socket, then shake hands if asked."""
         facade: Socket = self._sock
-        # Started without waiting: the handshake itself runs in
-        # do_handshake(), where its errors become ssl's.
-        facade.timeout = 0
+        # The layer goes in without any I/O: with do_handshake_on_connect=False
+        # ssl reads and writes nothing until do_handshake() (an asyncore
+        # server wraps, then drives the handshake from its loop), and a
+        # failed handshake leaves the socket open for the caller to close.
         try:
-            facade.start_tls(
-                self._context,
-                server_side=self.server_side,
-                server_hostname=self.server_hostname,
+            tls = facade._tls_layer(
+                self._context, self.server_side, self.server_hostname
             )
         except TLSError as exc:
             raise _ssl_error(exc) from None
         except SocketError as exc:
             raise self._err(exc) from None
-        finally:
-            if not facade.closed:
-                facade.timeout = self._timeout
-        # start_tls put the TLS layer in place; the facade keeps it in _impl.
-        impl = facade._impl
-        assert isinstance(impl, TLSImpl)
-        self._tls = impl
+        # ssl.SSLSocket.close() sends no close_notify (unwrap() does): a peer
+        # with suppress_ragged_eofs=False sees the truncation it would see.
+        tls.notify_on_close = False
+        self._tls = tls
         if self.do_handshake_on_connect:
             self.do_handshake()
 
@@ -318,7 +325,10 @@ class SSLSocket(socket):
                 return b""
         try:
             return self._sock.receive(bufsize)
-        except TLSTruncated:
+        except (TLSTruncated, ConnectionResetError):
+            # OpenSSL 3 reads a reset connection as an end of stream without
+            # close_notify, and so does ssl: a peer that closes with unread
+            # data (say, TLS 1.3 session tickets) is a truncation, not a reset.
             if self.suppress_ragged_eofs:
                 return b""
             raise ssl.SSLEOFError(
@@ -440,6 +450,23 @@ class SSLSocket(socket):
             None,
         )
         return wrapped, address
+
+    def shutdown(self, how: int) -> None:
+        """Shut the connection down under TLS, with no ``close_notify``.
+
+        As :meth:`ssl.SSLSocket.shutdown`: the TCP connection is shut down
+        and no TLS alert is sent (:meth:`unwrap` is the clean end of TLS),
+        so a server that already ended its side never makes it fail.
+        """
+        tls = self._tls
+        what = SHUT.get(how)
+        if tls is None or what is None or self._fd < 0:
+            super().shutdown(how)
+            return
+        try:
+            tls.shutdown_plain(what)
+        except SocketError as exc:
+            raise self._err(exc) from None
 
     def unwrap(self) -> socket:
         """End TLS (``close_notify`` both ways); return a plain compat socket."""
