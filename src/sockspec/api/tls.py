@@ -302,6 +302,9 @@ class TLSImpl(Layer):
         except _ZeroReturn:
             return b""
         except _SSLError as exc:
+            # The alert OpenSSL answers with (an unexpected EOF included)
+            # goes out, as it would over a real socket.
+            self._fail_quietly()
             raise self._error(exc) from None
         if self._out.pending:
             self._flush_quietly()
@@ -331,6 +334,7 @@ class TLSImpl(Layer):
             except _ZeroReturn:
                 return b""
             except _SSLError as exc:
+                self._fail_quietly()
                 raise self._error(exc) from None
             if self._out.pending:
                 self._flush_quietly()
