@@ -181,3 +181,25 @@ def test_a_reset_under_tls_reads_as_a_truncation(
             else:
                 with pytest.raises(ssl.SSLEOFError):
                     server.recv(100)
+
+
+def test_unwrap_returns_the_same_socket(
+    where: str, contexts: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    # ftplib.FTP_TLS.ccc() does self.sock = self.sock.unwrap(); CPython's
+    # test_ftplib then expects a second unwrap() to raise ValueError, and its
+    # server checks sock._sslobj to know whether TLS is still on.
+    client, server = _tls_pair(contexts)
+    with client, server:
+        assert client._sslobj is not None
+        other = threading.Thread(target=server.unwrap)
+        other.start()
+        plain = client.unwrap()
+        other.join(10)
+        assert plain is client
+        assert client._sslobj is None
+        assert isinstance(client, ssl.SSLSocket)
+        with pytest.raises(ValueError, match="No SSL wrapper"):
+            client.unwrap()
+        client.sendall(b"in the clear")
+        assert server.recv(100) == b"in the clear"

@@ -469,17 +469,27 @@ class SSLSocket(socket):
             raise self._err(exc) from None
 
     def unwrap(self) -> socket:
-        """End TLS (``close_notify`` both ways); return a plain compat socket."""
+        """End TLS (``close_notify`` both ways); plaintext goes on in the clear.
+
+        As :meth:`ssl.SSLSocket.unwrap`, the socket returned is this very
+        object, now without TLS (``ftplib`` keeps using it after ``ccc()``);
+        a second call raises ``ValueError``.
+        """
         if self._tls is None:
             raise ValueError(f"No SSL wrapper around {self}")
         self._call(self._sock.unwrap, "unwrap")
         self._tls = None
-        plain: socket = socket.__new__(socket)
-        plain._fd = -1
-        timeout, proto = self._timeout, self._proto
-        fd = self.detach()
-        plain._attach(_fds.adopt(fd), fd, timeout, proto)
-        return plain
+        return self
+
+    @property
+    def _sslobj(self) -> ssl.SSLObject | None:
+        # ssl.SSLSocket's private attribute, read by code that asks "is TLS
+        # still on?" (CPython's test_ftplib does): None once unwrapped or
+        # closed.
+        tls = self._tls
+        if tls is None or self._fd < 0:
+            return None
+        return tls.ssl_object
 
 
 def wrap_socket(
