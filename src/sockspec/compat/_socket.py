@@ -89,6 +89,7 @@ class socket:
 
     __slots__ = (
         "__weakref__",
+        "_borrowed",
         "_closed",
         "_fd",
         "_handle",
@@ -105,6 +106,7 @@ class socket:
     _timeout: float | None
     _io_refs: int
     _closed: bool
+    _borrowed: bool
 
     def __new__(
         cls,
@@ -114,7 +116,11 @@ class socket:
         fileno: int | None = None,
         **kwargs: Any,
     ) -> Any:
-        if fileno is not None and not _fds.is_detached(fileno):
+        if (
+            fileno is not None
+            and not _fds.is_detached(fileno)
+            and _fds.lookup(fileno) is None
+        ):
             # A real descriptor: the standard library's own code (the real
             # accept(), dup(), socketpair()) names the class through the
             # socket module's globals, which a patch has replaced.  It gets
@@ -134,6 +140,9 @@ class socket:
         self._fd = -1
         if fileno is not None:
             handle = _fds.adopt(fileno)
+            if handle is None and (owner := _fds.lookup(fileno)) is not None:
+                self._borrow(owner)
+                return
             if handle is None:
                 raise OSError(
                     errno.EBADF,
@@ -164,9 +173,29 @@ class socket:
             raise standard_error(exc, False) from None
         self._attach(Handle(sock), _fds.reserve(), timeout, proto)
 
+    def _borrow(self, owner: socket) -> None:
+        """A second object on *owner*'s descriptor (``socket(fileno=n)``).
+
+        As with a real descriptor, both objects are the same socket: closing
+        either ends the connection, and ``detach()`` hands the number back
+        without closing anything.  The number stays *owner*'s (it is freed
+        when *owner* closes), so it can never name a stranger's file.
+        """
+        handle = owner._handle
+        handle.refs += 1
+        self._handle = handle
+        self._sock = handle.sock
+        self._proto = owner._proto
+        self._timeout = handle.sock.timeout
+        self._io_refs = 0
+        self._closed = False
+        self._borrowed = True
+        self._fd = owner._fd
+
     def _attach(
         self, handle: Handle, fd: int, timeout: float | None, proto: int = 0
     ) -> None:
+        self._borrowed = False
         self._handle = handle
         self._sock = handle.sock
         self._proto = proto
@@ -564,8 +593,17 @@ class socket:
         if fd < 0:
             return
         self._fd = -1
+        handle = self._handle
+        if self._borrowed:
+            # Closing a shared descriptor closes the socket for its owner too.
+            handle.refs -= 1
+            handle.lost = fd
+            self._sock.close()
+            return
         _fds.release(fd)
-        self._handle.release()
+        handle.release()
+        if handle.lost == fd:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
 
     def detach(self) -> int:
         """Close this object without closing the socket; return its number.
@@ -578,7 +616,10 @@ class socket:
         self._closed = True
         if fd >= 0:
             self._fd = -1
-            _fds.detach(fd, self._handle)
+            if self._borrowed:
+                self._handle.refs -= 1  # the owner still holds the number
+            else:
+                _fds.detach(fd, self._handle)
         return fd
 
     def dup(self) -> socket:

@@ -1,0 +1,77 @@
+"""Compat sockets do what socket.socket does where CPython's suites look.
+
+Found by running CPython's own test suites on the memory network.  Each
+test runs on the real ``socket`` module first (``real``: the reference),
+then with the standard modules patched onto each built-in backend.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+import sockspec
+from sockspec import compat
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture(params=["real", "stdlib", "selectors", "memory"])
+def where(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``real`` (no patch), or the standard modules patched onto a backend."""
+    name: str = request.param
+    if name == "real":
+        yield name
+        return
+    if name == "memory":
+        from sockspec.backends.memory import Network
+
+        with Network(seed=7) as net, sockspec.use_backend(net), compat.patch():
+            yield name
+        return
+    with compat.patch(name):
+        yield name
+
+
+def _connected_pair() -> tuple[socket.socket, socket.socket]:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname(), timeout=10)
+        server, _ = listener.accept()
+    server.settimeout(10)
+    return client, server
+
+
+def test_a_second_object_on_the_same_descriptor(where: str) -> None:
+    # test_httplib's test_response_fileno: socket(fileno=response.fileno()),
+    # write through it, detach() it; the first object goes on working.
+    a, b = _connected_pair()
+    with a, b:
+        other = socket.socket(fileno=a.fileno())
+        assert other.fileno() == a.fileno()
+        assert other.getpeername() == a.getpeername()
+        other.sendall(b"through the other object ")
+        assert other.detach() == a.fileno()
+        a.sendall(b"and the first")
+        expected = b"through the other object and the first"
+        got = b""
+        while len(got) < len(expected):
+            got += b.recv(100)
+        assert got == expected
+
+
+def test_closing_the_second_object_closes_the_socket(where: str) -> None:
+    a, b = _connected_pair()
+    with b:
+        other = socket.socket(fileno=a.fileno())
+        other.close()
+        assert b.recv(10) == b""  # the connection ended
+        with pytest.raises(OSError, match="Bad file descriptor") as info:
+            a.send(b"x")
+        assert info.value.errno == errno.EBADF
+        with pytest.raises(OSError, match="Bad file descriptor") as info:
+            a.close()  # its descriptor is closed already
+        assert info.value.errno == errno.EBADF
+        assert a.fileno() == -1
