@@ -8,8 +8,10 @@ then with the standard modules patched onto each built-in backend.
 from __future__ import annotations
 
 import errno
+import os
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -75,3 +77,34 @@ def test_closing_the_second_object_closes_the_socket(where: str) -> None:
             a.close()  # its descriptor is closed already
         assert info.value.errno == errno.EBADF
         assert a.fileno() == -1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_fork_child_is_told_the_memory_network_cannot_follow(
+    compat_network: Any,
+) -> None:
+    # socketserver.ForkingMixIn hands the accepted socket to a child; on the
+    # memory network the child must fail at once, naming the limitation,
+    # instead of hanging on locks copied mid-use or seeing a reset.
+    a, b = _connected_pair()
+    with a, b:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report what using the socket raised
+            try:
+                b.recv(10)
+                report = b"no error"
+            except OSError as exc:
+                report = f"{type(exc).__name__} {exc.errno} {exc}".encode()
+            os.write(write_end, report)
+            b.close()  # closing the child's copy is allowed
+            os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            report = pipe.read()
+        os.waitpid(pid, 0)
+        assert report.startswith(b"OSError %d " % errno.EOPNOTSUPP), report
+        assert b"cannot cross fork()" in report
+        assert b"ForkingMixIn" in report
+        a.sendall(b"still fine")  # the parent's sockets are untouched
+        assert b.recv(10) == b"still fine"
