@@ -108,3 +108,28 @@ def test_a_fork_child_is_told_the_memory_network_cannot_follow(
         assert b"ForkingMixIn" in report
         a.sendall(b"still fine")  # the parent's sockets are untouched
         assert b.recv(10) == b"still fine"
+
+
+def test_an_unnamed_unix_peer_reads_as_empty_string(where: str, tmp_path: Any) -> None:
+    # asyncio's test_open_unix_connection_no_loop_ssl: the server's
+    # wrap_socket() asks getpeername() whether the accepted socket is
+    # connected; ENOTCONN there meant "not connected", so TLS never started.
+    path = str(tmp_path / "sock")
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(path)
+        listener.listen()
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(path)
+            server, address = listener.accept()
+            with server:
+                assert address == ""
+                assert server.getpeername() == ""
+                assert server.getsockname() == path
+                assert client.getsockname() == ""
+                assert client.getpeername() == path
+    with (
+        socket.socket(socket.AF_UNIX) as lone,
+        pytest.raises(OSError, match="not connected") as info,
+    ):
+        lone.getpeername()
+    assert info.value.errno == errno.ENOTCONN

@@ -405,6 +405,10 @@ class socket:
         except SocketError as exc:
             raise self._err(exc) from None
         if host is None:
+            # An accepted UNIX socket whose client never bound has an
+            # unnamed peer: Linux reports '' (the peer is there, nameless).
+            if sock.family is AF_UNIX and sock.is_connected:
+                return ""
             raise OSError(errno.ENOTCONN, os.strerror(errno.ENOTCONN))
         return std_address(sock.family, host, port)
 
