@@ -203,3 +203,44 @@ def test_unwrap_returns_the_same_socket(
             client.unwrap()
         client.sendall(b"in the clear")
         assert server.recv(100) == b"in the clear"
+
+
+def test_after_close_nothing_to_tell_and_read_write_refused(
+    where: str, contexts: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    # CPython's test_ssl: test_version_basic, test_read_write_after_close_...
+    client, server = _tls_pair(contexts)
+    with server:
+        assert client.version() is not None
+        client.close()
+        assert client.version() is None
+        assert client.cipher() is None
+        assert client._sslobj is None
+        with pytest.raises(ValueError, match="Read on closed"):
+            client.read(10)
+        with pytest.raises(ValueError, match="Write on closed"):
+            client.write(b"x")
+
+
+def test_read_into_a_buffer_with_no_length(
+    where: str, contexts: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    # CPython's test_ssl test_recv_send: read(-1, buffer) fills the buffer.
+    client, server = _tls_pair(contexts)
+    with client, server:
+        server.sendall(b"0123456789")
+        buffer = bytearray(4)
+        assert client.read(-1, buffer) == 4
+        assert buffer == b"0123"
+        with pytest.raises(ValueError, match="negative"):
+            client.read(-1)
+
+
+def test_server_hostname_is_kept_as_its_idna_form(
+    where: str, contexts: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    # CPython's test_ssl test_check_hostname_idn.
+    _, client_ctx = contexts
+    for name in ("könig.example", b"xn--knig-5qa.example"):
+        with client_ctx.wrap_socket(socket.socket(), server_hostname=name) as tls:
+            assert tls.server_hostname == "xn--knig-5qa.example"

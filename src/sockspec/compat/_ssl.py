@@ -255,7 +255,9 @@ class SSLSocket(socket):
 
     def _done(self) -> ssl.SSLObject | None:
         tls = self._tls
-        return tls.ssl_object if tls is not None and tls.ready else None
+        if tls is None or not tls.ready or self._fd < 0:
+            return None  # as ssl: nothing to tell once closed or unwrapped
+        return tls.ssl_object
 
     def getpeercert(self, binary_form: bool = False) -> Any:
         """The peer's certificate, as :meth:`ssl.SSLSocket.getpeercert`."""
@@ -344,12 +346,20 @@ class SSLSocket(socket):
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         """``SSLSocket.read``: *len* bytes, or into *buffer*."""
+        if self._sslobj is None:
+            raise ValueError("Read on closed or unwrapped SSL socket.")
         if buffer is not None:
-            return self.recv_into(buffer, len)
+            # As OpenSSL's read: a length outside the buffer means all of it.
+            size = memoryview(buffer).nbytes
+            return self.recv_into(buffer, len if 0 < len <= size else 0)
+        if len < 0:
+            raise ValueError("size should not be negative")
         return self.recv(len)
 
     def write(self, data: Any) -> int:
         """``SSLSocket.write``: send *data*, return the count."""
+        if self._sslobj is None:
+            raise ValueError("Write on closed or unwrapped SSL socket.")
         return self.send(data)
 
     def send(self, data: Any, flags: int = 0) -> int:
@@ -507,8 +517,11 @@ def wrap_socket(
             "sockspec.compat: TLS session reuse (session=) is not supported "
             "on compat sockets"
         )
+    # As ssl: the name is kept in its ASCII (IDNA A-label) form.
     if isinstance(server_hostname, bytes):
-        server_hostname = server_hostname.decode("idna")
+        server_hostname = server_hostname.decode("ascii")
+    elif server_hostname is not None:
+        server_hostname = server_hostname.encode("idna").decode("ascii")
     return SSLSocket._create(
         sock,
         context,
