@@ -64,3 +64,40 @@ def test_no_data_in_flight_when_true() -> None:
     _lst, _client, server = connected(network)
     with pytest.raises(Deadlock, match="no data in flight"):
         server.receive(10)
+
+
+def test_a_raw_thread_about_to_connect_is_no_deadlock() -> None:
+    # CPython's test_socket starts its client threads with
+    # _thread.start_new_thread, which threading.enumerate() does not list:
+    # the server's accept() while such a client waits on an Event that is
+    # already set must wait for it, not raise Deadlock.
+    import _thread
+    import threading
+
+    network = Network(seed=1)
+    lst = Socket(backend=network, timeout=None)
+    lst.bind("127.0.0.1", 7000)
+    lst.listen()
+    ready, done = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def client() -> None:
+        try:
+            ready.wait(10)
+            # Busy outside the network for a moment, as a thread starting up.
+            sum(range(200_000))
+            with Socket(backend=network, timeout=5) as sock:
+                sock.connect("127.0.0.1", 7000)
+                sock.send(b"hi")
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            done.set()
+
+    _thread.start_new_thread(client, ())
+    ready.set()
+    conn = lst.accept()
+    with conn, lst:
+        assert conn.receive(2) == b"hi"
+    assert done.wait(10)
+    assert not errors
