@@ -133,3 +133,42 @@ def test_an_unnamed_unix_peer_reads_as_empty_string(where: str, tmp_path: Any) -
     ):
         lone.getpeername()
     assert info.value.errno == errno.ENOTCONN
+
+
+def test_a_detached_socket_object_is_done_with(where: str) -> None:
+    # CPython's test_socket testDetach: after detach() the object refuses
+    # I/O (EBADF) while the socket lives on under its number.
+    a, b = _connected_pair()
+    with a:
+        number = b.fileno()
+        assert b.detach() == number
+        assert b.family == socket.AF_INET
+        with pytest.raises(OSError, match="Bad file descriptor") as info:
+            b.recv(10)
+        assert info.value.errno == errno.EBADF
+        b.close()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM, fileno=number) as again:
+            a.sendall(b"still there")
+            assert again.recv(20) == b"still there"
+
+
+def test_shutdown_how_out_of_c_int_range_overflows(where: str) -> None:
+    a, b = _connected_pair()
+    with a, b:
+        for how in (2**31, 2 + 2**32):
+            with pytest.raises(OverflowError):
+                a.shutdown(how)
+        with pytest.raises(OSError, match="Invalid argument"):
+            a.shutdown(3)
+
+
+def test_a_unix_path_reads_back_as_the_kernel_decodes_it(
+    where: str, tmp_path: Any
+) -> None:
+    # CPython's test_socket testSurrogateescapeBind: a str path with
+    # surrogate escapes names the same bytes; getsockname() decodes them.
+    path = str(tmp_path / "sock-\u00e0\u00f2")
+    escaped = os.fsencode(path).decode("ascii", "surrogateescape")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(escaped)
+        assert sock.getsockname() == path

@@ -42,7 +42,7 @@ from ..api.constants import (
     Family,
     SocketType,
 )
-from ..api.errors import SocketError, UnsupportedOperation, WouldBlock
+from ..api.errors import SocketClosed, SocketError, UnsupportedOperation, WouldBlock
 from ..api.socket import Socket
 from . import _fds
 from ._address import host_port, std_address
@@ -68,6 +68,29 @@ SHUT = {_s.SHUT_RD: SHUT_RD, _s.SHUT_WR: SHUT_WR, _s.SHUT_RDWR: SHUT_RDWR}
 _MAX_READ = 1 << 24
 _getdefaulttimeout = _s.getdefaulttimeout
 _RealSocket = _s.socket
+
+
+def check_c_int(value: object) -> None:
+    """Raise ``OverflowError`` where CPython converts *value* to a C int."""
+    if isinstance(value, int) and not -(2**31) <= value < 2**31:
+        raise OverflowError("Python int too large to convert to C int")
+
+
+class _Detached:
+    """What a detached compat socket holds instead of its sockspec socket."""
+
+    __slots__ = ("backend", "family", "type")
+
+    closed = True
+    timeout = None
+
+    def __init__(self, sock: Socket) -> None:
+        self.family = sock.family
+        self.type = sock.type
+        self.backend = sock.backend
+
+    def __getattr__(self, name: str) -> Any:
+        raise SocketClosed("the socket object was detached")
 
 
 class socket:
@@ -416,6 +439,7 @@ class socket:
         """Shut down reading (``SHUT_RD``), writing (``SHUT_WR``) or both."""
         what = SHUT.get(how)
         if what is None:
+            check_c_int(how)
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
         try:
             self._sock.shutdown(what)
@@ -620,6 +644,9 @@ class socket:
         self._closed = True
         if fd >= 0:
             self._fd = -1
+            # As with the real socket object, this one is done with: what it
+            # is still asked fails with EBADF (the parked socket lives on).
+            self._sock = _Detached(self._sock)  # type: ignore[assignment]
             if self._borrowed:
                 self._handle.refs -= 1  # the owner still holds the number
             else:
