@@ -244,3 +244,19 @@ def test_server_hostname_is_kept_as_its_idna_form(
     for name in ("könig.example", b"xn--knig-5qa.example"):
         with client_ctx.wrap_socket(socket.socket(), server_hostname=name) as tls:
             assert tls.server_hostname == "xn--knig-5qa.example"
+
+
+def test_msg_calls_are_refused_on_tls_sockets(
+    where: str, contexts: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    # CPython's test_ssl test_recv_send: they would bypass the TLS stream.
+    client, server = _tls_pair(contexts)
+    with client, server:
+        with pytest.raises(NotImplementedError, match="sendmsg"):
+            client.sendmsg([b"data"])
+        with pytest.raises(NotImplementedError, match="recvmsg"):
+            client.recvmsg(100)
+        with pytest.raises(NotImplementedError, match="recvmsg_into"):
+            client.recvmsg_into([bytearray(100)])
+        with pytest.raises(ValueError, match="negative"):
+            client.recv(-1)

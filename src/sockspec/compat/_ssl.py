@@ -422,6 +422,24 @@ class SSLSocket(socket):
             raise ValueError(f"sendto not allowed on instances of {type(self)}")
         return super().sendto(data, flags_or_address, address)
 
+    def sendmsg(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Refused, as in :mod:`ssl` (it would bypass the TLS stream)."""
+        raise NotImplementedError(
+            f"sendmsg not allowed on instances of {type(self).__name__}"
+        )
+
+    def recvmsg(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Refused, as in :mod:`ssl`."""
+        raise NotImplementedError(
+            f"recvmsg not allowed on instances of {type(self).__name__}"
+        )
+
+    def recvmsg_into(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Refused, as in :mod:`ssl`."""
+        raise NotImplementedError(
+            f"recvmsg_into not allowed on instances of {type(self).__name__}"
+        )
+
     def dup(self) -> NoReturn:
         """Refused, as in :mod:`ssl`."""
         raise NotImplementedError(f"Can't dup() {type(self).__name__} instances")
