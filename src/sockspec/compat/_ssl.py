@@ -29,6 +29,7 @@ import errno
 import os
 import socket as _s
 import ssl
+import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -47,6 +48,15 @@ from . import _fds
 from ._socket import SHUT, socket
 
 __all__ = ["SSLSocket", "wrap_socket"]
+
+# Until Python 3.13, ssl on OpenSSL 3 reads a reset connection as an end of
+# stream without close_notify: a peer that closes with unread data (say, TLS
+# 1.3 session tickets) is a truncation there, and ConnectionResetError since.
+_EOF_ERRORS: tuple[type[OSError], ...] = (
+    (TLSTruncated, ConnectionResetError)
+    if sys.version_info < (3, 13)
+    else (TLSTruncated,)
+)
 
 
 def _ssl_error(exc: TLSError) -> ssl.SSLError:
@@ -327,10 +337,7 @@ class SSLSocket(socket):
                 return b""
         try:
             return self._sock.receive(bufsize)
-        except (TLSTruncated, ConnectionResetError):
-            # OpenSSL 3 reads a reset connection as an end of stream without
-            # close_notify, and so does ssl: a peer that closes with unread
-            # data (say, TLS 1.3 session tickets) is a truncation, not a reset.
+        except _EOF_ERRORS:
             if self.suppress_ragged_eofs:
                 return b""
             raise ssl.SSLEOFError(
@@ -535,11 +542,17 @@ def wrap_socket(
             "sockspec.compat: TLS session reuse (session=) is not supported "
             "on compat sockets"
         )
-    # As ssl: the name is kept in its ASCII (IDNA A-label) form.
-    if isinstance(server_hostname, bytes):
-        server_hostname = server_hostname.decode("ascii")
-    elif server_hostname is not None:
-        server_hostname = server_hostname.encode("idna").decode("ascii")
+    # As ssl: the name is kept in its ASCII (IDNA A-label) form; a name that
+    # does not encode fails the wrap, which has taken the socket over and
+    # closes it (no ResourceWarning later, as in ssl since Python 3.13).
+    try:
+        if isinstance(server_hostname, bytes):
+            server_hostname = server_hostname.decode("ascii")
+        elif server_hostname is not None:
+            server_hostname = server_hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        sock.close()
+        raise
     return SSLSocket._create(
         sock,
         context,
