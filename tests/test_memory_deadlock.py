@@ -101,3 +101,23 @@ def test_a_raw_thread_about_to_connect_is_no_deadlock() -> None:
         assert conn.receive(2) == b"hi"
     assert done.wait(10)
     assert not errors
+
+
+def test_a_plain_asyncio_loop_shuts_its_executor_down() -> None:
+    # CPython 3.13's test_asyncio under --sockspec-compat memory: 3.13's
+    # shutdown() hands its sentinel straight to the idle worker's get(), so
+    # the worker looked idle while the thread joining it was about to wake
+    # the loop; the loop's wait was declared a deadlock.
+    import asyncio
+
+    from sockspec import compat
+
+    for seed in range(5):
+        network = Network(seed=seed)
+        with compat.patch(network):
+            loop = asyncio.new_event_loop()
+            try:
+                assert loop.run_until_complete(loop.run_in_executor(None, int)) == 0
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                loop.close()

@@ -24,16 +24,6 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-_PY313 = sys.version_info >= (3, 13)
-# A sockspec bug, not a limitation, still open: on Python 3.13 a plain
-# asyncio loop (its selector and sockets patched, its clock real) that calls
-# shutdown_default_executor() with live workers is declared a deadlock by
-# the memory network (3.13 hands shutdown's sentinel straight to the idle
-# worker).  The compat event loop (docs/asyncio.md) is not affected.
-_SHUTDOWN_EXECUTOR_BUG = (
-    " and not test_unhandled_cancel and not test_unhandled_exception" if _PY313 else ""
-)
-
 #: suite -> extra pytest arguments (deselections, with their reasons).
 SUITES: dict[str, list[str]] = {
     "test.test_xmlrpc": [],
@@ -70,14 +60,8 @@ SUITES: dict[str, list[str]] = {
     # test_read_all_from_pipe_reader hands the loop's self-pipe (a compat
     # socket pair) to signal.set_wakeup_fd(), C code that needs a real
     # descriptor.
-    "test.test_asyncio.test_streams": [
-        "-k",
-        "not test_read_all_from_pipe_reader" + _SHUTDOWN_EXECUTOR_BUG,
-    ],
-    "test.test_asyncio.test_sock_lowlevel": [
-        "-k",
-        "not test_create_connection_sock" if _PY313 else "",
-    ],
+    "test.test_asyncio.test_streams": ["-k", "not test_read_all_from_pipe_reader"],
+    "test.test_asyncio.test_sock_lowlevel": [],
     # UnixServerCleanupTests (3.13) unlink the socket's path themselves: the
     # memory network's UNIX paths are not in the file system.
     "test.test_asyncio.test_server": ["-k", "not UnixServerCleanupTests"],
