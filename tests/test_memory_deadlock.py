@@ -64,3 +64,60 @@ def test_no_data_in_flight_when_true() -> None:
     _lst, _client, server = connected(network)
     with pytest.raises(Deadlock, match="no data in flight"):
         server.receive(10)
+
+
+def test_a_raw_thread_about_to_connect_is_no_deadlock() -> None:
+    # CPython's test_socket starts its client threads with
+    # _thread.start_new_thread, which threading.enumerate() does not list:
+    # the server's accept() while such a client waits on an Event that is
+    # already set must wait for it, not raise Deadlock.
+    import _thread
+    import threading
+
+    network = Network(seed=1)
+    lst = Socket(backend=network, timeout=None)
+    lst.bind("127.0.0.1", 7000)
+    lst.listen()
+    ready, done = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def client() -> None:
+        try:
+            ready.wait(10)
+            # Busy outside the network for a moment, as a thread starting up.
+            sum(range(200_000))
+            with Socket(backend=network, timeout=5) as sock:
+                sock.connect("127.0.0.1", 7000)
+                sock.send(b"hi")
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            done.set()
+
+    _thread.start_new_thread(client, ())
+    ready.set()
+    conn = lst.accept()
+    with conn, lst:
+        assert conn.receive(2) == b"hi"
+    assert done.wait(10)
+    assert not errors
+
+
+def test_a_plain_asyncio_loop_shuts_its_executor_down() -> None:
+    # CPython 3.13's test_asyncio under --sockspec-compat memory: 3.13's
+    # shutdown() hands its sentinel straight to the idle worker's get(), so
+    # the worker looked idle while the thread joining it was about to wake
+    # the loop; the loop's wait was declared a deadlock.
+    import asyncio
+
+    from sockspec import compat
+
+    for seed in range(5):
+        network = Network(seed=seed)
+        with compat.patch(network):
+            loop = asyncio.new_event_loop()
+            try:
+                assert loop.run_until_complete(loop.run_in_executor(None, int)) == 0
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                loop.close()

@@ -331,9 +331,11 @@ def test_unwrap_returns_to_plaintext(no_fd_leak: None, pair: tuple[Any, Any]) ->
     plain = client.unwrap()
     other.join(10)
     with plain, result[0] as plain_server:
-        assert type(plain) is compat.socket
+        assert plain is client  # as ssl: the same object, now in the clear
         plain.sendall(b"clear")
         assert plain_server.recv(5) == b"clear"
+        with pytest.raises(ValueError, match="No SSL wrapper"):
+            plain.unwrap()
     assert client.fileno() == -1
 
 

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     import ssl
 
     from .poller import Poller
+    from .tls import TLSImpl
 
 __all__ = ["Socket"]
 
@@ -424,6 +425,39 @@ class Socket:
         (:class:`~sockspec.TLSCertificateError` when the certificate does
         not verify), :class:`~sockspec.Timeout`... Works on every backend.
         """
+        tls = self._tls_layer(context, server_side, server_hostname)
+        try:
+            tls.handshake()
+        except BlockingIOError:
+            # Non-blocking: send/receive go on with it, and close the socket
+            # if it fails.  A weak reference: an abandoned socket is not kept
+            # alive by its own layer.
+            ref = weakref.ref(self)
+
+            def failed() -> None:
+                sock = ref()
+                if sock is not None:
+                    sock.close()
+
+            tls.on_failure = failed
+        except BaseException as exc:
+            self.close()
+            if isinstance(exc, OSError) and not isinstance(exc, SocketError):
+                raise from_os_error(exc) from None
+            raise
+
+    def _tls_layer(
+        self,
+        context: ssl.SSLContext,
+        server_side: bool,
+        server_hostname: str | None,
+    ) -> TLSImpl:
+        """Check :meth:`start_tls`'s arguments, put TLS in place, no I/O yet.
+
+        The handshake is the caller's: :meth:`start_tls` runs it at once,
+        the compat ``SSLSocket`` only when ``ssl`` would (so that
+        ``do_handshake_on_connect=False`` reads and writes nothing).
+        """
         from .tls import TLSImpl, check_arguments
 
         check_arguments(context, server_side, server_hostname)
@@ -445,25 +479,7 @@ class Socket:
             clock=self._backend.monotonic,
         )
         self._set_layer(tls)
-        try:
-            tls.handshake()
-        except BlockingIOError:
-            # Non-blocking: send/receive go on with it, and close the socket
-            # if it fails.  A weak reference: an abandoned socket is not kept
-            # alive by its own layer.
-            ref = weakref.ref(self)
-
-            def failed() -> None:
-                sock = ref()
-                if sock is not None:
-                    sock.close()
-
-            tls.on_failure = failed
-        except BaseException as exc:
-            self.close()
-            if isinstance(exc, OSError) and not isinstance(exc, SocketError):
-                raise from_os_error(exc) from None
-            raise
+        return tls
 
     def unwrap(self) -> None:
         """End TLS (``close_notify`` both ways) and carry plaintext again.

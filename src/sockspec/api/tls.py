@@ -110,6 +110,7 @@ class TLSImpl(Layer):
         "_wlock",
         "_wr_shut",
         "host",
+        "notify_on_close",
         "on_failure",
     )
 
@@ -152,6 +153,9 @@ class TLSImpl(Layer):
         #: Called when a handshake driven by send/receive fails, so the
         #: facade closes the socket (never left half-upgraded).
         self.on_failure: Callable[[], None] | None = None
+        #: Whether :meth:`close` sends ``close_notify`` (sockspec's own
+        #: sockets do; the compat ``SSLSocket`` does not, as ``ssl``).
+        self.notify_on_close = True
 
     # -- the handshake ---------------------------------------------------------
 
@@ -298,6 +302,9 @@ class TLSImpl(Layer):
         except _ZeroReturn:
             return b""
         except _SSLError as exc:
+            # The alert OpenSSL answers with (an unexpected EOF included)
+            # goes out, as it would over a real socket.
+            self._fail_quietly()
             raise self._error(exc) from None
         if self._out.pending:
             self._flush_quietly()
@@ -327,6 +334,7 @@ class TLSImpl(Layer):
             except _ZeroReturn:
                 return b""
             except _SSLError as exc:
+                self._fail_quietly()
                 raise self._error(exc) from None
             if self._out.pending:
                 self._flush_quietly()
@@ -453,6 +461,20 @@ class TLSImpl(Layer):
             self._rd_shut = True
         self.raw.shutdown(how)
 
+    def shutdown_plain(self, how: Shutdown) -> None:
+        """Shut the connection under TLS down without ``close_notify``.
+
+        What :meth:`ssl.SSLSocket.shutdown` does (the compat ``SSLSocket``
+        mirrors it): no alert, no waiting, no TLS error possible; the peer
+        sees the stream end as a truncation.  A later :meth:`close` sends
+        no ``close_notify`` on a write side shut this way.
+        """
+        if how is SHUT_WR or how is SHUT_RDWR:
+            self._wr_shut = True
+        if how is SHUT_RD or how is SHUT_RDWR:
+            self._rd_shut = True
+        self.raw.shutdown(how)
+
     def _close_notify(self, deadline: float | None) -> None:
         with self._wlock:
             with self._lock:
@@ -496,7 +518,12 @@ class TLSImpl(Layer):
         # close_notify if it goes out without waiting (and no other thread is
         # sending or inside OpenSSL): the peer then sees a clean end of
         # stream instead of a truncation.
-        if self._ready and not self._wr_shut and self._wlock.acquire(blocking=False):
+        if (
+            self._ready
+            and self.notify_on_close
+            and not self._wr_shut
+            and self._wlock.acquire(blocking=False)
+        ):
             try:
                 if self._lock.acquire(blocking=False):
                     try:

@@ -75,6 +75,7 @@ from socket import (
 )
 from typing import Any
 
+from ._fork import install as _install_fork_hook
 from ._functions import (
     create_connection,
     create_server,
@@ -99,6 +100,8 @@ from ._select import (
     select,
 )
 from ._socket import socket
+
+_install_fork_hook()
 
 #: The standard module's ``socket.error`` (an alias of :class:`OSError`).
 error = OSError

@@ -50,7 +50,9 @@ def host_port(
     """
     if family is AF_UNIX:
         if isinstance(address, (str, bytes, bytearray, os.PathLike)):
-            path = os.fsdecode(os.fspath(address))  # type: ignore[arg-type]
+            # Through bytes and back, as the kernel sees it: a str with
+            # surrogate escapes reads back decoded (getsockname()).
+            path = os.fsdecode(os.fsencode(os.fspath(address)))  # type: ignore[arg-type]
             if not path:
                 raise OSError(22, "Invalid argument")
             return path, None

@@ -23,7 +23,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._socket import socket
 
-__all__ = ["adopt", "detach", "is_detached", "lookup", "register", "release", "reserve"]
+__all__ = [
+    "adopt",
+    "detach",
+    "detached_handles",
+    "is_detached",
+    "live_sockets",
+    "lookup",
+    "register",
+    "release",
+    "reserve",
+]
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 _lock = threading.Lock()
@@ -74,3 +84,14 @@ def adopt(fd: int) -> Any:
     """Take back the handle parked under *fd*, or ``None``."""
     with _lock:
         return _detached.pop(fd, None)
+
+
+def live_sockets() -> list[socket]:
+    """Every open compat socket (for a fork() child: no lock is taken)."""
+    found = (ref() for ref in list(_live.values()))
+    return [sock for sock in found if sock is not None]
+
+
+def detached_handles() -> list[Any]:
+    """The handles parked by ``detach()`` (for a fork() child, as above)."""
+    return list(_detached.values())

@@ -32,7 +32,7 @@ def timeout_value(value: object) -> float | None:
 class Handle:
     """One underlying sockspec socket, shared by ``dup()``-ed compat sockets."""
 
-    __slots__ = ("extra_options", "listening", "pending", "refs", "sock")
+    __slots__ = ("extra_options", "listening", "lost", "pending", "refs", "sock")
 
     def __init__(self, sock: Socket) -> None:
         #: The facade socket doing the work.
@@ -45,6 +45,9 @@ class Handle:
         self.extra_options: dict[tuple[int, int], int | bytes] = {}
         #: ``listen()`` succeeded (``SO_ACCEPTCONN``).
         self.listening = False
+        #: The number a second object on it (``socket(fileno=n)``) closed:
+        #: its owner's own close then fails with ``EBADF``, as on Linux.
+        self.lost = -1
 
     def release(self) -> None:
         """Drop one user; the last one closes the facade socket."""

@@ -42,7 +42,7 @@ from ..api.constants import (
     Family,
     SocketType,
 )
-from ..api.errors import SocketError, UnsupportedOperation, WouldBlock
+from ..api.errors import SocketClosed, SocketError, UnsupportedOperation, WouldBlock
 from ..api.socket import Socket
 from . import _fds
 from ._address import host_port, std_address
@@ -64,10 +64,33 @@ STD_TYPE = {v: _s.SocketKind(k) for k, v in TYPES.items()}
 _NONBLOCK = getattr(_s, "SOCK_NONBLOCK", 0)
 _TYPE_FLAGS = _NONBLOCK | getattr(_s, "SOCK_CLOEXEC", 0)
 _PROTOS = {SOCK_STREAM: _s.IPPROTO_TCP, SOCK_DGRAM: _s.IPPROTO_UDP}
-_SHUT = {_s.SHUT_RD: SHUT_RD, _s.SHUT_WR: SHUT_WR, _s.SHUT_RDWR: SHUT_RDWR}
+SHUT = {_s.SHUT_RD: SHUT_RD, _s.SHUT_WR: SHUT_WR, _s.SHUT_RDWR: SHUT_RDWR}
 _MAX_READ = 1 << 24
 _getdefaulttimeout = _s.getdefaulttimeout
 _RealSocket = _s.socket
+
+
+def check_c_int(value: object) -> None:
+    """Raise ``OverflowError`` where CPython converts *value* to a C int."""
+    if isinstance(value, int) and not -(2**31) <= value < 2**31:
+        raise OverflowError("Python int too large to convert to C int")
+
+
+class _Detached:
+    """What a detached compat socket holds instead of its sockspec socket."""
+
+    __slots__ = ("backend", "family", "type")
+
+    closed = True
+    timeout = None
+
+    def __init__(self, sock: Socket) -> None:
+        self.family = sock.family
+        self.type = sock.type
+        self.backend = sock.backend
+
+    def __getattr__(self, name: str) -> Any:
+        raise SocketClosed("the socket object was detached")
 
 
 class socket:
@@ -89,6 +112,7 @@ class socket:
 
     __slots__ = (
         "__weakref__",
+        "_borrowed",
         "_closed",
         "_fd",
         "_handle",
@@ -105,6 +129,7 @@ class socket:
     _timeout: float | None
     _io_refs: int
     _closed: bool
+    _borrowed: bool
 
     def __new__(
         cls,
@@ -114,7 +139,11 @@ class socket:
         fileno: int | None = None,
         **kwargs: Any,
     ) -> Any:
-        if fileno is not None and not _fds.is_detached(fileno):
+        if (
+            fileno is not None
+            and not _fds.is_detached(fileno)
+            and _fds.lookup(fileno) is None
+        ):
             # A real descriptor: the standard library's own code (the real
             # accept(), dup(), socketpair()) names the class through the
             # socket module's globals, which a patch has replaced.  It gets
@@ -134,6 +163,9 @@ class socket:
         self._fd = -1
         if fileno is not None:
             handle = _fds.adopt(fileno)
+            if handle is None and (owner := _fds.lookup(fileno)) is not None:
+                self._borrow(owner)
+                return
             if handle is None:
                 raise OSError(
                     errno.EBADF,
@@ -164,9 +196,29 @@ class socket:
             raise standard_error(exc, False) from None
         self._attach(Handle(sock), _fds.reserve(), timeout, proto)
 
+    def _borrow(self, owner: socket) -> None:
+        """A second object on *owner*'s descriptor (``socket(fileno=n)``).
+
+        As with a real descriptor, both objects are the same socket: closing
+        either ends the connection, and ``detach()`` hands the number back
+        without closing anything.  The number stays *owner*'s (it is freed
+        when *owner* closes), so it can never name a stranger's file.
+        """
+        handle = owner._handle
+        handle.refs += 1
+        self._handle = handle
+        self._sock = handle.sock
+        self._proto = owner._proto
+        self._timeout = handle.sock.timeout
+        self._io_refs = 0
+        self._closed = False
+        self._borrowed = True
+        self._fd = owner._fd
+
     def _attach(
         self, handle: Handle, fd: int, timeout: float | None, proto: int = 0
     ) -> None:
+        self._borrowed = False
         self._handle = handle
         self._sock = handle.sock
         self._proto = proto
@@ -376,13 +428,18 @@ class socket:
         except SocketError as exc:
             raise self._err(exc) from None
         if host is None:
+            # An accepted UNIX socket whose client never bound has an
+            # unnamed peer: Linux reports '' (the peer is there, nameless).
+            if sock.family is AF_UNIX and sock.is_connected:
+                return ""
             raise OSError(errno.ENOTCONN, os.strerror(errno.ENOTCONN))
         return std_address(sock.family, host, port)
 
     def shutdown(self, how: int) -> None:
         """Shut down reading (``SHUT_RD``), writing (``SHUT_WR``) or both."""
-        what = _SHUT.get(how)
+        what = SHUT.get(how)
         if what is None:
+            check_c_int(how)
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
         try:
             self._sock.shutdown(what)
@@ -564,8 +621,17 @@ class socket:
         if fd < 0:
             return
         self._fd = -1
+        handle = self._handle
+        if self._borrowed:
+            # Closing a shared descriptor closes the socket for its owner too.
+            handle.refs -= 1
+            handle.lost = fd
+            self._sock.close()
+            return
         _fds.release(fd)
-        self._handle.release()
+        handle.release()
+        if handle.lost == fd:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
 
     def detach(self) -> int:
         """Close this object without closing the socket; return its number.
@@ -578,7 +644,13 @@ class socket:
         self._closed = True
         if fd >= 0:
             self._fd = -1
-            _fds.detach(fd, self._handle)
+            # As with the real socket object, this one is done with: what it
+            # is still asked fails with EBADF (the parked socket lives on).
+            self._sock = _Detached(self._sock)  # type: ignore[assignment]
+            if self._borrowed:
+                self._handle.refs -= 1  # the owner still holds the number
+            else:
+                _fds.detach(fd, self._handle)
         return fd
 
     def dup(self) -> socket:

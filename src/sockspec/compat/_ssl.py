@@ -29,6 +29,7 @@ import errno
 import os
 import socket as _s
 import ssl
+import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -44,9 +45,18 @@ from ..api.errors import (
 from ..api.socket import Socket
 from ..api.tls import TLSImpl
 from . import _fds
-from ._socket import socket
+from ._socket import SHUT, socket
 
 __all__ = ["SSLSocket", "wrap_socket"]
+
+# Until Python 3.13, ssl on OpenSSL 3 reads a reset connection as an end of
+# stream without close_notify: a peer that closes with unread data (say, TLS
+# 1.3 session tickets) is a truncation there, and ConnectionResetError since.
+_EOF_ERRORS: tuple[type[OSError], ...] = (
+    (TLSTruncated, ConnectionResetError)
+    if sys.version_info < (3, 13)
+    else (TLSTruncated,)
+)
 
 
 def _ssl_error(exc: TLSError) -> ssl.SSLError:
@@ -161,6 +171,17 @@ class SSLSocket(socket):
                 raise
         return self
 
+    @property  # type: ignore[misc]
+    def __class__(self) -> type[Any]:
+        """``ssl.SSLSocket``, so that ``isinstance(sock, ssl.SSLSocket)`` holds.
+
+        Code checks that to know whether TLS is on (``ftplib.FTP_TLS``
+        unwraps its data connections and refuses a second ``auth()`` by it;
+        ``asyncio`` refuses ``ssl.SSLSocket`` objects).  ``type(sock)`` stays
+        this class, so ``isinstance(sock, sockspec.compat.socket)`` holds too.
+        """
+        return ssl.SSLSocket
+
     @property
     def context(self) -> ssl.SSLContext:
         """The :class:`ssl.SSLContext` the socket was wrapped with."""
@@ -181,26 +202,22 @@ class SSLSocket(socket):
     def _start(self) -> None:
         """Put TLS on the connected facade socket, then shake hands if asked."""
         facade: Socket = self._sock
-        # Started without waiting: the handshake itself runs in
-        # do_handshake(), where its errors become ssl's.
-        facade.timeout = 0
+        # The layer goes in without any I/O: with do_handshake_on_connect=False
+        # ssl reads and writes nothing until do_handshake() (an asyncore
+        # server wraps, then drives the handshake from its loop), and a
+        # failed handshake leaves the socket open for the caller to close.
         try:
-            facade.start_tls(
-                self._context,
-                server_side=self.server_side,
-                server_hostname=self.server_hostname,
+            tls = facade._tls_layer(
+                self._context, self.server_side, self.server_hostname
             )
         except TLSError as exc:
             raise _ssl_error(exc) from None
         except SocketError as exc:
             raise self._err(exc) from None
-        finally:
-            if not facade.closed:
-                facade.timeout = self._timeout
-        # start_tls put the TLS layer in place; the facade keeps it in _impl.
-        impl = facade._impl
-        assert isinstance(impl, TLSImpl)
-        self._tls = impl
+        # ssl.SSLSocket.close() sends no close_notify (unwrap() does): a peer
+        # with suppress_ragged_eofs=False sees the truncation it would see.
+        tls.notify_on_close = False
+        self._tls = tls
         if self.do_handshake_on_connect:
             self.do_handshake()
 
@@ -248,7 +265,9 @@ class SSLSocket(socket):
 
     def _done(self) -> ssl.SSLObject | None:
         tls = self._tls
-        return tls.ssl_object if tls is not None and tls.ready else None
+        if tls is None or not tls.ready or self._fd < 0:
+            return None  # as ssl: nothing to tell once closed or unwrapped
+        return tls.ssl_object
 
     def getpeercert(self, binary_form: bool = False) -> Any:
         """The peer's certificate, as :meth:`ssl.SSLSocket.getpeercert`."""
@@ -318,7 +337,7 @@ class SSLSocket(socket):
                 return b""
         try:
             return self._sock.receive(bufsize)
-        except TLSTruncated:
+        except _EOF_ERRORS:
             if self.suppress_ragged_eofs:
                 return b""
             raise ssl.SSLEOFError(
@@ -334,12 +353,20 @@ class SSLSocket(socket):
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         """``SSLSocket.read``: *len* bytes, or into *buffer*."""
+        if self._sslobj is None:
+            raise ValueError("Read on closed or unwrapped SSL socket.")
         if buffer is not None:
-            return self.recv_into(buffer, len)
+            # As OpenSSL's read: a length outside the buffer means all of it.
+            size = memoryview(buffer).nbytes
+            return self.recv_into(buffer, len if 0 < len <= size else 0)
+        if len < 0:
+            raise ValueError("size should not be negative")
         return self.recv(len)
 
     def write(self, data: Any) -> int:
         """``SSLSocket.write``: send *data*, return the count."""
+        if self._sslobj is None:
+            raise ValueError("Write on closed or unwrapped SSL socket.")
         return self.send(data)
 
     def send(self, data: Any, flags: int = 0) -> int:
@@ -402,6 +429,24 @@ class SSLSocket(socket):
             raise ValueError(f"sendto not allowed on instances of {type(self)}")
         return super().sendto(data, flags_or_address, address)
 
+    def sendmsg(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Refused, as in :mod:`ssl` (it would bypass the TLS stream)."""
+        raise NotImplementedError(
+            f"sendmsg not allowed on instances of {type(self).__name__}"
+        )
+
+    def recvmsg(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Refused, as in :mod:`ssl`."""
+        raise NotImplementedError(
+            f"recvmsg not allowed on instances of {type(self).__name__}"
+        )
+
+    def recvmsg_into(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Refused, as in :mod:`ssl`."""
+        raise NotImplementedError(
+            f"recvmsg_into not allowed on instances of {type(self).__name__}"
+        )
+
     def dup(self) -> NoReturn:
         """Refused, as in :mod:`ssl`."""
         raise NotImplementedError(f"Can't dup() {type(self).__name__} instances")
@@ -441,18 +486,45 @@ class SSLSocket(socket):
         )
         return wrapped, address
 
+    def shutdown(self, how: int) -> None:
+        """Shut the connection down under TLS, with no ``close_notify``.
+
+        As :meth:`ssl.SSLSocket.shutdown`: the TCP connection is shut down
+        and no TLS alert is sent (:meth:`unwrap` is the clean end of TLS),
+        so a server that already ended its side never makes it fail.
+        """
+        tls = self._tls
+        what = SHUT.get(how)
+        if tls is None or what is None or self._fd < 0:
+            super().shutdown(how)
+            return
+        try:
+            tls.shutdown_plain(what)
+        except SocketError as exc:
+            raise self._err(exc) from None
+
     def unwrap(self) -> socket:
-        """End TLS (``close_notify`` both ways); return a plain compat socket."""
+        """End TLS (``close_notify`` both ways); plaintext goes on in the clear.
+
+        As :meth:`ssl.SSLSocket.unwrap`, the socket returned is this very
+        object, now without TLS (``ftplib`` keeps using it after ``ccc()``);
+        a second call raises ``ValueError``.
+        """
         if self._tls is None:
             raise ValueError(f"No SSL wrapper around {self}")
         self._call(self._sock.unwrap, "unwrap")
         self._tls = None
-        plain: socket = socket.__new__(socket)
-        plain._fd = -1
-        timeout, proto = self._timeout, self._proto
-        fd = self.detach()
-        plain._attach(_fds.adopt(fd), fd, timeout, proto)
-        return plain
+        return self
+
+    @property
+    def _sslobj(self) -> ssl.SSLObject | None:
+        # ssl.SSLSocket's private attribute, read by code that asks "is TLS
+        # still on?" (CPython's test_ftplib does): None once unwrapped or
+        # closed.
+        tls = self._tls
+        if tls is None or self._fd < 0:
+            return None
+        return tls.ssl_object
 
 
 def wrap_socket(
@@ -470,8 +542,17 @@ def wrap_socket(
             "sockspec.compat: TLS session reuse (session=) is not supported "
             "on compat sockets"
         )
-    if isinstance(server_hostname, bytes):
-        server_hostname = server_hostname.decode("idna")
+    # As ssl: the name is kept in its ASCII (IDNA A-label) form; a name that
+    # does not encode fails the wrap, which has taken the socket over and
+    # closes it (no ResourceWarning later, as in ssl since Python 3.13).
+    try:
+        if isinstance(server_hostname, bytes):
+            server_hostname = server_hostname.decode("ascii")
+        elif server_hostname is not None:
+            server_hostname = server_hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        sock.close()
+        raise
     return SSLSocket._create(
         sock,
         context,

@@ -21,7 +21,9 @@ worker has not yet run; there the worker releases the executor's idle
 semaphore before each wait and ``submit()`` takes one back, so the workers
 of one executor on that line are idle only if the semaphore still counts
 them all.  (Between ``put()`` and taking the semaphore back, the submitting
-thread is running, so the clock cannot move then either.)
+thread is running, so the clock cannot move then either.)  ``shutdown()``
+hands out its sentinels without taking the semaphore back, so the workers
+of an executor shutting down count as running.
 """
 
 from __future__ import annotations
@@ -122,6 +124,11 @@ def _waiting(frame: FrameType, shape: _Shape) -> object | None:
         return None
     if owner is None or not shape.counted:
         return frame.f_code  # nothing to count against: the queue told all
+    if getattr(owner, "_shutdown", False):
+        # shutdown() hands each worker a sentinel without taking the idle
+        # semaphore back: one on the wait line may be about to exit, and a
+        # thread joining it (asyncio's shutdown_default_executor) will act.
+        return None
     return owner
 
 

@@ -72,6 +72,7 @@ spins on non-blocking calls drives the same fallback through
 
 from __future__ import annotations
 
+import _thread
 import heapq
 import sys
 import threading
@@ -166,6 +167,7 @@ class Scheduler:
         "_due",
         "_mark",
         "_outsiders",
+        "_raw_outsiders",
         "_retired",
         "_seq",
         "_strangers",
@@ -209,9 +211,13 @@ class Scheduler:
         # they touch it: pytest's own threads, pools of earlier tests.  The
         # thread making the network is about to use it: it counts at once.
         me = threading.current_thread()
+        threads = threading.enumerate()
         self._outsiders: weakref.WeakSet[threading.Thread] = weakref.WeakSet(
-            t for t in threading.enumerate() if t is not me
+            t for t in threads if t is not me
         )
+        # Threads started with _thread.start_new_thread, which threading does
+        # not list, are outsiders too if they were there first.
+        self._raw_outsiders = _raw_threads(threads)
         #: Whether some outsider may still join: a cheap test for hot paths.
         #: Also set for good by :meth:`retire`, so every entry point checks.
         self._strangers = bool(self._outsiders)
@@ -475,6 +481,8 @@ class Scheduler:
                     if nxt is not None:
                         return
                 elif nxt is None:  # nothing due, nobody to wake up
+                    if _late_starter():
+                        continue  # look again, with the newcomer in sight
                     self._deadlock([])
                     return
                 else:
@@ -587,6 +595,30 @@ class Scheduler:
                         # Timed out, not yet back from the wait: it runs as
                         # soon as the OS lets it.
                         busy.append(thread.name)
+            # Threads started with _thread.start_new_thread (CPython's
+            # test_socket starts its clients so) are users threading cannot
+            # list: judged by their frames alike, lest a wait they would end
+            # be taken for a deadlock.
+            for ident in _raw_threads(threads) - self._raw_outsiders:
+                if ident in waiting or ident == me:
+                    continue
+                name = f"<thread {ident}>"
+                if ident in woken:
+                    busy.append(name)
+                    continue
+                if frames is None:
+                    frames = sys._current_frames()
+                    frames.pop(threading.get_ident(), None)
+                frame = frames.get(ident)
+                kind = idle_codes().get(frame.f_code) if frame is not None else None
+                if frame is None or kind is None:
+                    busy.append(name)
+                    continue
+                timeout, _token = _blocked_on(frame, kind, alive)
+                if timeout == _BUSY:
+                    busy.append(name)
+                elif timeout is not None:
+                    sleep_limit = max(sleep_limit or 0.0, timeout)
         finally:
             # Hold other threads' frames no longer than needed: a frame
             # object alive when its function returns keeps that function's
@@ -652,3 +684,38 @@ class Scheduler:
         for w in list(self._waiting.values()):
             w.error = error_factory()
             self.wake(w)
+
+
+def _raw_threads(threads: list[threading.Thread]) -> frozenset[int]:
+    """Threads alive that *threads* (``threading.enumerate()``) misses.
+
+    Those started with ``_thread.start_new_thread`` and not yet seen by
+    ``threading.current_thread()``.  Cheap when there are none:
+    ``_thread._count()`` counts every thread ``_thread`` started, so the
+    frames are looked at only when it exceeds what threading lists.
+    """
+    main = threading.main_thread()
+    listed = 0
+    for thread in threads:
+        if thread is not main and not isinstance(thread, threading._DummyThread):
+            listed += 1
+    if _thread._count() <= listed:
+        return frozenset()
+    known = {thread.ident for thread in threads}
+    return frozenset(ident for ident in sys._current_frames() if ident not in known)
+
+
+def _late_starter() -> bool:
+    """Whether a thread came to life during a few milliseconds of grace.
+
+    A thread started with ``_thread.start_new_thread`` is invisible until
+    it runs (``start_new_thread`` returns at once, unlike
+    ``threading.Thread.start``): before a wait is called a deadlock, it gets
+    that moment to appear.  Only the deadlock path pays for it.
+    """
+    before = _thread._count()
+    for _ in range(10):  # a busy machine may take a few to schedule it
+        time.sleep(0.001)
+        if _thread._count() > before:
+            return True
+    return False

@@ -1,0 +1,174 @@
+"""Compat sockets do what socket.socket does where CPython's suites look.
+
+Found by running CPython's own test suites on the memory network.  Each
+test runs on the real ``socket`` module first (``real``: the reference),
+then with the standard modules patched onto each built-in backend.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import sockspec
+from sockspec import compat
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture(params=["real", "stdlib", "selectors", "memory"])
+def where(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``real`` (no patch), or the standard modules patched onto a backend."""
+    name: str = request.param
+    if name == "real":
+        yield name
+        return
+    if name == "memory":
+        from sockspec.backends.memory import Network
+
+        with Network(seed=7) as net, sockspec.use_backend(net), compat.patch():
+            yield name
+        return
+    with compat.patch(name):
+        yield name
+
+
+def _connected_pair() -> tuple[socket.socket, socket.socket]:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname(), timeout=10)
+        server, _ = listener.accept()
+    server.settimeout(10)
+    return client, server
+
+
+def test_a_second_object_on_the_same_descriptor(where: str) -> None:
+    # test_httplib's test_response_fileno: socket(fileno=response.fileno()),
+    # write through it, detach() it; the first object goes on working.
+    a, b = _connected_pair()
+    with a, b:
+        other = socket.socket(fileno=a.fileno())
+        assert other.fileno() == a.fileno()
+        assert other.getpeername() == a.getpeername()
+        other.sendall(b"through the other object ")
+        assert other.detach() == a.fileno()
+        a.sendall(b"and the first")
+        expected = b"through the other object and the first"
+        got = b""
+        while len(got) < len(expected):
+            got += b.recv(100)
+        assert got == expected
+
+
+def test_closing_the_second_object_closes_the_socket(where: str) -> None:
+    a, b = _connected_pair()
+    with b:
+        other = socket.socket(fileno=a.fileno())
+        other.close()
+        assert b.recv(10) == b""  # the connection ended
+        with pytest.raises(OSError, match="Bad file descriptor") as info:
+            a.send(b"x")
+        assert info.value.errno == errno.EBADF
+        with pytest.raises(OSError, match="Bad file descriptor") as info:
+            a.close()  # its descriptor is closed already
+        assert info.value.errno == errno.EBADF
+        assert a.fileno() == -1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_fork_child_is_told_the_memory_network_cannot_follow(
+    compat_network: Any,
+) -> None:
+    # socketserver.ForkingMixIn hands the accepted socket to a child; on the
+    # memory network the child must fail at once, naming the limitation,
+    # instead of hanging on locks copied mid-use or seeing a reset.
+    a, b = _connected_pair()
+    with a, b:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report what using the socket raised
+            try:
+                b.recv(10)
+                report = b"no error"
+            except OSError as exc:
+                report = f"{type(exc).__name__} {exc.errno} {exc}".encode()
+            os.write(write_end, report)
+            b.close()  # closing the child's copy is allowed
+            os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            report = pipe.read()
+        os.waitpid(pid, 0)
+        assert report.startswith(b"OSError %d " % errno.EOPNOTSUPP), report
+        assert b"cannot cross fork()" in report
+        assert b"ForkingMixIn" in report
+        a.sendall(b"still fine")  # the parent's sockets are untouched
+        assert b.recv(10) == b"still fine"
+
+
+def test_an_unnamed_unix_peer_reads_as_empty_string(where: str, tmp_path: Any) -> None:
+    # asyncio's test_open_unix_connection_no_loop_ssl: the server's
+    # wrap_socket() asks getpeername() whether the accepted socket is
+    # connected; ENOTCONN there meant "not connected", so TLS never started.
+    path = str(tmp_path / "sock")
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(path)
+        listener.listen()
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(path)
+            server, address = listener.accept()
+            with server:
+                assert address == ""
+                assert server.getpeername() == ""
+                assert server.getsockname() == path
+                assert client.getsockname() == ""
+                assert client.getpeername() == path
+    with (
+        socket.socket(socket.AF_UNIX) as lone,
+        pytest.raises(OSError, match="not connected") as info,
+    ):
+        lone.getpeername()
+    assert info.value.errno == errno.ENOTCONN
+
+
+def test_a_detached_socket_object_is_done_with(where: str) -> None:
+    # CPython's test_socket testDetach: after detach() the object refuses
+    # I/O (EBADF) while the socket lives on under its number.
+    a, b = _connected_pair()
+    with a:
+        number = b.fileno()
+        assert b.detach() == number
+        assert b.family == socket.AF_INET
+        with pytest.raises(OSError, match="Bad file descriptor") as info:
+            b.recv(10)
+        assert info.value.errno == errno.EBADF
+        b.close()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM, fileno=number) as again:
+            a.sendall(b"still there")
+            assert again.recv(20) == b"still there"
+
+
+def test_shutdown_how_out_of_c_int_range_overflows(where: str) -> None:
+    a, b = _connected_pair()
+    with a, b:
+        for how in (2**31, 2 + 2**32):
+            with pytest.raises(OverflowError):
+                a.shutdown(how)
+        with pytest.raises(OSError, match="Invalid argument"):
+            a.shutdown(3)
+
+
+def test_a_unix_path_reads_back_as_the_kernel_decodes_it(
+    where: str, tmp_path: Any
+) -> None:
+    # CPython's test_socket testSurrogateescapeBind: a str path with
+    # surrogate escapes names the same bytes; getsockname() decodes them.
+    path = str(tmp_path / "sock-\u00e0\u00f2")
+    escaped = os.fsencode(path).decode("ascii", "surrogateescape")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(escaped)
+        assert sock.getsockname() == path
