@@ -59,11 +59,14 @@ __all__ = ["EventLoop", "new_event_loop", "run"]
 
 _T = TypeVar("_T")
 
-# The asyncio modules that make sockets through their global name ``socket``.
+# The modules that make an event loop's sockets through their global name
+# ``socket``: asyncio's own, and aiohappyeyeballs' (aiohttp's connector makes
+# and connects its client sockets there, then hands them to the loop).
 _MODULE_NAMES = (
     "asyncio.base_events",
     "asyncio.selector_events",
     "asyncio.unix_events",
+    "aiohappyeyeballs.impl",
 )
 
 
@@ -99,12 +102,21 @@ _install_lock = threading.Lock()
 def _install() -> None:
     global _installed
     with _install_lock:
-        if _installed == 0:
-            for name in _MODULE_NAMES:
-                module = sys.modules.get(name)
-                if module is not None and getattr(module, "socket", None) is _s:
-                    module.socket = _stand_in  # type: ignore[attr-defined]
         _installed += 1
+        _cover_modules()
+
+
+def _cover_modules() -> None:
+    """Put the stand-in into each module of the list imported by now.
+
+    Called with the lock held while compat loops exist: when a loop is made
+    and whenever one starts running, so that a module imported after the
+    first loop was made (aiohttp imported inside ``main()``) is covered too.
+    """
+    for name in _MODULE_NAMES:
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "socket", None) is _s:
+            module.socket = _stand_in  # type: ignore[attr-defined]
 
 
 def _uninstall() -> None:
@@ -226,6 +238,13 @@ class EventLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         """The backend's clock: virtual on the memory network."""
         return self._sockspec_clock()
+
+    def run_forever(self) -> None:
+        """As asyncio's; modules imported since the loop was made see its sockets."""
+        with _install_lock:
+            if _installed:
+                _cover_modules()
+        super().run_forever()
 
     def _make_self_pipe(self) -> None:
         # The loop's wakeup pair lives on the backend, so that a wakeup from
