@@ -203,6 +203,19 @@ def construction_and_arguments() -> list[Any]:
 
 
 @scenario
+def listen_backlogs() -> list[Any]:
+    """Any C int is a backlog (anyio passes 65536); Linux caps it, not refuses."""
+    out = []
+    for backlog in (65536, 2**31 - 1, -5, 0, 2**31, "5"):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            out.append(_observe(lambda: sock.listen(backlog)))  # noqa: B023
+            address = sock.getsockname()
+            out.append(_observe(lambda: socket.create_connection(address, 5).close()))  # noqa: B023
+    return out
+
+
+@scenario
 def getaddrinfo_literals() -> list[Any]:
     return [
         socket.getaddrinfo("127.0.0.1", 80),
