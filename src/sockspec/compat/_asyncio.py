@@ -60,13 +60,16 @@ __all__ = ["EventLoop", "new_event_loop", "run"]
 _T = TypeVar("_T")
 
 # The modules that make an event loop's sockets through their global name
-# ``socket``: asyncio's own, and aiohappyeyeballs' (aiohttp's connector makes
-# and connects its client sockets there, then hands them to the loop).
+# ``socket`` and hand them to the loop: asyncio's own; aiohappyeyeballs'
+# (aiohttp's connector makes and connects its client sockets there); anyio's
+# (create_tcp_listener, UNIX sockets) for its asyncio backend.
 _MODULE_NAMES = (
     "asyncio.base_events",
     "asyncio.selector_events",
     "asyncio.unix_events",
     "aiohappyeyeballs.impl",
+    "anyio._core._sockets",
+    "anyio._backends._asyncio",
 )
 
 
