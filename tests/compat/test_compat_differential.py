@@ -216,6 +216,22 @@ def listen_backlogs() -> list[Any]:
 
 
 @scenario
+def empty_host_names() -> list[Any]:
+    """``""`` is no name to getaddrinfo, but INADDR_ANY to bind and gethostbyname."""
+    passive = socket.AI_PASSIVE
+    out = [
+        _observe(lambda: socket.getaddrinfo("", 80)),
+        _observe(lambda: socket.getaddrinfo("", 80, 0, socket.SOCK_STREAM, 0, passive)),
+        _observe(lambda: socket.getaddrinfo(b"", None, socket.AF_INET)),
+        _observe(lambda: socket.gethostbyname("")),
+    ]
+    with socket.socket() as sock:
+        sock.bind(("", 0))
+        out.append(sock.getsockname()[0])
+    return out
+
+
+@scenario
 def getaddrinfo_literals() -> list[Any]:
     return [
         socket.getaddrinfo("127.0.0.1", 80),
