@@ -106,14 +106,18 @@ def test_a_second_thread_is_refused_clearly() -> None:
 
 
 def test_clock_puts_sleep_and_monotonic_on_virtual_time() -> None:
-    real = time.monotonic()
+    real, real_wall = time.monotonic(), time.time()
     with Network(seed=6) as net, compat.patch(net, clock=True):
-        start = time.monotonic()
+        start, wall = time.monotonic(), time.time()
         assert start >= real  # never goes backwards
+        assert wall >= real_wall
         time.sleep(3600)
         assert time.monotonic() - start == pytest.approx(3600)
+        assert time.time() - wall == pytest.approx(3600)
+        assert time.time_ns() // 10**9 == int(time.time())
         assert net.now == pytest.approx(3600)
     assert time.monotonic() - real < 60
+    assert time.time() - real_wall < 60
 
 
 def test_clock_needs_virtual_time() -> None:

@@ -89,6 +89,7 @@ _lock = threading.Lock()
 _owner: int | None = None
 _depth = 0
 _real_monotonic = time.monotonic
+_real_time = time.time
 
 
 def _guarded_wrap_socket(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -109,10 +110,10 @@ class patch:
 
     :param backend: a backend name, a backend object, a memory ``Network``
         or ``Host``; ``None`` means the current default.
-    :param clock: also put :func:`time.sleep` and :func:`time.monotonic` (and
-        ``monotonic_ns``) on the memory network's virtual clock, so back-offs
-        and polling loops cost no wall time.  Needs a backend with virtual
-        time.
+    :param clock: also put :func:`time.sleep`, :func:`time.monotonic` and
+        :func:`time.time` (and their ``_ns`` forms) on the memory network's
+        virtual clock, so back-offs, polling loops and deadlines cost no wall
+        time.  Needs a backend with virtual time.
 
     A context manager and a decorator::
 
@@ -176,6 +177,18 @@ class patch:
             def monotonic_ns() -> int:
                 return int(monotonic() * 1e9)
 
+            # Deadlines are often wall-clock times (dnspython's lifetime,
+            # many retry loops): the wall clock starts where it is and then
+            # moves with the virtual one.
+            epoch: float = _real_time() - net.monotonic()
+
+            def time_() -> float:
+                clock: float = net.monotonic()
+                return epoch + clock
+
+            def time_ns() -> int:
+                return int(time_() * 1e9)
+
             def sleep(seconds: float) -> None:
                 if seconds < 0:
                     raise ValueError("sleep length must be non-negative")
@@ -184,6 +197,8 @@ class patch:
             targets += [
                 (time, "monotonic", monotonic),
                 (time, "monotonic_ns", monotonic_ns),
+                (time, "time", time_),
+                (time, "time_ns", time_ns),
                 (time, "sleep", sleep),
             ]
         return targets
