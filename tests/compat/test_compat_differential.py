@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -228,6 +229,26 @@ def empty_host_names() -> list[Any]:
     with socket.socket() as sock:
         sock.bind(("", 0))
         out.append(sock.getsockname()[0])
+    return out
+
+
+@scenario
+def unix_socket_options() -> list[Any]:
+    """SOL_SOCKET options are generic on Linux: aiohttp sets SO_KEEPALIVE on UNIX."""
+    options = [
+        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+        (socket.SOL_SOCKET, socket.SO_REUSEADDR, 1),
+        (socket.SOL_SOCKET, socket.SO_BROADCAST, 1),
+        (socket.SOL_SOCKET, socket.SO_REUSEPORT, 1),
+        (socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)),
+        (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
+    ]
+    out = []
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_UNIX, kind) as sock:
+            for level, name, value in options:
+                out.append(_observe(lambda: sock.setsockopt(level, name, value)))  # noqa: B023
+                out.append(_observe(lambda: sock.getsockopt(level, name)))  # noqa: B023
     return out
 
 

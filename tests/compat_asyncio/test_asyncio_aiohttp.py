@@ -175,3 +175,53 @@ def test_aiohappyeyeballs_imported_after_the_loop_was_made(net: Network) -> None
     finally:
         loop.close()
     assert impl.socket is socket
+
+
+def test_https_ipv6_and_unix_sites(loop_backend: Any, tmp_path: Any) -> None:
+    """aiohttp's server sets SO_KEEPALIVE on each connection, UNIX ones too."""
+    import ssl
+
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    path = str(tmp_path / "app.sock")
+
+    async def main() -> list[Any]:
+        app = web.Application()
+        app.router.add_get("/hello", _hello)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        out: list[Any] = []
+        try:
+            secure = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
+            await secure.start()
+            six = web.TCPSite(runner, "::1", 0)
+            await six.start()
+            await web.UnixSite(runner, path).start()
+            (_, tls_port), (_, six_port, *_), _ = runner.addresses
+            async with aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=30)
+            ) as session:
+                url = f"https://localhost:{tls_port}/hello"
+                async with session.get(url, ssl=client_ctx) as r:
+                    out.append(await r.json())
+                with pytest.raises(aiohttp.ClientConnectorCertificateError):
+                    await session.get(url)  # the default CAs do not know ours
+                async with session.get(f"http://[::1]:{six_port}/hello") as r:
+                    out.append(r.status)
+            async with (
+                aiohttp.ClientSession(
+                    connector=aiohttp.UnixConnector(path),
+                    timeout=aiohttp.ClientTimeout(total=30),
+                ) as session,
+                session.get("http://app/hello") as r,
+            ):
+                out.append(r.status)
+        finally:
+            await runner.cleanup()
+        return out
+
+    assert compat.run(main(), backend=loop_backend) == [{"path": "/hello"}, 200, 200]
