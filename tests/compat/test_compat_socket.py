@@ -178,6 +178,20 @@ def test_dup_and_detach(patched: Any, no_fd_leak: None) -> None:
         conn.close()
 
 
+def test_wrapping_an_attached_number_names_the_limitation(
+    patched: Any, no_fd_leak: None
+) -> None:
+    """socket(fileno=n) of a live compat socket: Linux would share the descriptor."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        with pytest.raises(OSError, match=r"detach\(\) first") as raised:
+            socket.socket(fileno=listener.fileno())
+        assert raised.value.errno == errno.ENOTSOCK
+        assert listener.accept  # the listener is untouched
+        listener.settimeout(0)
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+
+
 def test_datagrams(patched: Any) -> None:
     with (
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a,

@@ -121,6 +121,15 @@ class socket:
         **kwargs: Any,
     ) -> Any:
         if fileno is not None and not _fds.is_detached(fileno):
+            if _fds.lookup(fileno) is not None:
+                # Linux would give a second object on the same descriptor;
+                # a compat number is no socket the OS could share.
+                raise OSError(
+                    errno.ENOTSOCK,
+                    f"sockspec.compat: descriptor {fileno} belongs to a live "
+                    "compat socket, and two socket objects cannot share it: "
+                    "use sock.dup(), or sock.detach() first",
+                )
             # A real descriptor: the standard library's own code (the real
             # accept(), dup(), socketpair()) names the class through the
             # socket module's globals, which a patch has replaced.  It gets
