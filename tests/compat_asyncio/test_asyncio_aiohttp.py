@@ -225,3 +225,17 @@ def test_https_ipv6_and_unix_sites(loop_backend: Any, tmp_path: Any) -> None:
         return out
 
     assert compat.run(main(), backend=loop_backend) == [{"path": "/hello"}, 200, 200]
+
+
+def test_aiohttp_test_utils_client_and_server(loop_backend: Any) -> None:
+    """aiohttp's own test helpers (pytest-aiohttp's fixtures) bind their socket."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    async def main() -> list[Any]:
+        app = web.Application()
+        app.router.add_get("/hello", _hello)
+        async with TestClient(TestServer(app)) as client:
+            response = await client.get("/hello")
+            return [response.status, await response.json()]
+
+    assert compat.run(main(), backend=loop_backend) == [200, {"path": "/hello"}]

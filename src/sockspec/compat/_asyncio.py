@@ -61,13 +61,15 @@ _T = TypeVar("_T")
 
 # The modules that make an event loop's sockets through their global name
 # ``socket`` and hand them to the loop: asyncio's own; aiohappyeyeballs'
-# (aiohttp's connector makes and connects its client sockets there); anyio's
+# (aiohttp's connector makes and connects its client sockets there) and
+# aiohttp's test server (pytest-aiohttp's fixtures); anyio's
 # (create_tcp_listener, UNIX sockets) for its asyncio backend.
 _MODULE_NAMES = (
     "asyncio.base_events",
     "asyncio.selector_events",
     "asyncio.unix_events",
     "aiohappyeyeballs.impl",
+    "aiohttp.test_utils",
     "anyio._core._sockets",
     "anyio._backends._asyncio",
 )
