@@ -143,6 +143,37 @@ def test_ssl_wraps_compat_sockets_inside_the_patch_only() -> None:
     assert ssl.SSLContext.wrap_socket is real
 
 
+def test_ssl_guard_is_shared_by_patches_and_loops_ending_in_any_order() -> None:
+    """Compat loops wrap compat sockets in TLS too (tornado does it itself)."""
+    import ssl
+
+    real = ssl.SSLContext.wrap_socket
+    ctx = ssl.create_default_context()
+
+    def wraps_compat(net: Network) -> bool:
+        with compat.socket(backend=net) as sock:
+            tls = ctx.wrap_socket(sock, server_hostname="x")
+            tls.close()
+            return isinstance(tls, compat.socket)
+
+    with Network(seed=13) as net:
+        loop = compat.new_event_loop(net)  # a loop first, then a patch
+        try:
+            with compat.patch(net):
+                loop.close()  # the loop ends inside the patch
+                assert wraps_compat(net)
+        finally:
+            loop.close()
+        assert ssl.SSLContext.wrap_socket is real
+        with compat.patch(net):  # a patch first, then a loop
+            loop = compat.new_event_loop(net)
+        try:
+            assert wraps_compat(net)  # the loop outlives the patch
+        finally:
+            loop.close()
+    assert ssl.SSLContext.wrap_socket is real
+
+
 def test_real_sockets_still_work_inside_a_memory_patch(no_fd_leak: None) -> None:
     real = socket.socket  # taken before the patch
     with Network(seed=9) as net, compat.patch(net):

@@ -1,13 +1,14 @@
 """tornado (its IOLoop on asyncio), server and clients, on the compat loop.
 
 tornado makes its own sockets (``tornado.netutil.bind_sockets``,
-``TCPClient``) and wraps them with ``SSLContext.wrap_socket`` itself, so it
-runs inside :func:`sockspec.compat.patch` as well as on the compat loop.
+``TCPClient``) and wraps them with ``SSLContext.wrap_socket`` itself: the
+loop covers both, with or without :func:`sockspec.compat.patch`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from typing import Any
 
@@ -83,8 +84,7 @@ def test_server_and_clients_with_faults(net: Network) -> None:
             server.stop()
         return out
 
-    with compat.patch(net):
-        got = compat.run(main(), backend=net)
+    got = compat.run(main(), backend=net)
     assert got == [
         b'{"path": "/hello"}',
         (30_000, "chunked"),
@@ -94,7 +94,8 @@ def test_server_and_clients_with_faults(net: Network) -> None:
     ]
 
 
-def test_https_server_and_client(net: Network) -> None:
+@pytest.mark.parametrize("patched", [False, True])
+def test_https_server_and_client(net: Network, patched: bool) -> None:
     trustme = pytest.importorskip("trustme")
     ca = trustme.CA()
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -116,19 +117,5 @@ def test_https_server_and_client(net: Network) -> None:
             server.stop()
         return [response.body]
 
-    with compat.patch(net):
+    with compat.patch(net) if patched else contextlib.nullcontext():
         assert compat.run(main(), backend=net) == [b'{"path": "/hello"}']
-
-
-def test_without_a_patch_the_loop_names_the_real_socket(net: Network) -> None:
-    sockets = tornado.netutil.bind_sockets(0, address="127.0.0.1")  # real ones
-
-    async def main() -> None:
-        tornado.httpserver.HTTPServer(_app()).add_sockets(sockets)
-
-    try:
-        with pytest.raises(ValueError, match=r"real OS socket.*compat\.patch"):
-            compat.run(main(), backend=net)
-    finally:
-        for sock in sockets:
-            sock.close()

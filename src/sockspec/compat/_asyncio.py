@@ -22,7 +22,11 @@ Theory of operation
   compat functions bound to the backend of the loop running *in the calling
   thread*, and with the real module's objects otherwise.  So a real loop in
   another thread, or code outside any loop, sees nothing change; the global
-  ``socket`` module is never touched.
+  ``socket`` module is never touched.  aiohttp, anyio and tornado make
+  sockets for the loop in their own modules, which get the stand-in too
+  (``_MODULE_NAMES``); tornado also wraps them in TLS itself, so while
+  compat loops exist ``ssl.SSLContext.wrap_socket`` sends compat sockets to
+  compat TLS (:func:`~sockspec.compat._patch.hold_ssl`), as a patch does.
 * **self-pipe and resolver**: the self-pipe is a compat socket pair on the
   backend (``call_soon_threadsafe`` and signals wake the loop's wait there),
   and :meth:`EventLoop.getaddrinfo` answers from a backend with its own name
@@ -52,6 +56,7 @@ from . import _fds
 from ._functions import getaddrinfo as _compat_getaddrinfo
 from ._functions import name_service
 from ._functions import socketpair as _compat_socketpair
+from ._patch import hold_ssl, release_ssl
 from ._select import SelectSelector
 from ._socket import socket as _compat_socket
 
@@ -63,7 +68,8 @@ _T = TypeVar("_T")
 # ``socket`` and hand them to the loop: asyncio's own; aiohappyeyeballs'
 # (aiohttp's connector makes and connects its client sockets there) and
 # aiohttp's test server (pytest-aiohttp's fixtures); anyio's
-# (create_tcp_listener, UNIX sockets) for its asyncio backend.
+# (create_tcp_listener, UNIX sockets) for its asyncio backend; tornado's
+# (bind_sockets, TCPClient) for its IOLoop on asyncio.
 _MODULE_NAMES = (
     "asyncio.base_events",
     "asyncio.selector_events",
@@ -72,6 +78,8 @@ _MODULE_NAMES = (
     "aiohttp.test_utils",
     "anyio._core._sockets",
     "anyio._backends._asyncio",
+    "tornado.netutil",
+    "tornado.tcpclient",
 )
 
 
@@ -107,6 +115,9 @@ _install_lock = threading.Lock()
 def _install() -> None:
     global _installed
     with _install_lock:
+        if _installed == 0:
+            # tornado wraps the sockets it made in TLS itself.
+            hold_ssl()
         _installed += 1
         _cover_modules()
 
@@ -129,6 +140,7 @@ def _uninstall() -> None:
     with _install_lock:
         _installed -= 1
         if _installed == 0:
+            release_ssl()
             for name in _MODULE_NAMES:
                 module = sys.modules.get(name)
                 if module is not None and getattr(module, "socket", None) is _stand_in:
