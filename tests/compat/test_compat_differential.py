@@ -172,6 +172,31 @@ def ipv6_names() -> list[Any]:
 
 
 @scenario
+def dualstack_server_and_source_addresses() -> list[Any]:
+    """create_server(dualstack_ipv6=True) takes both families; source_address binds."""
+    out: list[Any] = [socket.has_dualstack_ipv6()]
+    with socket.create_server(
+        ("", 0), family=socket.AF_INET6, dualstack_ipv6=True
+    ) as server:
+        port = server.getsockname()[1]
+        out.append(server.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY))
+        for host in ("127.0.0.1", "::1"):
+            source = (host, 0)
+            with socket.create_connection((host, port), 5, source) as client:
+                conn, peer = server.accept()
+                with conn:
+                    out.append((client.getsockname()[0], peer[0], peer[1] > 0))
+        out.append(
+            _observe(
+                lambda: socket.create_connection(
+                    ("127.0.0.1", port), 5, ("10.9.9.9", 0)
+                )
+            )
+        )
+    return out
+
+
+@scenario
 def makefile_lines() -> list[Any]:
     with (
         socket.create_server(("127.0.0.1", 0)) as listener,
