@@ -86,3 +86,36 @@ def test_async_resolver_udp_tcp_fallback_and_lifetime(net: Network) -> None:
         got = compat.run(main(), backend=net)
     assert got[:2] == [["10.1.2.3"], (True, "10.1.2.3")]
     assert 5 <= got[2] <= 7
+
+
+def test_async_resolver_retries_through_datagram_loss(net: Network) -> None:
+    """Half the datagrams lost each way: dnspython retries until it has answers."""
+    from sockspec.backends.memory import Loss
+
+    seen: list[bytes] = []
+
+    class Counting(_UdpServer):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            seen.append(data)
+            super().datagram_received(data, addr)
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        udp, _ = await loop.create_datagram_endpoint(
+            Counting, local_addr=("127.0.0.1", 5353)
+        )
+        net.add_rule(Loss(0.5))
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        resolver.nameservers = ["127.0.0.1"]
+        resolver.port = 5353
+        resolver.timeout, resolver.lifetime = 1, 60
+        answered = 0
+        for i in range(10):
+            answer = await resolver.resolve(f"h{i}.example.", "A")
+            answered += answer[0].address == "10.1.2.3"
+        udp.close()
+        return answered
+
+    with compat.patch(net, clock=True):
+        assert compat.run(main(), backend=net) == 10
+    assert len(seen) > 10  # some queries or answers were lost and asked again
