@@ -64,6 +64,7 @@ class _Proxy(http.server.BaseHTTPRequestHandler):
                     )
         finally:
             upstream.close()
+            self.close_connection = True  # a tunnel ends its connection
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
