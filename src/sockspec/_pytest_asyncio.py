@@ -15,7 +15,9 @@ only the tests that ask for it, before pytest-asyncio or anyio's plugin
 would look at them, and leaves every other test to them.
 ``@pytest.mark.asyncio_network(patch=True)`` also patches the standard
 socket modules onto the network (:func:`sockspec.compat.patch`) for code
-that makes blocking sockets itself.
+that makes blocking sockets itself; ``clock=True`` patches them with
+``clock=True`` (``time.sleep``, ``time.monotonic`` and ``time.time`` on the
+network's clock) for code that sets its deadlines by those clocks.
 """
 
 from __future__ import annotations
@@ -43,9 +45,10 @@ def pytest_configure(config: pytest.Config) -> None:
     """Declare the ``asyncio_network`` marker (``--strict-markers`` safe)."""
     config.addinivalue_line(
         "markers",
-        "asyncio_network(patch=False): run this async test on a sockspec.compat "
-        "event loop over a fresh memory network (patch=True: also patch the "
-        "socket modules onto it)",
+        "asyncio_network(patch=False, clock=False): run this async test on a "
+        "sockspec.compat event loop over a fresh memory network (patch=True: "
+        "also patch the socket modules onto it; clock=True: patch them and put "
+        "time.sleep/monotonic/time on the network's clock)",
     )
 
 
@@ -67,14 +70,15 @@ def asyncio_network(
     marker = request.node.get_closest_marker(_FIXTURE)
     options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
     patch = bool(options.pop("patch", False))
+    clock = bool(options.pop("clock", False))
     if options or (marker is not None and marker.args):
-        raise TypeError("the asyncio_network marker takes only patch=")
-    if not patch:
+        raise TypeError("the asyncio_network marker takes only patch= and clock=")
+    if not (patch or clock):
         yield memory_network
         return
     from .compat import patch as patch_modules
 
-    with patch_modules(memory_network):
+    with patch_modules(memory_network, clock=clock):
         yield memory_network
 
 

@@ -34,8 +34,8 @@ between the tests of a module or session (module-scoped fake servers).
 ``compat_network`` is ``memory_network`` with the standard ``socket``,
 ``select`` and ``selectors`` modules patched onto the network
 (:func:`sockspec.compat.patch`), so unmodified clients and servers run on
-it; ``@pytest.mark.compat_network(clock=True)`` also puts ``time.sleep`` and
-``time.monotonic`` on the network's clock.
+it; ``@pytest.mark.compat_network(clock=True)`` also puts ``time.sleep``,
+``time.monotonic`` and ``time.time`` on the network's clock.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "compat_network(clock=False): options of the compat_network fixture's "
-        "patch (clock=True: time.sleep/time.monotonic on the network's clock)",
+        "patch (clock=True: time.sleep/monotonic/time on the network's clock)",
     )
 
 

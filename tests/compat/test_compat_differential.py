@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -171,6 +172,31 @@ def ipv6_names() -> list[Any]:
 
 
 @scenario
+def dualstack_server_and_source_addresses() -> list[Any]:
+    """create_server(dualstack_ipv6=True) takes both families; source_address binds."""
+    out: list[Any] = [socket.has_dualstack_ipv6()]
+    with socket.create_server(
+        ("", 0), family=socket.AF_INET6, dualstack_ipv6=True
+    ) as server:
+        port = server.getsockname()[1]
+        out.append(server.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY))
+        for host in ("127.0.0.1", "::1"):
+            source = (host, 0)
+            with socket.create_connection((host, port), 5, source) as client:
+                conn, peer = server.accept()
+                with conn:
+                    out.append((client.getsockname()[0], peer[0], peer[1] > 0))
+        out.append(
+            _observe(
+                lambda: socket.create_connection(
+                    ("127.0.0.1", port), 5, ("10.9.9.9", 0)
+                )
+            )
+        )
+    return out
+
+
+@scenario
 def makefile_lines() -> list[Any]:
     with (
         socket.create_server(("127.0.0.1", 0)) as listener,
@@ -199,6 +225,55 @@ def construction_and_arguments() -> list[Any]:
             _observe(lambda: six.connect([1])),
             _observe(lambda: sock.bind(("127.0.0.1", -1))),
         ]
+    return out
+
+
+@scenario
+def listen_backlogs() -> list[Any]:
+    """Any C int is a backlog (anyio passes 65536); Linux caps it, not refuses."""
+    out = []
+    for backlog in (65536, 2**31 - 1, -5, 0, 2**31, "5"):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            out.append(_observe(lambda: sock.listen(backlog)))  # noqa: B023
+            address = sock.getsockname()
+            out.append(_observe(lambda: socket.create_connection(address, 5).close()))  # noqa: B023
+    return out
+
+
+@scenario
+def empty_host_names() -> list[Any]:
+    """``""`` is no name to getaddrinfo, but INADDR_ANY to bind and gethostbyname."""
+    passive = socket.AI_PASSIVE
+    out = [
+        _observe(lambda: socket.getaddrinfo("", 80)),
+        _observe(lambda: socket.getaddrinfo("", 80, 0, socket.SOCK_STREAM, 0, passive)),
+        _observe(lambda: socket.getaddrinfo(b"", None, socket.AF_INET)),
+        _observe(lambda: socket.gethostbyname("")),
+    ]
+    with socket.socket() as sock:
+        sock.bind(("", 0))
+        out.append(sock.getsockname()[0])
+    return out
+
+
+@scenario
+def unix_socket_options() -> list[Any]:
+    """SOL_SOCKET options are generic on Linux: aiohttp sets SO_KEEPALIVE on UNIX."""
+    options = [
+        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+        (socket.SOL_SOCKET, socket.SO_REUSEADDR, 1),
+        (socket.SOL_SOCKET, socket.SO_BROADCAST, 1),
+        (socket.SOL_SOCKET, socket.SO_REUSEPORT, 1),
+        (socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)),
+        (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
+    ]
+    out = []
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_UNIX, kind) as sock:
+            for level, name, value in options:
+                out.append(_observe(lambda: sock.setsockopt(level, name, value)))  # noqa: B023
+                out.append(_observe(lambda: sock.getsockopt(level, name)))  # noqa: B023
     return out
 
 

@@ -106,14 +106,18 @@ def test_a_second_thread_is_refused_clearly() -> None:
 
 
 def test_clock_puts_sleep_and_monotonic_on_virtual_time() -> None:
-    real = time.monotonic()
+    real, real_wall = time.monotonic(), time.time()
     with Network(seed=6) as net, compat.patch(net, clock=True):
-        start = time.monotonic()
+        start, wall = time.monotonic(), time.time()
         assert start >= real  # never goes backwards
+        assert wall >= real_wall
         time.sleep(3600)
         assert time.monotonic() - start == pytest.approx(3600)
+        assert time.time() - wall == pytest.approx(3600)
+        assert time.time_ns() // 10**9 == int(time.time())
         assert net.now == pytest.approx(3600)
     assert time.monotonic() - real < 60
+    assert time.time() - real_wall < 60
 
 
 def test_clock_needs_virtual_time() -> None:
@@ -136,6 +140,37 @@ def test_ssl_wraps_compat_sockets_inside_the_patch_only() -> None:
             assert isinstance(tls, compat.socket)
             assert tls.version() is None
             assert sock.fileno() == -1
+    assert ssl.SSLContext.wrap_socket is real
+
+
+def test_ssl_guard_is_shared_by_patches_and_loops_ending_in_any_order() -> None:
+    """Compat loops wrap compat sockets in TLS too (tornado does it itself)."""
+    import ssl
+
+    real = ssl.SSLContext.wrap_socket
+    ctx = ssl.create_default_context()
+
+    def wraps_compat(net: Network) -> bool:
+        with compat.socket(backend=net) as sock:
+            tls = ctx.wrap_socket(sock, server_hostname="x")
+            tls.close()
+            return isinstance(tls, compat.socket)
+
+    with Network(seed=13) as net:
+        loop = compat.new_event_loop(net)  # a loop first, then a patch
+        try:
+            with compat.patch(net):
+                loop.close()  # the loop ends inside the patch
+                assert wraps_compat(net)
+        finally:
+            loop.close()
+        assert ssl.SSLContext.wrap_socket is real
+        with compat.patch(net):  # a patch first, then a loop
+            loop = compat.new_event_loop(net)
+        try:
+            assert wraps_compat(net)  # the loop outlives the patch
+        finally:
+            loop.close()
     assert ssl.SSLContext.wrap_socket is real
 
 

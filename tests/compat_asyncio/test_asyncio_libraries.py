@@ -1,4 +1,4 @@
-"""Real async libraries, unmodified, on the compat loop: httpx and redis.asyncio."""
+"""Real async libraries, unmodified, on the compat loop: httpx, redis.asyncio, TLS."""
 
 from __future__ import annotations
 
@@ -159,3 +159,43 @@ def test_tls_streams_with_asyncio_ssl(loop_backend: Any) -> None:
         b"SECRET\n",
         (("DNS", "localhost"),),
     )
+
+
+def test_starttls_upgrade_with_loop_start_tls(loop_backend: Any) -> None:
+    """StreamWriter.start_tls (loop.start_tls underneath) on both ends."""
+    import ssl
+
+    trustme = pytest.importorskip("trustme")
+    if not hasattr(asyncio.StreamWriter, "start_tls"):
+        pytest.skip("StreamWriter.start_tls needs Python 3.11")
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+
+    async def handle(reader: asyncio.StreamReader, writer: Any) -> None:
+        if await reader.readline() == b"STARTTLS\n":
+            writer.write(b"GO\n")
+            await writer.drain()
+            await writer.start_tls(server_ctx)
+            writer.write((await reader.readline()).upper())
+            await writer.drain()
+        writer.close()
+
+    async def main() -> list[Any]:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            reader, writer = await asyncio.open_connection("localhost", port)
+            writer.write(b"STARTTLS\n")
+            out = [await reader.readline()]
+            await writer.start_tls(client_ctx, server_hostname="localhost")
+            writer.write(b"secret\n")
+            out.append(await reader.readline())
+            out.append(writer.get_extra_info("ssl_object").version() is not None)
+            writer.close()
+            await writer.wait_closed()
+        return out
+
+    assert compat.run(main(), backend=loop_backend) == [b"GO\n", b"SECRET\n", True]

@@ -42,6 +42,18 @@ async def test_patch_option(asyncio_network):
     sock.close()
 
 
+@pytest.mark.asyncio_network(clock=True)
+async def test_clock_option(asyncio_network):
+    import time
+
+    started, wall = time.monotonic(), time.time()
+    await asyncio.sleep(60)  # e.g. a library's deadline set by time.time()
+    assert time.monotonic() - started == pytest.approx(60)
+    assert time.time() - wall == pytest.approx(60)
+    with socket.socket() as sock:  # clock=True patches the modules too
+        assert type(sock).__module__ == "sockspec.compat._socket"
+
+
 def test_sync_test_gets_the_network(asyncio_network):
     assert asyncio_network.now == 0
 
@@ -55,7 +67,7 @@ async def test_failure_names_the_seed(asyncio_network):
 def test_fixture_and_marker_run_async_tests(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite=SUITE)
     result = pytester.runpytest_inprocess("-p", "no:asyncio", "-p", "no:anyio")
-    result.assert_outcomes(passed=5, failed=1)
+    result.assert_outcomes(passed=6, failed=1)
     result.stdout.fnmatch_lines(["*seed *; replay with --memory-seed=*"])
 
 
@@ -101,4 +113,4 @@ async def test_pytest_asyncio_still_runs_its_tests():
         "-o",
         "asyncio_default_fixture_loop_scope=function",
     )
-    result.assert_outcomes(passed=7, failed=1)
+    result.assert_outcomes(passed=8, failed=1)

@@ -22,7 +22,11 @@ Theory of operation
   compat functions bound to the backend of the loop running *in the calling
   thread*, and with the real module's objects otherwise.  So a real loop in
   another thread, or code outside any loop, sees nothing change; the global
-  ``socket`` module is never touched.
+  ``socket`` module is never touched.  aiohttp, anyio and tornado make
+  sockets for the loop in their own modules, which get the stand-in too
+  (``_MODULE_NAMES``); tornado also wraps them in TLS itself, so while
+  compat loops exist ``ssl.SSLContext.wrap_socket`` sends compat sockets to
+  compat TLS (:func:`~sockspec.compat._patch.hold_ssl`), as a patch does.
 * **self-pipe and resolver**: the self-pipe is a compat socket pair on the
   backend (``call_soon_threadsafe`` and signals wake the loop's wait there),
   and :meth:`EventLoop.getaddrinfo` answers from a backend with its own name
@@ -52,6 +56,7 @@ from . import _fds
 from ._functions import getaddrinfo as _compat_getaddrinfo
 from ._functions import name_service
 from ._functions import socketpair as _compat_socketpair
+from ._patch import hold_ssl, release_ssl
 from ._select import SelectSelector
 from ._socket import socket as _compat_socket
 
@@ -59,11 +64,22 @@ __all__ = ["EventLoop", "new_event_loop", "run"]
 
 _T = TypeVar("_T")
 
-# The asyncio modules that make sockets through their global name ``socket``.
+# The modules that make an event loop's sockets through their global name
+# ``socket`` and hand them to the loop: asyncio's own; aiohappyeyeballs'
+# (aiohttp's connector makes and connects its client sockets there) and
+# aiohttp's test server (pytest-aiohttp's fixtures); anyio's
+# (create_tcp_listener, UNIX sockets) for its asyncio backend; tornado's
+# (bind_sockets, TCPClient) for its IOLoop on asyncio.
 _MODULE_NAMES = (
     "asyncio.base_events",
     "asyncio.selector_events",
     "asyncio.unix_events",
+    "aiohappyeyeballs.impl",
+    "aiohttp.test_utils",
+    "anyio._core._sockets",
+    "anyio._backends._asyncio",
+    "tornado.netutil",
+    "tornado.tcpclient",
 )
 
 
@@ -100,11 +116,23 @@ def _install() -> None:
     global _installed
     with _install_lock:
         if _installed == 0:
-            for name in _MODULE_NAMES:
-                module = sys.modules.get(name)
-                if module is not None and getattr(module, "socket", None) is _s:
-                    module.socket = _stand_in  # type: ignore[attr-defined]
+            # tornado wraps the sockets it made in TLS itself.
+            hold_ssl()
         _installed += 1
+        _cover_modules()
+
+
+def _cover_modules() -> None:
+    """Put the stand-in into each module of the list imported by now.
+
+    Called with the lock held while compat loops exist: when a loop is made
+    and whenever one starts running, so that a module imported after the
+    first loop was made (aiohttp imported inside ``main()``) is covered too.
+    """
+    for name in _MODULE_NAMES:
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "socket", None) is _s:
+            module.socket = _stand_in  # type: ignore[attr-defined]
 
 
 def _uninstall() -> None:
@@ -112,6 +140,7 @@ def _uninstall() -> None:
     with _install_lock:
         _installed -= 1
         if _installed == 0:
+            release_ssl()
             for name in _MODULE_NAMES:
                 module = sys.modules.get(name)
                 if module is not None and getattr(module, "socket", None) is _stand_in:
@@ -226,6 +255,13 @@ class EventLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         """The backend's clock: virtual on the memory network."""
         return self._sockspec_clock()
+
+    def run_forever(self) -> None:
+        """As asyncio's; modules imported since the loop was made see its sockets."""
+        with _install_lock:
+            if _installed:
+                _cover_modules()
+        super().run_forever()
 
     def _make_self_pipe(self) -> None:
         # The loop's wakeup pair lives on the backend, so that a wakeup from

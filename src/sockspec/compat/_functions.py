@@ -114,7 +114,10 @@ def getaddrinfo(
     if family not in (0, _s.AF_INET, _s.AF_INET6):
         raise _s.gaierror(_s.EAI_FAMILY, "ai_family not supported")
     families = [_s.AF_INET, _s.AF_INET6] if family == 0 else [family]
-    if not host:
+    if host == "":
+        # No host is None; an empty name is no name, as glibc answers.
+        raise _s.gaierror(_s.EAI_NONAME, "Name or service not known")
+    if host is None:
         passive = flags & _s.AI_PASSIVE
         addrs = [
             (
@@ -171,7 +174,14 @@ def getaddrinfo(
 
 
 def gethostbyname(hostname: str, *, backend: Any = None) -> str:
-    """The IPv4 address of *hostname* (``socket.gaierror`` if unknown)."""
+    """The IPv4 address of *hostname* (``socket.gaierror`` if unknown).
+
+    As in CPython, ``""`` is the wildcard address and ``"<broadcast>"`` the
+    broadcast one, without a lookup.
+    """
+    special = {"": "0.0.0.0", "<broadcast>": "255.255.255.255"}.get(hostname)
+    if special is not None:
+        return special
     infos = getaddrinfo(hostname, None, _s.AF_INET, _s.SOCK_STREAM, backend=backend)
     return str(infos[0][4][0])
 

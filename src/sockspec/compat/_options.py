@@ -94,13 +94,38 @@ def set_std_option(sock: socket, level: int, optname: int, value: Any) -> None:
             value if isinstance(value, int) else bytes(value)
         )
         return
+    std = value if isinstance(value, int) else bytes(value)
     try:
-        std = value if isinstance(value, int) else bytes(value)
         facade.set_option(option, from_std_value(option, std))
     except UnsupportedOperation:
-        raise OSError(errno.ENOPROTOOPT, os.strerror(errno.ENOPROTOOPT)) from None
+        if _unix_generic(sock, level, optname):
+            sock._handle.extra_options[(level, optname)] = std
+            return
+        raise _unsupported(sock) from None
     except SocketError as exc:
         raise sock._err(exc) from None
+
+
+def _unix_generic(sock: socket, level: int, optname: int) -> bool:
+    """Whether Linux takes this option on *sock*, a UNIX socket, without effect.
+
+    ``SOL_SOCKET`` options are the socket layer's, whatever the family:
+    Linux keeps ``SO_KEEPALIVE``, ``SO_BROADCAST``, ``SO_LINGER``... on a
+    UNIX socket (aiohttp's server sets keep-alive on every connection)
+    where sockspec's API, which has no such option for UNIX, refuses it.
+    """
+    return (
+        sock._sock.family is AF_UNIX
+        and level == _s.SOL_SOCKET
+        and optname != getattr(_s, "SO_REUSEPORT", None)
+    )
+
+
+def _unsupported(sock: socket) -> OSError:
+    # Linux: a TCP option, or SO_REUSEPORT, on a UNIX socket is EOPNOTSUPP;
+    # an option the protocol does not have is ENOPROTOOPT.
+    code = errno.EOPNOTSUPP if sock._sock.family is AF_UNIX else errno.ENOPROTOOPT
+    return OSError(code, os.strerror(code))
 
 
 def get_std_option(sock: socket, level: int, optname: int, buflen: int | None) -> Any:
@@ -125,21 +150,29 @@ def get_std_option(sock: socket, level: int, optname: int, buflen: int | None) -
             return to_std_value(Option.SO_RCVBUF, fn(), buflen)
     option = KNOWN.get((level, optname))
     if option is None or option not in facade._backend.capabilities.options:
-        stored = sock._handle.extra_options.get((level, optname), 0)
-        if isinstance(stored, bytes):
-            return (
-                stored
-                if buflen is not None
-                else int.from_bytes(stored[:4].ljust(4, b"\0"), sys.byteorder)
-            )
-        return to_std_value(Option.SO_RCVBUF, stored, buflen)
+        return _stored(sock, level, optname, buflen)
     try:
         value = facade.get_option(option)
     except UnsupportedOperation:
-        raise OSError(errno.ENOPROTOOPT, os.strerror(errno.ENOPROTOOPT)) from None
+        if facade.family is AF_UNIX and level == _s.SOL_SOCKET:
+            # As set (SO_REUSEPORT, which cannot be set, reads back 0).
+            return _stored(sock, level, optname, buflen)
+        raise _unsupported(sock) from None
     except SocketError as exc:
         raise sock._err(exc) from None
     return to_std_value(option, value, buflen)
+
+
+def _stored(sock: socket, level: int, optname: int, buflen: int | None) -> Any:
+    """An option kept by compat only, as ``getsockopt`` returns it."""
+    stored = sock._handle.extra_options.get((level, optname), 0)
+    if isinstance(stored, bytes):
+        return (
+            stored
+            if buflen is not None
+            else int.from_bytes(stored[:4].ljust(4, b"\0"), sys.byteorder)
+        )
+    return to_std_value(Option.SO_RCVBUF, stored, buflen)
 
 
 def connect_outcome(sock: socket) -> int:

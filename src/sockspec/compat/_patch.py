@@ -89,6 +89,7 @@ _lock = threading.Lock()
 _owner: int | None = None
 _depth = 0
 _real_monotonic = time.monotonic
+_real_time = time.time
 
 
 def _guarded_wrap_socket(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -104,15 +105,58 @@ def _guarded_wrap_socket(original: Callable[..., Any]) -> Callable[..., Any]:
     return wrap_socket
 
 
+_ssl_lock = threading.Lock()
+_ssl_holds = 0
+_ssl_saved: Any = None
+
+
+def hold_ssl() -> None:
+    """Send compat sockets given to ``SSLContext.wrap_socket`` to compat TLS.
+
+    Patches and compat event loops both need it and may end in any order,
+    so it is counted: the first hold installs the guard, the last release
+    puts back the very object that was there.  Real sockets still go to
+    ``ssl``'s own ``wrap_socket``; a compat socket never could.
+    """
+    global _ssl_holds, _ssl_saved
+    try:
+        import ssl
+    except ImportError:  # pragma: no cover - Python without ssl
+        return
+    with _ssl_lock:
+        if _ssl_holds == 0:
+            _ssl_saved = ssl.SSLContext.__dict__.get("wrap_socket", _MISSING)
+            current = ssl.SSLContext.wrap_socket
+            if not hasattr(current, "__sockspec_original__"):
+                ssl.SSLContext.wrap_socket = _guarded_wrap_socket(current)  # type: ignore[method-assign]
+        _ssl_holds += 1
+
+
+def release_ssl() -> None:
+    """End one :func:`hold_ssl`; the last one restores ``wrap_socket``."""
+    global _ssl_holds
+    try:
+        import ssl
+    except ImportError:  # pragma: no cover - Python without ssl
+        return
+    with _ssl_lock:
+        _ssl_holds -= 1
+        if _ssl_holds == 0:
+            if _ssl_saved is _MISSING:
+                del ssl.SSLContext.wrap_socket
+            else:
+                ssl.SSLContext.wrap_socket = _ssl_saved  # type: ignore[method-assign]
+
+
 class patch:
     """Serve the standard ``socket``, ``select`` and ``selectors`` from a backend.
 
     :param backend: a backend name, a backend object, a memory ``Network``
         or ``Host``; ``None`` means the current default.
-    :param clock: also put :func:`time.sleep` and :func:`time.monotonic` (and
-        ``monotonic_ns``) on the memory network's virtual clock, so back-offs
-        and polling loops cost no wall time.  Needs a backend with virtual
-        time.
+    :param clock: also put :func:`time.sleep`, :func:`time.monotonic` and
+        :func:`time.time` (and their ``_ns`` forms) on the memory network's
+        virtual clock, so back-offs, polling loops and deadlines cost no wall
+        time.  Needs a backend with virtual time.
 
     A context manager and a decorator::
 
@@ -155,16 +199,6 @@ class patch:
         server = sys.modules.get("socketserver")
         if server is not None and hasattr(server, "_ServerSelector"):
             targets.append((server, "_ServerSelector", _select.PollSelector))
-        try:
-            import ssl
-        except ImportError:  # pragma: no cover - Python without ssl
-            pass
-        else:
-            current = ssl.SSLContext.wrap_socket
-            if not hasattr(current, "__sockspec_original__"):
-                targets.append(
-                    (ssl.SSLContext, "wrap_socket", _guarded_wrap_socket(current))
-                )
         if self._clock:
             net = _virtual_network(self._backend)
             base: float = _real_monotonic() - net.monotonic()
@@ -176,6 +210,18 @@ class patch:
             def monotonic_ns() -> int:
                 return int(monotonic() * 1e9)
 
+            # Deadlines are often wall-clock times (dnspython's lifetime,
+            # many retry loops): the wall clock starts where it is and then
+            # moves with the virtual one.
+            epoch: float = _real_time() - net.monotonic()
+
+            def time_() -> float:
+                clock: float = net.monotonic()
+                return epoch + clock
+
+            def time_ns() -> int:
+                return int(time_() * 1e9)
+
             def sleep(seconds: float) -> None:
                 if seconds < 0:
                     raise ValueError("sleep length must be non-negative")
@@ -184,6 +230,8 @@ class patch:
             targets += [
                 (time, "monotonic", monotonic),
                 (time, "monotonic_ns", monotonic_ns),
+                (time, "time", time_),
+                (time, "time_ns", time_ns),
                 (time, "sleep", sleep),
             ]
         return targets
@@ -216,6 +264,7 @@ class patch:
         for owner, name, replacement in targets:
             saved.append((owner, name, owner.__dict__.get(name, _MISSING)))
             setattr(owner, name, replacement)
+        hold_ssl()
         self._saved = saved
         return self
 
@@ -227,6 +276,8 @@ class patch:
     ) -> None:
         saved, self._saved = self._saved, None
         try:
+            if saved is not None:
+                release_ssl()
             for owner, name, original in reversed(saved or []):
                 if original is _MISSING:
                     delattr(owner, name)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import operator
 import os
 import socket as _s
 import types
@@ -50,6 +51,11 @@ from ._errors import not_supported, standard_error
 from ._files import make_file, send_file
 from ._handle import Handle, timeout_value
 from ._options import get_std_option, set_std_option
+
+_INT_MAX = 2**31 - 1
+#: The largest backlog sockspec's ``Socket.listen`` takes; every backend caps
+#: it lower still (the memory network and Linux at ``net.core.somaxconn``).
+_MAX_BACKLOG = 65535
 
 __all__ = ["socket"]
 
@@ -337,9 +343,19 @@ class socket:
             raise OSError(errno.EINVAL, str(exc)) from None
 
     def listen(self, backlog: int = min(_s.SOMAXCONN, 128)) -> None:
-        """Start accepting connections."""
+        """Start accepting connections.
+
+        *backlog* is any C ``int``, as in CPython: a negative one counts as 0
+        and Linux caps a large one (anyio asks for 65536) at
+        ``net.core.somaxconn`` instead of refusing it.
+        """
+        n = operator.index(backlog)
+        if n > _INT_MAX:
+            raise OverflowError("signed integer is greater than maximum")
+        if n < -_INT_MAX - 1:
+            raise OverflowError("signed integer is less than minimum")
         try:
-            self._sock.listen(max(int(backlog), 0) or 1)
+            self._sock.listen(min(max(n, 0), _MAX_BACKLOG) or 1)
         except UnsupportedOperation:
             raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP)) from None
         except SocketError as exc:
