@@ -640,3 +640,124 @@ def test_a_long_lived_network_keeps_a_bounded_number_of_notes() -> None:
     assert len(notes) == _turns.NOTES_KEPT + 1
     assert notes[-1] == "... 5 more notes left out"
     network.close()
+
+
+def _connected_pair(net: Network) -> tuple[Socket, Socket]:
+    with Socket(backend=net, timeout=10) as lst:
+        lst.bind("127.0.0.1")
+        lst.listen()
+        client = Socket(backend=net, timeout=10)
+        client.connect("127.0.0.1", lst.local_port)
+        return client, lst.accept()
+
+
+def test_a_receive_that_waits_is_one_scheduling_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A receive that found nothing on its fast path let the lock go and
+    # entered again: two scheduling points, so two draws for a hand-over,
+    # for one call.
+    net = Network(seed=4)
+    client, server = _connected_pair(net)
+    points: list[tuple[int, bool]] = []
+    point = _turns.Turns.point
+
+    def counted(self: _turns.Turns, *, woken: bool = False, miss: bool = False) -> None:
+        points.append((threading.get_ident(), woken))
+        point(self, woken=woken, miss=miss)
+
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(server.receive(1)))
+    monkeypatch.setattr(_turns.Turns, "point", counted)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 10
+        while reader.ident not in net._sched._waiting and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert reader.ident in net._sched._waiting
+        client.send(b"x")
+    finally:
+        reader.join(10)
+        client.close()
+        server.close()
+        net.close()
+    assert got == [b"x"]
+    entries = [woken for ident, woken in points if ident == reader.ident]
+    assert entries.count(False) == 1, entries
+
+
+def test_a_thread_waiting_to_read_is_not_woken_by_the_room_its_peer_frees() -> None:
+    # Under the seeded schedule such a wake made the reader a candidate for
+    # the turn that could only wait again: two hand-overs for nothing.
+    net = Network(seed=5)
+    client, server = _connected_pair(net)
+    client.send(b"q")
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(client.receive(1)))
+    reader.start()
+    sched = net._sched
+    try:
+        deadline = time.monotonic() + 10
+        while reader.ident not in sched._waiting and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert reader.ident in sched._waiting
+        assert server.receive(1) == b"q"  # the client has room again
+        with sched.lock:
+            still_waiting = reader.ident in sched._waiting
+        server.send(b"a")
+    finally:
+        reader.join(10)
+        client.close()
+        server.close()
+        net.close()
+    assert still_waiting
+    assert got == [b"a"]
+
+
+def test_a_send_that_waits_for_room_is_one_scheduling_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    net = Network(seed=6)
+    client, server = _connected_pair(net)
+    client.timeout = 0
+    for _ in range(1000):  # fill the connection: the next send waits for room
+        try:
+            client.send(b"x" * 65536)
+        except sockspec.WouldBlock:
+            break
+    else:
+        pytest.fail("the connection never filled")
+    client.timeout = 10
+    points: list[tuple[int, bool]] = []
+    point = _turns.Turns.point
+
+    def counted(self: _turns.Turns, *, woken: bool = False, miss: bool = False) -> None:
+        points.append((threading.get_ident(), woken))
+        point(self, woken=woken, miss=miss)
+
+    sent: list[int] = []
+    writer = threading.Thread(target=lambda: sent.append(client.send(b"y")))
+    monkeypatch.setattr(_turns.Turns, "point", counted)
+    writer.start()
+    try:
+        deadline = time.monotonic() + 10
+        while writer.ident not in net._sched._waiting and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert writer.ident in net._sched._waiting
+        server.timeout = 0
+        while True:  # read everything: the writer gets room
+            try:
+                if not server.receive(1 << 20):
+                    break
+            except sockspec.WouldBlock:
+                if sent:
+                    break
+                time.sleep(0.001)
+    finally:
+        writer.join(10)
+        client.close()
+        server.close()
+        net.close()
+    assert sent == [1]
+    entries = [woken for ident, woken in points if ident == writer.ident]
+    assert entries.count(False) == 1, entries

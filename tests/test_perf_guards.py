@@ -14,6 +14,7 @@ import os
 import select
 import socket
 import sys
+import threading
 import tracemalloc
 from collections.abc import Callable, Iterator
 
@@ -510,3 +511,78 @@ def test_a_memory_connection_idle_after_traffic_keeps_one_block_per_queue() -> N
             tracemalloc.stop()
     # The idle connection (~1.8 KB) and two empty receive queues (~760 B each).
     assert per_connection <= 3500, per_connection
+
+
+# -- the seeded schedule's hand-over ------------------------------------------------
+
+_SOCKSPEC = os.path.dirname(sockspec.__file__)
+
+# sockspec's Python calls per round trip of a two-thread 1-byte ping-pong on
+# the default seeded schedule, both threads counted: 43.  It was 89: two
+# scheduling points (and draws) per receive that waited, the name of every
+# candidate looked up for a choice among one, the current Thread object and
+# its properties read per wait, the clock evaluated by a thread whose turn
+# had gone on, join() and dispatch() passing calls on, and each end woken
+# on the room the other freed by reading, which made it a candidate that
+# could only wait again.  Gate waits timing out under load add a few calls.
+HANDOVER_BUDGET = 50
+
+
+def _ping_pong_calls(trips: int) -> float:
+    """sockspec's Python calls per round trip, both threads of a ping-pong."""
+    net = Network(seed=1, schedule="seeded")
+    with sockspec.Socket(backend=net, timeout=30) as lst:
+        lst.bind("127.0.0.1")
+        lst.listen()
+        client = sockspec.Socket(backend=net, timeout=30)
+        client.connect("127.0.0.1", lst.local_port)
+        server = lst.accept()
+    calls = collections.Counter[str]()
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        code = frame.f_code  # type: ignore[attr-defined]
+        if event == "call" and code.co_filename.startswith(_SOCKSPEC):
+            calls[code.co_name] += 1
+
+    def echo(count: bool) -> None:
+        if count:
+            sys.setprofile(profile)
+        try:
+            for _ in range(trips):
+                server.send(server.receive(1))
+        finally:
+            sys.setprofile(None)
+
+    def run(count: bool) -> None:
+        thread = threading.Thread(target=echo, args=(count,), name="echo")
+        thread.start()
+        if count:
+            sys.setprofile(profile)
+        try:
+            for _ in range(trips):
+                client.send(b"x")
+                assert client.receive(1) == b"x"
+        finally:
+            sys.setprofile(None)
+            thread.join(30)
+        assert not thread.is_alive()
+
+    try:
+        run(False)  # the echo thread's start and end are not round trips
+        calls.clear()
+        gc.collect()
+        gc.disable()
+        try:
+            run(True)
+        finally:
+            gc.enable()
+    finally:
+        client.close()
+        server.close()
+        net.close()
+    return sum(calls.values()) / trips
+
+
+def test_a_seeded_two_thread_round_trip_stays_within_its_python_call_budget() -> None:
+    per_trip = _ping_pong_calls(200)
+    assert per_trip <= HANDOVER_BUDGET, f"{per_trip:.1f} calls per round trip"

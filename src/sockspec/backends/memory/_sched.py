@@ -87,7 +87,7 @@ from ._frames import BUSY as _BUSY
 from ._frames import blocked_on as _blocked_on
 from ._frames import idle_codes
 from ._timed import Timed as _Timed
-from ._turns import gate, open_gate
+from ._turns import _active, _local, gate, open_gate
 
 if TYPE_CHECKING:
     from ._turns import Turns
@@ -97,6 +97,7 @@ __all__ = ["Deadlock", "Scheduler", "StaleNetwork", "Waiter"]
 # Bound once: sockspec.compat.patch(clock=True) replaces time.monotonic with
 # the virtual clock, and the scheduler must keep measuring wall time.
 _wall = time.monotonic
+_get_ident = threading.get_ident
 
 
 class Deadlock(RuntimeError):
@@ -128,7 +129,16 @@ _MIN_POLL = 0.002
 class Waiter:
     """One thread blocked on the network."""
 
-    __slots__ = ("deadline", "error", "gate", "ident", "name", "sockets", "what")
+    __slots__ = (
+        "deadline",
+        "error",
+        "gate",
+        "ident",
+        "reads",
+        "sockets",
+        "thread",
+        "what",
+    )
 
     def __init__(
         self,
@@ -136,22 +146,37 @@ class Waiter:
         what: str,
         deadline: float | None,
         sockets: Callable[[], str],
+        *,
+        reads: bool = False,
     ) -> None:
         # *lock* (the network's) is implied: the waiter sleeps on its
         # thread's gate, released by wake() or by the turn's hand-over.
         #: The waiting thread's gate (:func:`._turns.gate`).
-        self.gate = gate()
+        try:
+            self.gate: _thread.LockType = _local.gate
+        except AttributeError:
+            self.gate = gate()
         #: Virtual time at which the wait ends by itself, or ``None``.
         self.deadline = deadline
         #: An error to raise in the waiting thread (deadlock, shutdown).
         self.error: BaseException | None = None
-        thread = threading.current_thread()
-        self.ident = thread.ident
-        self.name = thread.name
+        ident = _get_ident()
+        self.ident: int | None = ident
+        # current_thread() only for a thread threading has not seen (it
+        # registers one): this runs on every wait.
+        self.thread = _active.get(ident) or threading.current_thread()
         #: The operation, for error messages (``"receive()"``).
         self.what = what
+        #: Whether the thread waits to read: the room its peer frees by
+        #: reading is none of its business (see :func:`._selector.notify_room`).
+        self.reads = reads
         #: Describes the sockets involved, evaluated only for messages.
         self.sockets = sockets
+
+    @property
+    def name(self) -> str:
+        """The waiting thread's name."""
+        return self.thread.name
 
     def describe(self) -> str:
         """One line: thread, operation, sockets."""
@@ -382,18 +407,33 @@ class Scheduler:
                 self._outsiders.discard(threading.current_thread())
         g = w.gate
         g.acquire(False)  # a release left from an earlier wait
-        self._waiting[w.ident] = w
+        ident = w.ident
+        waiting = self._waiting
+        waiting[ident] = w
         if turns is not None:
-            turns.release()
-        self._touch()
+            turns.release(g)
+        self._mark = self._credited = _wall()
         interval = _MIN_POLL
         lock = self.lock
+        woken = self._woken
         try:
-            while w.ident in self._waiting:
-                self._progress()
-                if w.ident not in self._waiting:
+            while ident in waiting:
+                if (
+                    turns is not None
+                    and (holder := turns.turn) is not None
+                    and holder != ident
+                    and (holder in turns.ready or holder in woken)
+                ):
+                    # The turn went to a thread on its way to a point: the
+                    # clock stays (Turns.holds_clock()), nothing to evaluate.
+                    self._due = None
+                else:
+                    self._progress()
+                if ident not in waiting:
                     break
-                handoff = turns.handoff() if turns is not None else None
+                handoff = None
+                if turns is not None:
+                    handoff, turns._handoff = turns._handoff, None
                 pause = interval
                 due = self._due
                 if due is not None:
@@ -406,8 +446,14 @@ class Scheduler:
                     if left < interval:
                         interval = _MIN_POLL / 2
                 lock.release()
-                if handoff is not None:
-                    open_gate(handoff)
+                # The chosen thread's gate is opened last, just before this
+                # one sleeps: the sooner this thread lets the GIL go, the
+                # less often the woken one finds it taken and sleeps again.
+                if handoff is not None and handoff.locked():
+                    try:
+                        handoff.release()
+                    except RuntimeError:
+                        pass  # opened meanwhile under another network's lock
                 try:
                     g.acquire(True, pause)
                 finally:
@@ -416,14 +462,19 @@ class Scheduler:
                 # that went idle or died, which nobody announces.
                 interval = min(interval * 2, _MAX_POLL)
         finally:
-            self._waiting.pop(w.ident, None)
+            waiting.pop(ident, None)
             if turns is not None:
-                turns.point(woken=True)  # wait for the turn to go on
-                handoff = turns.handoff()  # none left, unless it stopped
+                if turns.turn == ident and not turns._gone and ident not in turns._outs:
+                    turns._held = None  # chosen on its way back: point(woken=True)
+                else:
+                    turns.point(woken=True)  # wait for the turn to go on
+                # None left, unless the schedule stopped or the wait ended
+                # before the loop let the lock go.
+                handoff, turns._handoff = turns._handoff, None
                 if handoff is not None:
                     open_gate(handoff)
-            self._woken.discard(w.ident)
-            self._touch()
+            woken.discard(ident)
+            self._mark = self._credited = _wall()
         if w.error is not None:
             raise w.error
 

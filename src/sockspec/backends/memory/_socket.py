@@ -99,7 +99,7 @@ from ._ports import (
     unbind,
 )
 from ._sched import Waiter
-from ._selector import READ_BITS, mask, notify
+from ._selector import READ_BITS, mask, notify, notify_room
 from ._stream import close_connection, send_stream, shut_connection, take_stream
 from ._tcp import TcpState, Told
 
@@ -265,15 +265,24 @@ class MemorySocket(SocketImpl):
     # -- helpers -------------------------------------------------------------------
 
     def wait(
-        self, what: str, deadline: float | None, also: MemorySocket | None = None
+        self,
+        what: str,
+        deadline: float | None,
+        also: MemorySocket | None = None,
+        *,
+        reads: bool = False,
     ) -> None:
-        """Block until notified or *deadline* (lock held); raise if closed."""
+        """Block until notified or *deadline* (lock held); raise if closed.
+
+        *reads*: the thread waits for something to read, so the room its
+        peer frees by reading does not wake it (:func:`._selector.notify_room`).
+        """
         if self.closed:
             # Closed by another thread while this one waited for its turn
             # (the seeded schedule lets the lock go there): nothing would
             # ever wake this wait.
             raise closed_while_waiting()
-        w = Waiter(self.lock, what, deadline, self.__repr__)
+        w = Waiter(self.lock, what, deadline, self.__repr__, reads=reads)
         waiters = self.waiters
         if waiters is None:
             waiters = self.waiters = []
@@ -465,8 +474,13 @@ class MemorySocket(SocketImpl):
             lock = self.lock
             lock.acquire()
             try:
-                if self.sched._strangers:
-                    self.sched.join()
+                sched = self.sched
+                if sched._strangers:
+                    turns = sched.turns
+                    if turns is not None and sched._retired is None:
+                        turns.point()  # what join() does, one call less
+                    else:
+                        sched.join()
                 if (
                     peer is self.tx
                     and n
@@ -482,6 +496,9 @@ class MemorySocket(SocketImpl):
                     if peer.waiters or peer.sels:
                         notify(peer)
                     return n
+                # Go on under the lock (a connected stream socket): the call
+                # has had its scheduling point; see receive().
+                return send_stream(self, data)
             finally:
                 lock.release()
         return self._send_slow(data)
@@ -501,8 +518,13 @@ class MemorySocket(SocketImpl):
             lock = self.lock  # acquire/release: see send()
             lock.acquire()
             try:
-                if self.sched._strangers:
-                    self.sched.join()
+                sched = self.sched
+                if sched._strangers:
+                    turns = sched.turns
+                    if turns is not None and sched._retired is None:
+                        turns.point()  # what join() does, one call less
+                    else:
+                        sched.join()
                 rx = self.rx
                 if rx is not None and len(rx) == 1 and self.stream:
                     data: bytes = rx[0]
@@ -515,52 +537,59 @@ class MemorySocket(SocketImpl):
                         self.received += n
                         peer = self.peer
                         if peer is not None and (peer.waiters or peer.sels):
-                            notify(peer)
+                            notify_room(peer)
                         return data
+                # Go on under the lock: the call has had its scheduling
+                # point, and a second one would draw for a hand-over again.
+                return self._receive_locked(maxlen)[0]
             finally:
                 lock.release()
         return self._receive_slow(maxlen)[0]
 
     def _receive_slow(self, maxlen: int) -> tuple[bytes, Source]:
-        timeout = self.timeout
         with self.lock:
             self.sched.join()
-            deadline = None if not timeout else self.sched.now + timeout
-            net = self.net
-            slow_done = False
-            while True:
-                if self.rx:
-                    if net.rule_set.handles and not slow_done:
-                        delay = net.rule_set.slow_reader(self)
-                        slow_done = True
-                        if delay > 0:
-                            until = self.sched.now + delay
-                            while self.sched.now < until:
-                                self.wait("receive() (SlowReader)", until)
-                            continue
-                    if self.stream:
-                        return take_stream(self, maxlen), None
-                    return take_dgram(self, maxlen)
-                if self.stream and self.eof and not self.unix:
-                    return b"", None  # Linux SOCK_DONE: EOF wins over an error
-                if self.error:
-                    code, self.error = self.error, 0
-                    raise errno_error(code)
-                if self.stream:
-                    if self.rd_shut or self.state.dead:
-                        return b"", None
-                    if self.state.idle or self.state is LISTEN:
-                        raise NotConnected("Transport endpoint is not connected")
-                elif self.rd_shut and timeout != 0:
-                    return b"", None
-                if timeout == 0:
-                    self.sched.spin()
-                    if self.rx or self.error:
+            return self._receive_locked(maxlen)
+
+    def _receive_locked(self, maxlen: int) -> tuple[bytes, Source]:
+        """receive() past its scheduling point (lock held)."""
+        timeout = self.timeout
+        deadline = None if not timeout else self.sched.now + timeout
+        net = self.net
+        slow_done = False
+        while True:
+            if self.rx:
+                if net.rule_set.handles and not slow_done:
+                    delay = net.rule_set.slow_reader(self)
+                    slow_done = True
+                    if delay > 0:
+                        until = self.sched.now + delay
+                        while self.sched.now < until:
+                            self.wait("receive() (SlowReader)", until)
                         continue
-                    raise WouldBlock("Resource temporarily unavailable")
-                if deadline is not None and self.sched.now >= deadline:
-                    raise Timeout("timed out")
-                self.wait("receive()", deadline)
+                if self.stream:
+                    return take_stream(self, maxlen), None
+                return take_dgram(self, maxlen)
+            if self.stream and self.eof and not self.unix:
+                return b"", None  # Linux SOCK_DONE: EOF wins over an error
+            if self.error:
+                code, self.error = self.error, 0
+                raise errno_error(code)
+            if self.stream:
+                if self.rd_shut or self.state.dead:
+                    return b"", None
+                if self.state.idle or self.state is LISTEN:
+                    raise NotConnected("Transport endpoint is not connected")
+            elif self.rd_shut and timeout != 0:
+                return b"", None
+            if timeout == 0:
+                self.sched.spin()
+                if self.rx or self.error:
+                    continue
+                raise WouldBlock("Resource temporarily unavailable")
+            if deadline is not None and self.sched.now >= deadline:
+                raise Timeout("timed out")
+            self.wait("receive()", deadline, reads=True)
 
     def rx_queue(self) -> deque[Any]:
         """The receive queue, made on first use."""

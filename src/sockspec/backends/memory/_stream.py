@@ -27,7 +27,7 @@ from ...api.constants import SO_LINGER
 from ...api.errors import BrokenPipe, WouldBlock, send_before_connect, send_timed_out
 from ._faults import ShortReads, ShortWrites
 from ._ports import TIME_WAIT, errno_error, wire_local
-from ._selector import notify
+from ._selector import notify, notify_room
 from ._tcp import TcpEvent, TcpState, Told, next_state
 
 if TYPE_CHECKING:
@@ -222,7 +222,7 @@ def take_stream(sock: MemorySocket, maxlen: int) -> bytes:
     sock.received += len(data)
     peer = sock.peer
     if peer is not None:
-        notify(peer)
+        notify_room(peer)
     return data
 
 
@@ -276,7 +276,7 @@ def pump(sock: MemorySocket) -> None:
         sock.inflight_size -= len(data)
         arrive(sock, kind, data)
     if sock.peer is not None:
-        notify(sock.peer)  # in-flight bytes no longer count against the sender
+        notify_room(sock.peer)  # in-flight bytes no longer count against it
 
 
 def release(sock: MemorySocket) -> None:

@@ -216,7 +216,7 @@ class Turns:
                 return  # chosen on its way back, or alone: nothing to choose
             if not self._known(me):
                 self._settle(me)
-            if not self.ready and not self._transit(me):
+            if not self.ready and (not self.sched._woken or not self._transit(me)):
                 return  # nobody else can run: no choice to make
             if not miss and self.rng.random() >= PREEMPT:
                 return
@@ -229,22 +229,29 @@ class Turns:
         if thread is not None:
             self.sched._outsiders.discard(thread)
 
-    def release(self) -> None:
+    def release(self, g: _thread.LockType) -> None:
         """The calling thread blocks on the network: the turn goes on.
 
         Called after the thread is registered as waiting, before it waits
-        on its gate (registered in :attr:`_gates` for a later hand-over).
+        on its gate *g* (registered in :attr:`_gates` for a later hand-over).
         """
         me = _get_ident()
-        self._gates[me] = gate()
-        self._watch.pop(me, None)
+        self._gates[me] = g
+        if self._watch:
+            self._watch.pop(me, None)
         if self._gone:
             self._gone.pop(me, None)
         if self._settling:
             self._nudge()
         if self.turn == me:
             self.turn = None
-            self.dispatch(later=True)
+            # dispatch(later=True), one call less on every hand-over.
+            if (
+                not self.off
+                and (self.ready or self._transit(None))
+                and (self._known(None) or self._settle(None, wait=False))
+            ):
+                self._give(self._choose(None), later=True)
 
     def dispatch(self, *, later: bool = False) -> None:
         """The turn is free: give it to a candidate once all are settled.
@@ -435,13 +442,23 @@ class Turns:
 
         Known: waiting for the turn, blocked on the network, woken on its way
         back, given up on, or an outsider.  Then nobody can be running out
-        of sight and no frame needs looking at: the hot path.
+        of sight and no frame needs looking at: the hot path, which is why
+        :meth:`_unseen`'s set operations are repeated here instead of called.
         """
         if _limbo:
             return False  # a thread is starting
+        rest = _active.keys() - self.ready.keys()
+        sched = self.sched
+        if sched._waiting:
+            rest.difference_update(sched._waiting)
+        if sched._woken:
+            rest.difference_update(sched._woken)
+        rest.discard(me)
+        if not rest:
+            return True
         outs = self._outs
         gone = self._gone
-        for ident in self._unseen(me):
+        for ident in rest:
             thread = _active.get(ident)
             if thread is None:
                 continue  # ended meanwhile
@@ -472,21 +489,26 @@ class Turns:
         # Idents differ from process to process, names do not: the
         # candidates are drawn from in the order of their names.
         keyed = self._order
-        if me is not None and me in self._keys:
-            keyed = [k for k in keyed if k[1] != me]
+        mine = me is not None and me in self._keys
         woken = self.sched._woken
+        extra: list[int] = []
         if woken:
             ready = self.ready
             waiting = self.sched._waiting
-            extra = [
-                (_name(i), i)
-                for i in woken
-                if i is not None and i != me and i not in ready and i not in waiting
-            ]
+            for i in woken:  # a loop, not a comprehension: no frame on 3.11
+                if i is not None and i != me and i not in ready and i not in waiting:
+                    extra.append(i)
+        if len(keyed) - mine + len(extra) == 1:
+            # One candidate (a two-thread exchange): no draw, no name read.
             if extra:
-                keyed = sorted(keyed + extra)
-        if len(keyed) == 1:
-            return keyed[0][1]
+                return extra[0]
+            for key in keyed:
+                if key[1] != me:
+                    return key[1]
+        if mine:
+            keyed = [k for k in keyed if k[1] != me]
+        if extra:
+            keyed = sorted(keyed + [(_name(i), i) for i in extra])
         return self.rng.choice(keyed)[1]
 
     def _settle(self, me: int | None, *, wait: bool = True) -> bool:
