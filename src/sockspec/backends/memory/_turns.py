@@ -751,19 +751,23 @@ _Window: TypeAlias = "tuple[float, float, float | None, dict[int, _Usage], float
 #: :meth:`Turns._overdue`'s answer for a thread seen acting since its
 #: window began.
 _AGAIN: tuple[str, str] = ("seen acting", "")
-#: Where the run count is not known: CPU seconds another thread must use
-#: within a window to count as running.
+#: CPU seconds another thread must use within a window to count as
+#: running (besides any new time slice: one that kept its core all along
+#: has none).
 _RAN = 0.0005
 
 
 def _any_ran(now: dict[int, _Usage], before: dict[int, _Usage], silent: int) -> bool:
-    """Whether a thread in *now* other than *silent* started, was run, or
-    is runnable since *before* was taken.
+    """Whether a thread other than *silent* started, ended, came to wait
+    for the turn, was run, or is runnable since *before* was taken
+    (*now*).
 
     Any run counts, however short: a thread waiting for the GIL wakes every
     switch interval to ask for it, and on a machine with ten runnable
     threads per core it may get only microseconds of CPU in a window.
     """
+    if before.keys() - now.keys() - {silent}:
+        return True  # ended, or came to wait for the turn, meanwhile
     for ident, use in now.items():
         if ident == silent:
             continue
@@ -772,8 +776,8 @@ def _any_ran(now: dict[int, _Usage], before: dict[int, _Usage], silent: int) -> 
         use0 = before[ident]
         if use is None or use0 is None:
             return True
-        if (use[1] < 0 and use[0] - use0[0] > _RAN) or use[1] != use0[1]:
-            return True
+        if use[0] - use0[0] > _RAN or use[1] != use0[1]:
+            return True  # ran on: no new time slice, but CPU time
         stat = _stat(ident)
         if stat is not None and stat[0] == "R":
             return True
