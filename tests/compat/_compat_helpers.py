@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
+
+from sockspec import compat
+from sockspec.backends.memory import Network
 
 
 @contextlib.contextmanager
@@ -55,3 +59,34 @@ class EchoServer(http.server.ThreadingHTTPServer):
     """A threading HTTP server whose close joins its handler threads."""
 
     daemon_threads = False  # server_close() joins the handlers: no fd leaks
+
+
+@contextlib.contextmanager
+def serving(
+    net: Network, host: str, port: int, handle: Callable[[Any], None]
+) -> Iterator[None]:
+    """A fake server on *port* of a new host *host* of *net* for the block:
+    each connection in a thread of its own, given to *handle*; all of them
+    joined when the block ends."""
+    with compat.patch(net.add_host(host)):
+        listener = socket.create_server(("0.0.0.0", port))
+
+    def accept_all() -> None:
+        threads = []
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                break  # closed: the test is over
+            threads.append(threading.Thread(target=handle, args=(conn,)))
+            threads[-1].start()
+        for thread in threads:
+            thread.join(10)
+
+    thread = threading.Thread(target=accept_all)
+    thread.start()
+    try:
+        yield
+    finally:
+        listener.close()
+        thread.join(10)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import sockspec
 from sockspec import compat
 
 
@@ -42,3 +43,22 @@ def server_side(patched: Any) -> Iterator[tuple[Any, str]]:
         return
     api = patched.add_host("api")
     yield (lambda: compat.patch(api)), "api"
+
+
+@pytest.fixture(params=["real", "stdlib", "selectors", "memory"])
+def where(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``real`` (no patch), or the standard modules patched onto a backend:
+    the tests that take it check that compat behaves as the real modules
+    do, on every backend."""
+    name: str = request.param
+    if name == "real":
+        yield name
+        return
+    if name == "memory":
+        from sockspec.backends.memory import Network
+
+        with Network(seed=7) as net, sockspec.use_backend(net), compat.patch():
+            yield name
+        return
+    with compat.patch(name):
+        yield name

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _compat_helpers import serving
 
 from sockspec import compat
 from sockspec.backends.memory import Network, Reset
@@ -23,22 +23,8 @@ pytestmark = pytest.mark.timeout(60)
 class _FakeMemcached:
     """The text protocol's set, get/gets (several keys), delete and version."""
 
-    def __init__(self, listener: Any) -> None:
-        self.listener = listener
+    def __init__(self) -> None:
         self.store: dict[bytes, tuple[bytes, bytes]] = {}
-        self.threads: list[threading.Thread] = []
-
-    def serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                break  # closed: the test is over
-            thread = threading.Thread(target=self.handle, args=(conn,))
-            thread.start()
-            self.threads.append(thread)
-        for thread in self.threads:
-            thread.join(10)
 
     def handle(self, conn: Any) -> None:
         with conn, conn.makefile("rb") as stream:
@@ -75,19 +61,9 @@ def net(no_fd_leak: None) -> Iterator[Network]:
         yield network
 
 
-@contextlib.contextmanager
-def memcached(net: Network) -> Iterator[None]:
+def memcached(net: Network) -> contextlib.AbstractContextManager[None]:
     """A fake memcached on port 11211 of host ``mc``."""
-    with compat.patch(net.add_host("mc")):
-        listener = socket.create_server(("0.0.0.0", 11211))
-    server = _FakeMemcached(listener)
-    thread = threading.Thread(target=server.serve)
-    thread.start()
-    try:
-        yield
-    finally:
-        listener.close()
-        thread.join(10)
+    return serving(net, "mc", 11211, _FakeMemcached().handle)
 
 
 def test_commands_and_faults(net: Network) -> None:

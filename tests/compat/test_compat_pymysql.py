@@ -7,15 +7,13 @@ for ``SELECT <literal>``.
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import struct
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _compat_helpers import serving
 
 from sockspec import compat
 from sockspec.backends.memory import Network
@@ -90,40 +88,14 @@ def _serve_one(conn: Any) -> None:
             pass
 
 
-def _serve(listener: Any) -> None:
-    threads = []
-    while True:
-        try:
-            conn, _ = listener.accept()
-        except OSError:
-            break  # closed: the test is over
-        threads.append(threading.Thread(target=_serve_one, args=(conn,)))
-        threads[-1].start()
-    for thread in threads:
-        thread.join(10)
-
-
 @pytest.fixture
 def net(no_fd_leak: None) -> Iterator[Network]:
     with Network(seed=4) as network:
         yield network
 
 
-@contextlib.contextmanager
-def mysql(net: Network) -> Iterator[None]:
-    with compat.patch(net.add_host("db")):
-        listener = socket.create_server(("0.0.0.0", 3306))
-    thread = threading.Thread(target=_serve, args=(listener,))
-    thread.start()
-    try:
-        yield
-    finally:
-        listener.close()
-        thread.join(10)
-
-
 def test_query_ping_timeout_and_refusal(net: Network) -> None:
-    with mysql(net), compat.patch(net, clock=True):
+    with serving(net, "db", 3306, _serve_one), compat.patch(net, clock=True):
         conn = pymysql.connect(
             host="db", user="u", password="p", database="x",
             connect_timeout=5, read_timeout=5,

@@ -10,32 +10,11 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-import sockspec
-from sockspec import compat
-
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture(params=["real", "stdlib", "selectors", "memory"])
-def where(request: pytest.FixtureRequest) -> Iterator[str]:
-    """``real`` (no patch), or the standard modules patched onto a backend."""
-    name: str = request.param
-    if name == "real":
-        yield name
-        return
-    if name == "memory":
-        from sockspec.backends.memory import Network
-
-        with Network(seed=7) as net, sockspec.use_backend(net), compat.patch():
-            yield name
-        return
-    with compat.patch(name):
-        yield name
 
 
 def _connected_pair() -> tuple[socket.socket, socket.socket]:

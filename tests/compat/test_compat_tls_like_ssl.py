@@ -15,14 +15,10 @@ import ssl
 import struct
 import sys
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import trustme
-
-import sockspec
-from sockspec import compat
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -31,23 +27,6 @@ pytestmark = pytest.mark.timeout(60)
 RESET: type[OSError] = (
     ssl.SSLEOFError if sys.version_info < (3, 13) else ConnectionResetError
 )
-
-
-@pytest.fixture(params=["real", "stdlib", "selectors", "memory"])
-def where(request: pytest.FixtureRequest) -> Iterator[str]:
-    """``real`` (no patch), or the standard modules patched onto a backend."""
-    name: str = request.param
-    if name == "real":
-        yield name
-        return
-    if name == "memory":
-        from sockspec.backends.memory import Network
-
-        with Network(seed=7) as net, sockspec.use_backend(net), compat.patch():
-            yield name
-        return
-    with compat.patch(name):
-        yield name
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+
 import pytest
 
 
@@ -21,3 +23,16 @@ def need_descriptors(count: int) -> None:
     if hard != resource.RLIM_INFINITY and hard < count:
         pytest.skip(f"needs {count} descriptors, the hard limit is {hard}")
     resource.setrlimit(resource.RLIMIT_NOFILE, (count, hard))
+
+
+def tls_contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a certificate for ``localhost`` from a new
+    trustme CA, and a client context trusting that CA (skips without
+    trustme)."""
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    return server_ctx, client_ctx

@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import pytest
+from _asyncio_helpers import tls_contexts
 
 from sockspec import compat
 from sockspec.backends.memory import Network, Reset
@@ -179,14 +180,7 @@ def test_aiohappyeyeballs_imported_after_the_loop_was_made(net: Network) -> None
 
 def test_https_ipv6_and_unix_sites(loop_backend: Any, tmp_path: Any) -> None:
     """aiohttp's server sets SO_KEEPALIVE on each connection, UNIX ones too."""
-    import ssl
-
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost").configure_cert(server_ctx)
-    client_ctx = ssl.create_default_context()
-    ca.configure_trust(client_ctx)
+    server_ctx, client_ctx = tls_contexts()
     path = str(tmp_path / "app.sock")
 
     async def main() -> list[Any]:

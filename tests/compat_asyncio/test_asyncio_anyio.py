@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
 from typing import Any
 
 import pytest
+from _asyncio_helpers import tls_contexts
 
 from sockspec import compat
 from sockspec.backends.memory import Network
@@ -25,14 +25,9 @@ async def _upper(stream: Any) -> None:
 
 def test_listener_connect_tls_and_udp(loop_backend: Any) -> None:
     """create_tcp_listener makes its own socket; TLS through anyio's TLSStream."""
-    trustme = pytest.importorskip("trustme")
     from anyio.streams.tls import TLSListener
 
-    ca = trustme.CA()
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost").configure_cert(server_ctx)
-    client_ctx = ssl.create_default_context()
-    ca.configure_trust(client_ctx)
+    server_ctx, client_ctx = tls_contexts()
 
     async def main() -> list[Any]:
         out: list[Any] = []

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from _asyncio_helpers import tls_contexts
 
 from _fake_redis import redis_answer
 from sockspec import compat
@@ -127,14 +128,7 @@ def test_redis_asyncio_against_a_fake_server(loop_backend: Any) -> None:
 
 def test_tls_streams_with_asyncio_ssl(loop_backend: Any) -> None:
     """asyncio's own TLS (ssl.MemoryBIO over the transport) on compat sockets."""
-    import ssl
-
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost").configure_cert(server_ctx)
-    client_ctx = ssl.create_default_context()
-    ca.configure_trust(client_ctx)
+    server_ctx, client_ctx = tls_contexts()
 
     async def main() -> tuple[bytes, Any]:
         async def handle(reader: asyncio.StreamReader, writer: Any) -> None:

@@ -13,6 +13,7 @@ import ssl
 from typing import Any
 
 import pytest
+from _asyncio_helpers import tls_contexts
 
 from sockspec import compat
 from sockspec.backends.memory import Network
@@ -96,12 +97,7 @@ def test_server_and_clients_with_faults(net: Network) -> None:
 
 @pytest.mark.parametrize("patched", [False, True])
 def test_https_server_and_client(net: Network, patched: bool) -> None:
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost").configure_cert(server_ctx)
-    client_ctx = ssl.create_default_context()
-    ca.configure_trust(client_ctx)
+    server_ctx, client_ctx = tls_contexts()
 
     async def main() -> list[Any]:
         server = _app().listen(8443, address="127.0.0.1", ssl_options=server_ctx)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import ssl
 import threading
 from typing import Any
 
 import pytest
+from _asyncio_helpers import tls_contexts
 
 from sockspec import compat
 from sockspec.backends.memory import Latency, Network
@@ -28,12 +28,7 @@ async def _echo(ws: Any) -> None:
 
 
 def test_echo_large_messages_and_tls(loop_backend: Any) -> None:
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost").configure_cert(server_ctx)
-    client_ctx = ssl.create_default_context()
-    ca.configure_trust(client_ctx)
+    server_ctx, client_ctx = tls_contexts()
     blob = os.urandom(300_000)  # random: permessage-deflate cannot shrink it
 
     async def main() -> list[Any]:
