@@ -14,7 +14,7 @@ import pytest
 
 import sockspec
 from sockspec import Socket
-from sockspec.backends.memory import Network, _turns
+from sockspec.backends.memory import Network, _proc, _turns
 
 SCENARIO = Path(__file__).with_name("determinism_scenario.py")
 
@@ -391,7 +391,7 @@ def _sleep_then_connect(seed: int) -> bool:
     longer (it then no longer tells the 20 ms grace from the old 0.1 s one,
     but an idle machine still does).
     """
-    pause = 0.05 * _turns._crowding()
+    pause = 0.05 * _proc.crowding()
     net = Network(seed=seed)
     lst = Socket(backend=net, timeout=5)  # this thread holds the turn
     listening = threading.Event()
@@ -506,7 +506,7 @@ def test_what_a_silent_thread_sleeps_on_is_told_from_proc() -> None:
     # The GIL (a thread that wants to run Python while this one holds the
     # GIL), a threading lock, and time.sleep: the first two may end as soon
     # as another thread acts, the last is plainly blocked outside.
-    if _turns._FUTEX is None:
+    if _proc.FUTEX is None:
         pytest.skip("futex's number on this machine is not known")
     stop = threading.Event()
     lock = threading.Lock()
@@ -526,10 +526,10 @@ def test_what_a_silent_thread_sleeps_on_is_told_from_proc() -> None:
     try:
         time.sleep(0.1)
         spinner, locked, sleeper = (t.ident or 0 for t in threads)
-        assert _turns._asleep_on(locked) == _turns._LOCK
-        assert _turns._asleep_on(sleeper) == ""
+        assert _proc.asleep_on(locked) == _proc.LOCK
+        assert _proc.asleep_on(sleeper) == ""
         # While this thread runs Python, it holds the GIL the spinner waits for.
-        assert {_turns._asleep_on(spinner) for _ in range(5)} == {_turns._GIL}
+        assert {_proc.asleep_on(spinner) for _ in range(5)} == {_proc.GIL}
     finally:
         stop.set()
         lock.release()

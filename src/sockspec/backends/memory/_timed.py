@@ -12,7 +12,9 @@ another wait.
 
 from __future__ import annotations
 
-from ._turns import _PRECISE, _cpu, _stat
+from ._proc import PRECISE as _PRECISE
+from ._proc import cpu as _cpu
+from ._proc import state as _stat
 
 __all__ = ["Timed"]
 

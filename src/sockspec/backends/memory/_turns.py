@@ -60,7 +60,7 @@ import time
 from types import CodeType, FrameType
 from typing import TYPE_CHECKING, TypeAlias
 
-from . import _executor
+from . import _executor, _proc
 
 if TYPE_CHECKING:
     from ._sched import Scheduler
@@ -71,19 +71,12 @@ __all__ = ["BUDGET", "GRACE", "NOTES_KEPT", "Turns", "gate", "open_gate"]
 BUDGET = 2.0
 _POLL = 0.001
 _MAX_POLL = 0.02
-try:
-    _TICK = 1.0 / os.sysconf("SC_CLK_TCK")
-except (AttributeError, ValueError, OSError):  # pragma: no cover - not Linux
-    _TICK = 0.01
-# schedstat gives a thread's CPU time in nanoseconds, stat only in clock
-# ticks (10 ms): a short window needs the former.
-_PRECISE = os.path.exists(f"/proc/self/task/{threading.get_native_id()}/schedstat")
 #: Wall seconds after which a silent thread is looked at: one blocked
 #: outside the network (sleep, I/O, a C lock) is not waited for any longer.
 #: Four GIL switch intervals, so that a holder waiting for the GIL behind
 #: computing threads gets it (and CPU time) within the window; 0.1 s where
 #: CPU time is only counted in clock ticks.
-GRACE = max(0.015, 4 * sys.getswitchinterval()) if _PRECISE else 0.1
+GRACE = max(0.015, 4 * sys.getswitchinterval()) if _proc.PRECISE else 0.1
 # How often a thread waiting for the turn looks at a silent holder at most:
 # twice a grace, so that one blocked outside is passed soon after it.
 _WATCH_POLL = min(_MAX_POLL, GRACE / 2)
@@ -529,7 +522,7 @@ class Turns:
             if not busy:
                 return True
             left = []
-            others: dict[int, _Usage] | None = None  # one look for them all
+            others: dict[int, _proc.Usage] | None = None  # one look for them all
             for ident in busy:
                 seen = watch.get(ident)
                 if seen is None:
@@ -645,7 +638,7 @@ class Turns:
 
     @staticmethod
     def _window(
-        ident: int, others: dict[int, _Usage], first: float | None = None
+        ident: int, others: dict[int, _proc.Usage], first: float | None = None
     ) -> _Window:
         """Start measuring the silence of thread *ident*, first waited for
         at *first* (now if ``None``): now, its CPU time, what the *others*
@@ -654,12 +647,12 @@ class Turns:
         return (
             now if first is None else first,
             now,
-            _cpu(ident),
+            _proc.cpu(ident),
             others,
-            _crowding(),
+            _proc.crowding(),
         )
 
-    def _others(self) -> dict[int, _Usage]:
+    def _others(self) -> dict[int, _proc.Usage]:
         """CPU use of the live threads other than the caller that the
         schedule does not know to be asleep (waiting for the turn,
         settling, given up on).
@@ -671,7 +664,7 @@ class Turns:
         rest.difference_update(self._settling)
         rest.discard(_get_ident())
         gone = self._gone
-        return {i: _usage(i) for i in rest if not (gone and i in gone)}
+        return {i: _proc.usage(i) for i in rest if not (gone and i in gone)}
 
     def _overdue(self, ident: int, window: _Window) -> tuple[str, str] | None:
         """Why the schedule stops waiting for silent thread *ident*, and
@@ -705,23 +698,23 @@ class Turns:
             return _AGAIN
         if waited < GRACE or cpu0 is None:
             return None
-        stat = _stat(ident)
+        stat = _proc.state(ident)
         if stat is None or stat[0] == "R":
             return _AGAIN  # runnable: it runs, or the OS is about to run it
-        on = _asleep_on(ident)
-        if on == _GIL:
+        on = _proc.asleep_on(ident)
+        if on == _proc.GIL:
             # Maybe waiting for the GIL, which a loaded machine can keep
             # from it for tens of milliseconds.  Count the CPU time it
             # could have had meanwhile: with ten runnable threads per core,
             # a thread that works all along is as silent for 20 ms as one
             # blocked for good.
-            waited /= max(crowd0, _crowding())
+            waited /= max(crowd0, _proc.crowding())
             if waited < GRACE:
                 return None
-        cpu = _cpu(ident)
+        cpu = _proc.cpu(ident)
         if cpu is None or cpu - cpu0 > waited / 4:
             return _AGAIN
-        if on and _any_ran(self._others(), others0, ident):
+        if on and _proc.any_ran(self._others(), others0, ident):
             return None  # the lock's owner may be the thread that ran
         where = _where(ident)
         if _in_primitive(ident):
@@ -740,48 +733,14 @@ class Turns:
             notes.append(line)
 
 
-#: What a thread used of the CPU: seconds, and how many times it was run
-#: (Linux's ``schedstat``; -1 where only ``stat``'s ticks are known).
-_Usage: TypeAlias = "tuple[float, int] | None"
 #: A thread's silence: when it was first waited for (wall time), when it
 #: was last seen acting, its CPU time then, and the CPU time then of the
 #: threads it could be waiting for (:meth:`Turns._others`), and how crowded
-#: the machine's CPUs were (:func:`_crowding`).
-_Window: TypeAlias = "tuple[float, float, float | None, dict[int, _Usage], float]"
+#: the machine's CPUs were (:func:`_proc.crowding`).
+_Window: TypeAlias = "tuple[float, float, float | None, dict[int, _proc.Usage], float]"
 #: :meth:`Turns._overdue`'s answer for a thread seen acting since its
 #: window began.
 _AGAIN: tuple[str, str] = ("seen acting", "")
-#: CPU seconds another thread must use within a window to count as
-#: running (besides any new time slice: one that kept its core all along
-#: has none).
-_RAN = 0.0005
-
-
-def _any_ran(now: dict[int, _Usage], before: dict[int, _Usage], silent: int) -> bool:
-    """Whether a thread other than *silent* started, ended, came to wait
-    for the turn, was run, or is runnable since *before* was taken
-    (*now*).
-
-    Any run counts, however short: a thread waiting for the GIL wakes every
-    switch interval to ask for it, and on a machine with ten runnable
-    threads per core it may get only microseconds of CPU in a window.
-    """
-    if before.keys() - now.keys() - {silent}:
-        return True  # ended, or came to wait for the turn, meanwhile
-    for ident, use in now.items():
-        if ident == silent:
-            continue
-        if ident not in before:
-            return True  # started meanwhile
-        use0 = before[ident]
-        if use is None or use0 is None:
-            return True
-        if use[0] - use0[0] > _RAN or use[1] != use0[1]:
-            return True  # ran on: no new time slice, but CPU time
-        stat = _stat(ident)
-        if stat is not None and stat[0] == "R":
-            return True
-    return False
 
 
 def _frame_runs(
@@ -827,131 +786,6 @@ def _in_primitive(ident: int) -> bool:
         )
     finally:
         del frame
-
-
-def _tid(ident: int) -> int | None:
-    thread = _active.get(ident)
-    return getattr(thread, "native_id", None)
-
-
-def _stat(ident: int) -> tuple[str, float] | None:
-    """Scheduler state (``R`` runnable) and CPU seconds of thread *ident*.
-
-    Read from ``/proc`` (Linux); ``None`` elsewhere or when it ended.  The
-    CPU time is in clock ticks here; :func:`_cpu` is precise where it can be.
-    """
-    tid = _tid(ident)
-    if tid is None:
-        return None
-    try:
-        with open(f"/proc/self/task/{tid}/stat", "rb") as f:
-            data = f.read()
-        # The thread's name, in parentheses, may hold anything: the fields
-        # (state, ..., utime, stime) start after the last parenthesis.
-        fields = data[data.rindex(b")") + 2 :].split()
-        return fields[0].decode(), (int(fields[11]) + int(fields[12])) * _TICK
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-
-
-# The system call a thread asleep on a lock (or the GIL) is in: futex.
-_FUTEX: bytes | None = {"x86_64": b"202", "aarch64": b"98", "riscv64": b"98"}.get(
-    os.uname().machine if hasattr(os, "uname") else ""
-)
-# What _asleep_on() says: on the GIL (or cannot tell), on another lock.
-_GIL = "gil"
-_LOCK = "lock"
-_statics: list[tuple[int, int]] | None = None
-
-
-def _interpreter_statics() -> list[tuple[int, int]]:
-    """Address ranges of the interpreter's own writable data.
-
-    The GIL lives there (``_PyRuntime``); threading locks are allocated
-    on the heap.  Read once from ``/proc/self/maps``.
-    """
-    global _statics
-    if _statics is None:
-        found: list[tuple[int, int]] = []
-        exe = os.path.realpath(sys.executable)
-        try:
-            with open("/proc/self/maps", encoding="utf-8") as f:
-                for line in f:
-                    fields = line.split()
-                    if len(fields) < 6 or not fields[1].startswith("rw"):
-                        continue
-                    path = fields[5]
-                    if path == exe or os.path.basename(path).startswith("libpython"):
-                        lo, hi = fields[0].split("-")
-                        found.append((int(lo, 16), int(hi, 16)))
-        except (OSError, ValueError):
-            pass
-        _statics = found
-    return _statics
-
-
-def _asleep_on(ident: int) -> str:
-    """What thread *ident*, not runnable, sleeps on: :data:`_GIL` (it may be
-    the GIL, or that cannot be told), :data:`_LOCK` (another lock), or
-    ``""`` (something else: ``time.sleep``, ``select``, a read).
-
-    Linux's ``/proc/.../syscall`` names the system call a thread is
-    blocked in and its arguments; a lock is a ``futex``, whose address
-    tells the GIL, in the interpreter's static data, from a threading lock.
-    """
-    tid = _tid(ident)
-    if _FUTEX is None or tid is None:
-        return _GIL
-    try:
-        with open(f"/proc/self/task/{tid}/syscall", "rb") as f:
-            call = f.read().split()
-        if call[0] != _FUTEX:
-            return _GIL if call[0] == b"running" else ""
-        address = int(call[1], 16)
-    except (OSError, IndexError, ValueError):
-        return _GIL
-    statics = _interpreter_statics()
-    if not statics or any(lo <= address < hi for lo, hi in statics):
-        return _GIL
-    return _LOCK
-
-
-def _crowding() -> float:
-    """Runnable threads on the machine per core this process may use, at
-    least 1: how much longer than its CPU time a busy thread takes in wall
-    time.  Linux's ``/proc/loadavg`` counts them at this moment (the
-    caller included); 1 elsewhere."""
-    try:
-        with open("/proc/loadavg", "rb") as f:
-            running = int(f.read().split()[3].split(b"/")[0])
-    except (OSError, ValueError, IndexError):
-        return 1.0
-    return max(1.0, running / _CORES)
-
-
-def _usage(ident: int) -> _Usage:
-    """CPU seconds thread *ident* used and how many times it was run."""
-    if _PRECISE:
-        tid = _tid(ident)
-        if tid is None:
-            return None
-        try:
-            with open(f"/proc/self/task/{tid}/schedstat", "rb") as f:
-                fields = f.read().split()
-            return int(fields[0]) * 1e-9, int(fields[2])
-        except (OSError, ValueError, IndexError):
-            return None
-    stat = _stat(ident)
-    return None if stat is None else (stat[1], -1)
-
-
-def _cpu(ident: int) -> float | None:
-    """CPU seconds thread *ident* has used, to the nanosecond on Linux."""
-    use = _usage(ident)
-    return None if use is None else use[0]
 
 
 _START = threading.Thread.start.__code__
