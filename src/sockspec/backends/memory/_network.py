@@ -26,6 +26,7 @@ from ...api.constants import AF_INET, Family, SocketType
 from ...api.delegating import unwrap_impl
 from ...api.errors import HostNotFound, SocketClosed
 from ...api.socket import Socket
+from ._collector import watch_collections
 from ._explain import held_by_rules
 from ._faults import Distribution, Latency, Partition, Rule, RuleHandle
 from ._host import CAPABILITIES, Host, WireAddr, parse_inet_aton, parse_ip
@@ -128,6 +129,7 @@ class Network(Backend):
             stall_timeout=float(stall_timeout),
             schedule_seed=seed if schedule == "seeded" else None,
         )
+        watch_collections()  # finalizers that close sockets: see _collector
         # A proxy: the scheduler must not keep its network alive.
         self._sched.explain = functools.partial(held_by_rules, weakref.proxy(self))
         self.logs_data = bool(record_data)

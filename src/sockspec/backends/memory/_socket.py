@@ -70,6 +70,7 @@ from ...api.errors import (
     WouldBlock,
     closed_while_waiting,
 )
+from ._collector import close_later, in_collection
 from ._dgram import (
     Source,
     connect_dgram,
@@ -437,7 +438,13 @@ class MemorySocket(SocketImpl):
             shut_connection(self, rd, wr)
 
     def close(self) -> None:
-        with self.lock:
+        lock = self.lock
+        if not lock.acquire(not in_collection()):
+            # A finalizer run by a collection that may have started while
+            # this very thread held the lock: waiting could never end.
+            close_later(self.close)
+            return
+        try:
             self.sched.point()
             if self.closed:
                 return
@@ -462,6 +469,8 @@ class MemorySocket(SocketImpl):
             self.rx = None
             self.rx_size = 0
             notify(self)
+        finally:
+            lock.release()
 
     # -- data -------------------------------------------------------------------
 
