@@ -289,6 +289,27 @@ def getaddrinfo_literals() -> list[Any]:
     ]
 
 
+@scenario
+def service_ports() -> list[Any]:
+    """glibc reads a numeric service with strtoul and keeps 16 bits of it.
+
+    httpx's own tests connect to port 123456 and expect a refusal (port
+    57920), not the ``OverflowError`` of a port kept whole.
+    """
+    services = [
+        123456, 65536, 2**32 + 5, -1, -5, 2**63 - 1, 2**63, "123456", "-1",
+        "-0", "+80", " 80", "\t80", "80 ", "8 0", "080", "0x50", "", " ", "+",
+        "4294967297", "18446744073709551616", "\u0663", "http", "nosuch",
+        b"80", None, 1.5,
+    ]  # fmt: skip
+    return [
+        _observe(
+            lambda: socket.getaddrinfo("127.0.0.1", service, type=socket.SOCK_STREAM)  # noqa: B023
+        )
+        for service in services
+    ]
+
+
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 @pytest.mark.parametrize("backend", ["memory", "stdlib", "selectors"])
 def test_compat_matches_the_real_socket(name: str, backend: str) -> None:

@@ -72,6 +72,46 @@ def _literal(host: str) -> int | None:
         return None
 
 
+_C_LONG = 1 << 63
+_SPACE = " \t\n\v\f\r"
+
+
+def _service_port(port: Any) -> int:
+    """The port a service (``getaddrinfo``'s second argument) names, as glibc.
+
+    A number is read the way glibc reads it (``strtoul``: leading blanks
+    and a sign allowed, nothing after the digits), kept in a C ``int``,
+    refused when that is negative, and cut to 16 bits: 123456 is port
+    57920, ``"-1"`` is ``EAI_SERVICE``.  Any other text is a service name.
+    """
+    if port is None:
+        return 0
+    if isinstance(port, (bytes, bytearray)):
+        port = bytes(port).decode()
+    if isinstance(port, int):
+        if not -_C_LONG <= port < _C_LONG:
+            raise OverflowError("Python int too large to convert to C long")
+        port = str(port)
+    elif not isinstance(port, str):
+        raise OSError("Int or String expected")
+    text = port.lstrip(_SPACE)
+    sign = 1
+    if text[:1] in ("+", "-"):
+        sign, text = (-1 if text[0] == "-" else 1), text[1:]
+    if port == "" or (text and text.isascii() and text.isdigit()):
+        value = min(int(text or "0"), (1 << 64) - 1)  # strtoul saturates
+        value = (sign * value) % (1 << 64) % (1 << 32)  # an unsigned long, then int
+        if value >= 1 << 31:  # negative as a C int
+            raise _s.gaierror(_s.EAI_SERVICE, "Servname not supported for ai_socktype")
+        return value & 0xFFFF
+    try:
+        return _s.getservbyname(port)
+    except OSError:
+        raise _s.gaierror(
+            _s.EAI_SERVICE, "Servname not supported for ai_socktype"
+        ) from None
+
+
 def getaddrinfo(
     host: Any,
     port: Any,
@@ -93,24 +133,7 @@ def getaddrinfo(
         host = bytes(host).decode("idna")
     if host is not None and not isinstance(host, str):
         raise TypeError("getaddrinfo() argument 1 must be string or None")
-    if isinstance(port, (bytes, bytearray)):
-        port = bytes(port).decode()
-    if port is None:
-        portnum = 0
-    elif isinstance(port, int):
-        portnum = port
-    elif isinstance(port, str):
-        if port.isdigit():
-            portnum = int(port)
-        else:
-            try:
-                portnum = _s.getservbyname(port)
-            except OSError:
-                raise _s.gaierror(
-                    _s.EAI_SERVICE, "Servname not supported for ai_socktype"
-                ) from None
-    else:
-        raise OSError("Int or String expected")
+    portnum = _service_port(port)
     if family not in (0, _s.AF_INET, _s.AF_INET6):
         raise _s.gaierror(_s.EAI_FAMILY, "ai_family not supported")
     families = [_s.AF_INET, _s.AF_INET6] if family == 0 else [family]
