@@ -70,6 +70,7 @@ pytest_plugins = [
 ]
 
 _NETWORK = pytest.StashKey["Network"]()
+_SHARED_BY = pytest.StashKey[str]()
 _WATCH = pytest.StashKey[Watch]()
 
 #: How many of the newest events a failed test's report shows.
@@ -182,9 +183,19 @@ def compat_network(
         yield memory_network
 
 
-def remember_network(item: pytest.Item, network: Network) -> None:
-    """Name *network*'s seed in *item*'s report if the test fails."""
+def remember_network(
+    item: pytest.Item, network: Network, shared: str | None = None
+) -> None:
+    """Name *network*'s seed in *item*'s report if the test fails.
+
+    *shared*: the scope (``"session"``, ``"module"``) of a network that
+    earlier tests used too.  Its state at the failure depends on them, so
+    the report says to replay the same selection of tests, not this one
+    alone.
+    """
     item.stash[_NETWORK] = network
+    if shared is not None:
+        item.stash[_SHARED_BY] = shared
 
 
 def _shared(request: pytest.FixtureRequest) -> Iterator[Network]:
@@ -272,7 +283,15 @@ def pytest_runtest_makereport(
         return
     if network is not None:
         text = _section(network, call.when, "")
-        text += f"\nreplay: {replay_command(item.nodeid, network.seed)}"
+        shared = item.stash.get(_SHARED_BY, None)
+        if shared is None:
+            text += f"\nreplay: {replay_command(item.nodeid, network.seed)}"
+        else:
+            text += (
+                f"\nreplay: the same pytest command with "
+                f"--memory-seed={network.seed} (this network is shared by "
+                f"the tests of the {shared}: this test alone may not replay)"
+            )
         report.sections.append(("memory network", text))
         if hasattr(item, "callspec") and "memory_network" in item.callspec.params:
             record_failure(item.config, item.nodeid, network.seed)

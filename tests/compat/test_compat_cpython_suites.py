@@ -1,7 +1,7 @@
 """CPython's own test suites for its servers and clients, on the memory network.
 
 ``pytest --sockspec-compat memory`` runs an unmodified suite with the
-standard modules patched onto a fresh memory network per test.  The suites
+standard modules patched onto one memory network for the session.  The suites
 below are real-world code nobody wrote for sockspec (HTTP, HTTPS, SMTP,
 POP3, IMAP4, FTP and their TLS variants, ``socketserver``, ``logging``'s
 network handlers, asyncio streams and servers, ``ssl``'s threaded tests);
@@ -79,7 +79,11 @@ SUITES: dict[str, list[str]] = {
     # not the socket's); signal.alarm() racing a socket timeout
     # (testInterruptedTimeout: the timeout runs on the virtual clock and
     # fires long before the real alarm).
+    # Successive tests bind the same UNIX path (support's TESTFN) and remove
+    # it with os.unlink(), which does not reach the memory network's path
+    # table: they need a fresh network each (--sockspec-compat-scope).
     "test.test_socket": [
+        "--sockspec-compat-scope=function",
         "-k",
         "(TCP or UDP or Unix) and not UDPLITE and not msg"
         " and not testInitNonBlocking and not testSetBlocking"

@@ -94,3 +94,107 @@ def test_failure_report_names_the_seed(pytester: pytest.Pytester) -> None:
         "--sockspec-compat=memory", "--memory-seed=99"
     )
     result.stdout.fnmatch_lines(["*seed 99; replay with --memory-seed=99*"])
+
+
+FIXTURE_SCOPES = textwrap.dedent(
+    """
+    import socket, threading
+
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def echo_server():
+        listener = socket.create_server(("127.0.0.1", 0))
+        def serve():
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.sendall(conn.recv(100))
+        thread = threading.Thread(target=serve)
+        thread.start()
+        yield listener.getsockname()
+        listener.close()
+        thread.join(5)
+
+    def test_first_client(echo_server):
+        with socket.create_connection(echo_server, timeout=5) as conn:
+            conn.sendall(b"one")
+            assert conn.recv(10) == b"one"
+            print("BACKEND", conn.sockspec_socket.backend)
+
+    def test_second_client(echo_server):
+        with socket.create_connection(echo_server, timeout=5) as conn:
+            conn.sendall(b"two")
+            assert conn.recv(10) == b"two"
+    """
+)
+
+
+def test_session_and_module_fixtures_share_the_tests_network(
+    pytester: pytest.Pytester,
+) -> None:
+    # A server started by a module-scoped fixture is reachable from the
+    # patched tests: the default scope runs fixtures patched too.
+    pytester.makepyfile(test_scopes=FIXTURE_SCOPES)
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-s", "--sockspec-compat=memory"
+    )
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*BACKEND memory*"])
+
+
+def test_function_scope_gives_each_test_a_fresh_network(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_fresh=textwrap.dedent(
+            """
+            import socket
+
+            def test_keeps_a_port_bound():
+                global kept
+                kept = socket.create_server(("127.0.0.1", 8080))
+
+            def test_the_next_test_finds_it_free():
+                with socket.create_server(("127.0.0.1", 8080)):
+                    pass
+            """
+        )
+    )
+    for scope, outcome in (("function", {"passed": 2}), ("session", {})):
+        result = pytester.runpytest_inprocess(
+            "-p",
+            "no:cacheprovider",
+            "--sockspec-compat=memory",
+            f"--sockspec-compat-scope={scope}",
+        )
+        if scope == "function":
+            result.assert_outcomes(**outcome)
+        else:
+            # One network for the session, like the machine's one loopback:
+            # the port the first test kept is still in use.
+            result.assert_outcomes(passed=1, failed=1)
+            result.stdout.fnmatch_lines(["*Address already in use*"])
+
+
+def test_a_shared_network_report_says_to_replay_the_whole_selection(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_x="def test_x(): assert False")
+    result = pytester.runpytest_inprocess(
+        "--sockspec-compat=memory", "--memory-seed=99"
+    )
+    result.stdout.fnmatch_lines(
+        ["*replay: the same pytest command with --memory-seed=99*session*"]
+    )
+    result = pytester.runpytest_inprocess(
+        "--sockspec-compat=memory",
+        "--memory-seed=99",
+        "--sockspec-compat-scope=function",
+    )
+    result.stdout.fnmatch_lines(
+        ["*replay: pytest 'test_x.py::test_x' --memory-seed=99*"]
+    )
