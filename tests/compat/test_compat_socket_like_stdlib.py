@@ -125,6 +125,12 @@ def test_a_detached_socket_object_is_done_with(where: str) -> None:
         with pytest.raises(OSError, match="Bad file descriptor") as info:
             b.recv(10)
         assert info.value.errno == errno.EBADF
+        # urllib3's tests tell a socket that ssl wrapped (and so detached)
+        # from a live one by settimeout() raising OSError.
+        for call in (lambda: b.settimeout(1.0), lambda: b.setblocking(False)):
+            with pytest.raises(OSError) as info:
+                call()
+            assert info.value.errno == errno.EBADF
         b.close()
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM, fileno=number) as again:
             a.sendall(b"still there")

@@ -88,7 +88,17 @@ class _Detached:
     __slots__ = ("backend", "family", "type")
 
     closed = True
-    timeout = None
+
+    @property
+    def timeout(self) -> None:
+        """A detached object has no timeout of its own."""
+        return None
+
+    @timeout.setter
+    def timeout(self, value: object) -> None:
+        # settimeout() on a detached socket object: EBADF, as CPython's
+        # fcntl() on descriptor -1 answers.
+        raise SocketClosed("the socket object was detached")
 
     def __init__(self, sock: Socket) -> None:
         self.family = sock.family
