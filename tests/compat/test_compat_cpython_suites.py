@@ -79,11 +79,7 @@ SUITES: dict[str, list[str]] = {
     # not the socket's); signal.alarm() racing a socket timeout
     # (testInterruptedTimeout: the timeout runs on the virtual clock and
     # fires long before the real alarm).
-    # Successive tests bind the same UNIX path (support's TESTFN) and remove
-    # it with os.unlink(), which does not reach the memory network's path
-    # table: they need a fresh network each (--sockspec-compat-scope).
     "test.test_socket": [
-        "--sockspec-compat-scope=function",
         "-k",
         "(TCP or UDP or Unix) and not UDPLITE and not msg"
         " and not testInitNonBlocking and not testSetBlocking"

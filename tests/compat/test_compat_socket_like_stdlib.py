@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import stat
 from typing import Any
 
 import pytest
@@ -128,7 +129,7 @@ def test_a_detached_socket_object_is_done_with(where: str) -> None:
         # urllib3's tests tell a socket that ssl wrapped (and so detached)
         # from a live one by settimeout() raising OSError.
         for call in (lambda: b.settimeout(1.0), lambda: b.setblocking(False)):
-            with pytest.raises(OSError) as info:
+            with pytest.raises(OSError, match="Bad file descriptor") as info:
                 call()
             assert info.value.errno == errno.EBADF
         b.close()
@@ -157,3 +158,42 @@ def test_a_unix_path_reads_back_as_the_kernel_decodes_it(
     with socket.socket(socket.AF_UNIX) as sock:
         sock.bind(escaped)
         assert sock.getsockname() == path
+
+
+def test_a_bound_unix_path_is_a_file_until_unlinked(where: str, tmp_path: Any) -> None:
+    # Code around UNIX servers treats the path as a file: asyncio and most
+    # servers remove a stale one (os.path.exists / os.stat, os.unlink)
+    # before binding, and tests remove theirs afterwards.
+    path = str(tmp_path / "app.sock")
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(path)
+        server.listen(1)
+        assert stat.S_ISSOCK(os.stat(path).st_mode)
+    # The file outlives the socket: the name stays taken, connects refused.
+    with socket.socket(socket.AF_UNIX) as again:
+        with pytest.raises(OSError, match="in use") as info:
+            again.bind(path)
+        assert info.value.errno == errno.EADDRINUSE
+    with socket.socket(socket.AF_UNIX) as client, pytest.raises(ConnectionRefusedError):
+        client.connect(path)
+    os.unlink(path)
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(path)  # free again
+        server.listen(1)
+        os.unlink(path)  # the socket lives on, nameless
+        with (
+            socket.socket(socket.AF_UNIX) as client,
+            pytest.raises(FileNotFoundError),
+        ):
+            client.connect(path)
+    # A file of another kind is no listener; a missing directory is ENOENT.
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    with socket.socket(socket.AF_UNIX) as client, pytest.raises(ConnectionRefusedError):
+        client.connect(str(plain))
+    with socket.socket(socket.AF_UNIX) as sock, pytest.raises(FileNotFoundError):
+        sock.bind(str(tmp_path / "missing" / "app.sock"))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        with pytest.raises(OSError, match="in use") as info:
+            sock.bind(str(plain))
+        assert info.value.errno == errno.EADDRINUSE

@@ -257,6 +257,7 @@ class patch:
                 chosen = _registry.resolve_backend(None)
             self._use = _registry.use_backend(chosen)
             self._use.start()
+            _unix_paths_are_files(chosen)
         except BaseException:
             self._release()
             raise
@@ -310,6 +311,24 @@ class patch:
 
 
 _MISSING = object()
+
+
+def _unix_paths_are_files(backend: Any) -> None:
+    """Let the memory host the patch serves make a file for each bound path.
+
+    Unmodified code treats a UNIX socket's path as a file: it removes a
+    stale one with ``os.unlink`` before binding (or checks
+    ``os.path.exists`` first, as asyncio does), and removes its own after
+    closing.  Those calls reach the file system, so the path must be there.
+    """
+    memory = sys.modules.get("sockspec.backends.memory")
+    if memory is None:
+        return  # no memory network was made: the backend is not one
+    Host, Network = memory.Host, memory.Network
+    be = _registry.resolve_backend(backend)
+    host = be.local if isinstance(be, Network) else be
+    if isinstance(host, Host):
+        host.table.files = True
 
 
 def _virtual_network(backend: Any) -> Any:

@@ -67,10 +67,7 @@ _MAX_SKB_FRAGS = 17
 def connect_dgram(sock: MemorySocket, target: Target, port: int | None) -> None:
     """connect() of a datagram socket: remember the peer (and autobind over IP)."""
     if isinstance(target, str):  # a UNIX path
-        paths = sock.host.table.paths
-        if target not in paths:
-            raise errno_error(errno.ENOENT)
-        if paths[target] is None:
+        if sock.host.table.named(target) is None:
             raise ConnectionRefused("Connection refused")
         sock.remote = target
     else:
@@ -239,7 +236,7 @@ def send_unix_dgram(sock: MemorySocket, payload: bytes, path: str) -> int:
     n = len(payload)
     if n > sock.sndbuf - 32:
         raise MessageTooLong("Message too long")
-    paths = sock.host.table.paths
+    table = sock.host.table
     timeout = sock.timeout
     deadline = sock.deadline(timeout if timeout else None)
     charge = unix_truesize(n)
@@ -247,9 +244,7 @@ def send_unix_dgram(sock: MemorySocket, payload: bytes, path: str) -> int:
         dst = None
         # sock_alloc_send_pskb: room in the sender's SO_SNDBUF comes first.
         if sock.wmem < sock.sndbuf:
-            if path not in paths:
-                raise errno_error(errno.ENOENT)
-            dst = paths[path]
+            dst = table.named(path)
             if dst is None or dst.stream:
                 raise ConnectionRefused("Connection refused")
             if dst.remote is not None and dst.remote != sock.local:

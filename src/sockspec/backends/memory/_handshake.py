@@ -234,10 +234,7 @@ def start_connect(sock: MemorySocket, target: Target, port: int | None) -> None:
     sock.error = 0
     sock.told = UNCONNECTED
     if isinstance(target, str):  # a UNIX path
-        paths = sock.host.table.paths
-        if target not in paths:
-            raise errno_error(errno.ENOENT)
-        listener = paths[target]
+        listener = sock.host.table.named(target)
         if (
             listener is None
             or listener.state is not LISTEN

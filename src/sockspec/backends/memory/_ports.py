@@ -67,7 +67,7 @@ def errno_error(code: int) -> SocketError:
 class PortTable:
     """One host's bindings: ports by protocol, TIME_WAIT entries, UNIX paths."""
 
-    __slots__ = ("accepted", "paths", "ports", "timewait")
+    __slots__ = ("accepted", "files", "paths", "ports", "timewait")
 
     def __init__(self) -> None:
         #: (proto, port) -> sockets bound there: listeners first, then in
@@ -81,6 +81,11 @@ class PortTable:
         self.timewait: dict[tuple[str, int], list[TimeWaitEntry]] = {}
         #: UNIX path -> its socket, or None for a file whose socket is closed.
         self.paths: dict[str, MemorySocket | None] = {}
+        #: Whether a bound UNIX path is also a file in the real file system
+        #: (set while the standard modules are patched onto this host, see
+        #: :func:`make_socket_file`): ``os.unlink`` and ``os.path.exists``
+        #: then see it, and a path unlinked there is free again.
+        self.files = False
 
     def listener(self, v: int, addr: str, port: int | None) -> MemorySocket | None:
         """The socket listening for TCP connections to *addr*:*port*."""
@@ -156,6 +161,14 @@ class PortTable:
 
     def unlink(self, path: str) -> None:
         """Remove a UNIX socket path, as ``os.unlink`` removes the file."""
+        if self.files and not path.startswith("\0"):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass  # already gone on disk: the table entry still goes
+        self._forget(path)
+
+    def _forget(self, path: str) -> None:
         sock = self.paths.get(path)
         if sock is None:
             self.paths.pop(path, None)
@@ -163,6 +176,23 @@ class PortTable:
         elif not path.startswith("\0"):
             del self.paths[path]
             sock.unix_linked = False
+
+    def named(self, path: str) -> MemorySocket | None:
+        """The socket bound at *path*; None for a file without one; else ENOENT.
+
+        With :attr:`files`, the file decides: one removed on disk (by
+        ``os.unlink``) names nothing any more, and a file of another kind, or
+        one left by an earlier network, names no socket (a connect to it is
+        refused, as Linux refuses it).
+        """
+        if self.files and not path.startswith("\0"):
+            if not os.path.lexists(path):
+                self._forget(path)
+                raise errno_error(errno.ENOENT)
+            return self.paths.get(path)
+        if path not in self.paths:
+            raise errno_error(errno.ENOENT)
+        return self.paths[path]
 
 
 # -- one socket's addresses ------------------------------------------------------
@@ -217,11 +247,37 @@ def bind_path(sock: MemorySocket, path: str) -> None:
                 break
         else:
             raise AddressInUse("no free autobind name")
-    if path in paths:
+    table = sock.host.table
+    if table.files and not path.startswith("\0"):
+        make_socket_file(path)  # EADDRINUSE if anything is there
+        table._forget(path)  # a name unlinked on disk
+    elif path in paths:
         raise AddressInUse("Address already in use")
     paths[path] = sock
     sock.local = path
     sock.unix_linked = True
+
+
+def make_socket_file(path: str) -> None:
+    """Make the socket file a bind to *path* makes on Linux (a real one).
+
+    A real AF_UNIX socket is bound there and closed at once, which leaves
+    what the kernel leaves: a socket file that ``os.stat`` reports, that
+    ``os.unlink`` removes, and whose directory must exist and be writable.
+    The kernel's refusals (``EADDRINUSE``, ``ENOENT``, ``EACCES``) are
+    raised as the memory socket's own.
+    """
+    import _socket
+
+    probe = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        probe.bind(path)
+    except OSError as exc:
+        if exc.errno is None:
+            raise  # "AF_UNIX path too long": no errno, as the socket module says
+        raise errno_error(exc.errno) from None
+    finally:
+        probe.close()
 
 
 def bind_inet(sock: MemorySocket, host: str | None, port: int) -> None:
