@@ -73,8 +73,8 @@ SUITES: dict[str, list[str]] = {
     ],
     # The classes that run over TCP, UDP and UNIX sockets on loopback, less:
     # UDP-Lite (IPPROTO_UDPLITE, a protocol the memory network does not
-    # have: EPROTONOSUPPORT); sendmsg()/recvmsg() ("msg": compat sockets do
-    # not offer them yet); fcntl() on the descriptor (testInitNonBlocking,
+    # have: EPROTONOSUPPORT); sendmsg()/recvmsg() ("msg": run on their own,
+    # below); fcntl() on the descriptor (testInitNonBlocking,
     # testSetBlocking: the number is a placeholder, its O_NONBLOCK flag is
     # not the socket's); signal.alarm() racing a socket timeout
     # (testInterruptedTimeout: the timeout runs on the virtual clock and
@@ -85,6 +85,19 @@ SUITES: dict[str, list[str]] = {
         " and not testInitNonBlocking and not testSetBlocking"
         " and not testInterruptedTimeout",
     ],
+    # The sendmsg()/recvmsg() classes over TCP, UDP and UNIX streams, less
+    # what needs ancillary data (the RFC 3542 IPv6 classes; the *Cmsg tests
+    # expect TypeError for malformed ancillary data, which sockspec refuses
+    # whole with EOPNOTSUPP) or flags (MSG_PEEK, MSG_DONTWAIT: EOPNOTSUPP).
+    # A run of their own: in one session with the classes above, the
+    # seeded schedule delays TCPCloserTest's accept() past its client's
+    # one-second wall-clock sleep, after which the test finds no client
+    # socket (a known problem, not yet understood; each part passes alone).
+    "test.test_socket[msg]": [
+        "-k",
+        "(TCP or UDP or Unix) and msg and not UDPLITE and not RFC3542"
+        " and not Cmsg and not Peek and not DontWait",
+    ],
 }
 
 
@@ -92,7 +105,7 @@ SUITES: dict[str, list[str]] = {
 def test_cpython_suite_passes_on_the_memory_network(
     suite: str, tmp_path: object
 ) -> None:
-    spec = importlib.util.find_spec(suite)
+    spec = importlib.util.find_spec(suite.split("[")[0])
     if spec is None or spec.origin is None:
         pytest.skip(f"this Python has no {suite}")
     result = subprocess.run(

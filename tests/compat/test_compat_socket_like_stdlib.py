@@ -197,3 +197,42 @@ def test_a_bound_unix_path_is_a_file_until_unlinked(where: str, tmp_path: Any) -
         with pytest.raises(OSError, match="in use") as info:
             sock.bind(str(plain))
         assert info.value.errno == errno.EADDRINUSE
+
+
+def test_sendmsg_and_recvmsg_without_ancillary_data(where: str) -> None:
+    a, b = _connected_pair()
+    with a, b:
+        assert a.sendmsg([b"ab", memoryview(b"cd"), bytearray(b"e")]) == 5
+        assert b.recvmsg(10, 100) == (b"abcde", [], 0, None)
+        a.sendmsg([b"xyz"])
+        first, second = bytearray(2), bytearray(5)
+        assert b.recvmsg_into([first, second]) == (3, [], 0, None)
+        assert (first, second[:1]) == (b"xy", b"z")
+        with pytest.raises(ValueError, match="negative buffer size"):
+            b.recvmsg(-1)
+        with pytest.raises(ValueError, match="ancillary data buffer length"):
+            b.recvmsg(1, -1)
+        with pytest.raises(TypeError, match="bytes-like object is required"):
+            a.sendmsg(b"not a list of buffers")
+        with pytest.raises(TypeError, match="read-write buffers"):
+            b.recvmsg_into([b"read-only"])
+
+
+def test_recvmsg_flags_a_cut_datagram(where: str) -> None:
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender,
+    ):
+        receiver.bind(("127.0.0.1", 0))
+        receiver.settimeout(5)
+        target = receiver.getsockname()
+        assert sender.sendmsg([b"hello", b"world"], [], 0, target) == 10
+        data, ancdata, flags, source = receiver.recvmsg(4)
+        assert (data, ancdata, flags) == (b"hell", [], socket.MSG_TRUNC)
+        assert source == ("127.0.0.1", sender.getsockname()[1])
+        sender.sendmsg([b"hello"], [], 0, target)
+        assert receiver.recvmsg(5)[:3] == (b"hello", [], 0)
+        sender.sendto(b"hello", target)
+        head, tail = bytearray(3), bytearray(10)
+        assert receiver.recvmsg_into([head, tail])[:3] == (5, [], 0)
+        assert (head, tail[:2]) == (b"hel", b"lo")

@@ -285,13 +285,7 @@ class EventLoop(asyncio.SelectorEventLoop):
         # asyncio registers a transport's socket in a callback, where a wrong
         # socket would only be logged: check it now, in the caller.
         self._sockspec_check_sock(sock)
-        transport = super()._make_socket_transport(sock, *args, **kwargs)  # type: ignore[misc]
-        # Python 3.12+ writes buffered data with sendmsg() when the real
-        # socket class has it; compat sockets send one buffer at a time.
-        write_send = getattr(transport, "_write_send", None)
-        if write_send is not None and not hasattr(transport._sock, "sendmsg"):
-            transport._write_ready = write_send
-        return transport
+        return super()._make_socket_transport(sock, *args, **kwargs)  # type: ignore[misc]
 
     def _sockspec_check_sock(self, sock: Any) -> None:
         number = sock if isinstance(sock, int) else getattr(sock, "fileno", int)()

@@ -29,6 +29,7 @@ import os
 import socket as _s
 import types
 import warnings
+from collections.abc import Iterable
 from typing import IO, Any
 
 from ..api.constants import (
@@ -50,6 +51,7 @@ from ._address import host_port, std_address
 from ._errors import not_supported, standard_error
 from ._files import make_file, send_file
 from ._handle import Handle, timeout_value
+from ._msg import receive_message, receive_message_into, send_message
 from ._options import get_std_option, set_std_option
 
 _INT_MAX = 2**31 - 1
@@ -592,6 +594,28 @@ class socket:
     ) -> int:
         """Send a binary file from *offset* (*count* bytes, or to its end)."""
         return send_file(self, file, offset, count)
+
+    def sendmsg(
+        self,
+        buffers: Iterable[Any],
+        ancdata: Iterable[Any] = (),
+        flags: int = 0,
+        address: Any = None,
+    ) -> int:
+        """Send *buffers* as one message; ancillary data is not supported."""
+        return send_message(self, buffers, ancdata, flags, address)
+
+    def recvmsg(
+        self, bufsize: int, ancbufsize: int = 0, flags: int = 0
+    ) -> tuple[bytes, list[Any], int, Any]:
+        """Receive one message: ``(data, [], msg_flags, address)``."""
+        return receive_message(self, bufsize, ancbufsize, flags)
+
+    def recvmsg_into(
+        self, buffers: Iterable[Any], ancbufsize: int = 0, flags: int = 0
+    ) -> tuple[int, list[Any], int, Any]:
+        """Receive one message into *buffers*: ``(nbytes, [], msg_flags, address)``."""
+        return receive_message_into(self, buffers, ancbufsize, flags)
 
     # -- options ---------------------------------------------------------------
 
