@@ -251,7 +251,7 @@ def send_unix_dgram(sock: MemorySocket, payload: bytes, path: str) -> int:
                 raise PermissionDenied(errno.EPERM, "Operation not permitted")
             if dst.rd_shut:  # the receiver shut down reading
                 raise BrokenPipe("Broken pipe")
-            if len(dst.rx or ()) <= UNIX_DGRAM_QLEN:
+            if len(dst.datagrams()) <= UNIX_DGRAM_QLEN:
                 break
         if timeout == 0:
             sock.sched.spin()
@@ -271,8 +271,10 @@ def send_unix_dgram(sock: MemorySocket, payload: bytes, path: str) -> int:
 
 def take_dgram(sock: MemorySocket, maxlen: int) -> tuple[bytes, Source]:
     """Take the next datagram, cut to *maxlen*, with its source (lock held)."""
-    assert sock.rx is not None  # callers saw a datagram queued
-    item = sock.rx.popleft()
+    rx = sock.rx
+    assert rx  # callers saw a datagram queued
+    assert not isinstance(rx, bytes)  # only a stream's queue is bytes
+    item = rx.popleft()
     data, source = item[0], item[1]
     if sock.unix:
         uncharge(item)

@@ -158,7 +158,7 @@ def socket_info(sock: MemorySocket) -> SocketInfo:
         local,
         remote,
         state_name(sock),
-        sock.rx_size if sock.stream else sum(len(item[0]) for item in sock.rx or ()),
+        sock.rx_size if sock.stream else sum(len(item[0]) for item in sock.datagrams()),
         peer.inflight_size if peer is not None else 0,
         sock.sent,
         sock.received,

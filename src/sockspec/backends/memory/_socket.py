@@ -22,9 +22,9 @@ the data those modules share), so an idle connection stays small and the
 data path has no indirection.  (That is why this module is a little over
 600 lines: a third of it declares and initialises those fields, the rest
 is the facade's twenty calls and their waits.)  A stream connection is two endpoints
-pointing at each other (``peer``); data sent by one is appended to the
-other's receive queue (``rx``) directly when no fault rule is installed
-(the fast path of :meth:`MemorySocket.send`: one lock, one append, one
+pointing at each other (``peer``); data sent by one is queued for the
+other (``rx``) directly when no fault rule is installed
+(the fast path of :meth:`MemorySocket.send`: one lock, one store, one
 wake-up check), or through the receiver's ordered in-flight queue
 (``inflight``) when latency or a partition holds it back.  Flow control:
 a sender may have at most ``cap = receiver SO_RCVBUF + sender SO_SNDBUF``
@@ -101,7 +101,13 @@ from ._ports import (
 )
 from ._sched import Waiter
 from ._selector import READ_BITS, mask, notify, notify_room
-from ._stream import close_connection, send_stream, shut_connection, take_stream
+from ._stream import (
+    close_connection,
+    queue_chunk,
+    send_stream,
+    shut_connection,
+    take_stream,
+)
 from ._tcp import TcpState, Told
 
 if TYPE_CHECKING:
@@ -219,8 +225,11 @@ class MemorySocket(SocketImpl):
         self.tx: MemorySocket | None = None  # peer, while the fast send path may run
         self.cap = 0
         # The queues are made on first use: an empty deque is ~760 bytes,
-        # most of an idle connection (issue 16).  None reads as empty.
-        self.rx: deque[Any] | None = None
+        # most of an idle connection (issue 16).  None reads as empty.  A
+        # stream's receive queue is one chunk (bytes) while only one waits,
+        # which is every message of a ping-pong, and a deque of chunks while
+        # more do; a drained one is None again (see _stream.queue_chunk).
+        self.rx: deque[Any] | bytes | None = None
         self.rx_size = 0
         self.inflight: deque[list[Any]] | None = None
         self.inflight_size = 0
@@ -464,7 +473,7 @@ class MemorySocket(SocketImpl):
             unbind(self)
             self.log("close")
             if self.unix and not self.stream:
-                for item in self.rx or ():
+                for item in self.datagrams():
                     uncharge(item)
             self.rx = None
             self.rx_size = 0
@@ -496,10 +505,13 @@ class MemorySocket(SocketImpl):
                     and peer.rx_size + n <= self.cap
                     and not peer.inflight
                 ):
+                    if data.__class__ is not bytes:
+                        data = bytes(data)
                     rx = peer.rx
                     if rx is None:
-                        rx = peer.rx = deque()
-                    rx.append(data if data.__class__ is bytes else bytes(data))
+                        peer.rx = data
+                    else:
+                        queue_chunk(peer, rx, data)
                     peer.rx_size += n
                     self.sent += n
                     if peer.waiters or peer.sels:
@@ -534,14 +546,12 @@ class MemorySocket(SocketImpl):
                         turns.point()  # what join() does, one call less
                     else:
                         sched.join()
-                rx = self.rx
-                if rx is not None and len(rx) == 1 and self.stream:
-                    data: bytes = rx[0]
+                data = self.rx
+                # One chunk waiting (a datagram queue is never bytes).
+                if type(data) is bytes:
                     n = len(data)
                     if n <= maxlen:
-                        # popleft, not clear: clear() gives the deque a new
-                        # block and caches the old one (1 KB per idle queue).
-                        rx.popleft()
+                        self.rx = None
                         self.rx_size = 0
                         self.received += n
                         peer = self.peer
@@ -601,11 +611,18 @@ class MemorySocket(SocketImpl):
             self.wait("receive()", deadline, reads=True)
 
     def rx_queue(self) -> deque[Any]:
-        """The receive queue, made on first use."""
+        """The datagram receive queue, made on first use."""
         rx = self.rx
         if rx is None:
             rx = self.rx = deque()
+        assert not isinstance(rx, bytes)  # only a stream's queue is bytes
         return rx
+
+    def datagrams(self) -> deque[Any] | tuple[()]:
+        """The datagrams queued (a datagram socket's receive queue)."""
+        rx = self.rx
+        assert not isinstance(rx, bytes)  # only a stream's queue is bytes
+        return rx or ()
 
     def receive_from(self, maxlen: int) -> tuple[bytes, str | None, int | None]:
         if self.stream:

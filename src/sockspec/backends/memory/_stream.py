@@ -198,13 +198,35 @@ def push(sock: MemorySocket, chunk: bytes) -> int:
     return len(chunk)
 
 
+def queue_chunk(sock: MemorySocket, rx: deque[bytes] | bytes, chunk: bytes) -> None:
+    """Queue *chunk* behind *rx*, the stream's non-empty receive queue.
+
+    A stream's queue is its one waiting chunk itself (a ping-pong never
+    queues a second), and a deque only while more wait: an empty deque
+    keeps a 64-slot block (~760 bytes), which a drained queue would keep
+    for the life of an idle connection (issue 16).  (lock held)
+    """
+    if type(rx) is bytes:
+        sock.rx = deque((rx, chunk))
+    else:
+        assert not isinstance(rx, bytes)
+        rx.append(chunk)
+
+
 def take_stream(sock: MemorySocket, maxlen: int) -> bytes:
     """Take up to *maxlen* queued bytes (ShortReads may take fewer) (lock held)."""
     rx = sock.rx
-    assert rx is not None  # callers saw data queued
+    assert rx  # callers saw data queued
     net = sock.net
     if net.rule_set.handles and net.rule_set.any(ShortReads, sock.peer or sock, sock):
         maxlen = net.rule_set.rng.randint(1, min(maxlen, sock.rx_size))
+    if type(rx) is bytes:
+        if len(rx) > maxlen:
+            sock.rx = rx[maxlen:]
+            return _took(sock, rx[:maxlen])
+        sock.rx = None
+        return _took(sock, rx)
+    assert not isinstance(rx, bytes)
     parts = []
     want = maxlen
     while rx and want:
@@ -218,6 +240,13 @@ def take_stream(sock: MemorySocket, maxlen: int) -> bytes:
             rx[0] = chunk[want:]
             want = 0
     data = parts[0] if len(parts) == 1 else b"".join(parts)
+    if not rx:
+        sock.rx = None  # a drained deque would keep its block
+    return _took(sock, data)
+
+
+def _took(sock: MemorySocket, data: bytes) -> bytes:
+    """*data* left the receive queue: count it, free room (lock held)."""
     sock.rx_size -= len(data)
     sock.received += len(data)
     peer = sock.peer
@@ -242,7 +271,11 @@ def arrive(sock: MemorySocket, kind: int, data: bytes) -> None:
             if sender is not None:
                 reset(sender, errno.ECONNRESET)
             return
-        sock.rx_queue().append(data)
+        rx = sock.rx
+        if rx is None:
+            sock.rx = data
+        else:
+            queue_chunk(sock, rx, data)
         sock.rx_size += len(data)
         if sock.net.logs_data:
             sock.log("deliver", sock.peer_name(), len(data))
