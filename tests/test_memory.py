@@ -24,6 +24,7 @@ from sockspec import (
     SO_LINGER,
     SO_RCVBUF,
     SO_REUSEADDR,
+    SO_REUSEPORT,
     SOCK_DGRAM,
     Poller,
     Socket,
@@ -184,6 +185,48 @@ def test_time_wait_blocks_rebinding_without_reuseaddr(memory_network: Network) -
     memory_network.advance(61)
     with Socket() as sock:
         sock.bind("127.0.0.1", port)
+
+
+def test_listeners_sharing_a_port_come_and_go_in_any_order(
+    memory_network: Network,
+) -> None:
+    # Linux: SO_REUSEPORT listeners share a port; the others keep accepting
+    # when one closes, and the port is free once all are gone.  (The port
+    # table keeps a port one socket holds alone apart from a port's list.)
+    def reuse_listener() -> Socket:
+        sock = Socket(timeout=5)
+        sock.set_option(SO_REUSEPORT, True)
+        sock.bind("127.0.0.1", 7000)
+        sock.listen()
+        return sock
+
+    def served_by(lst: Socket) -> None:
+        with Socket(timeout=5) as client:
+            client.connect("127.0.0.1", 7000)
+            with lst.accept() as server:
+                client.send(b"hi")
+                assert server.receive() == b"hi"
+                client.close()  # the client closes first: TIME_WAIT is its port's
+                assert server.receive() == b""
+
+    first, second = reuse_listener(), reuse_listener()
+    first.close()
+    served_by(second)
+    third = reuse_listener()
+    second.close()
+    served_by(third)
+    with Socket() as other, pytest.raises(sockspec.AddressInUse):
+        other.bind("127.0.0.1", 7000)  # no SO_REUSEPORT: the port is taken
+    third.close()
+    with listener(port=7000) as alone:
+        served_by(alone)
+        alone.shutdown(SHUT_RD)  # a stopped listener keeps its port
+        with Socket(timeout=5) as client, pytest.raises(sockspec.ConnectionRefused):
+            client.connect("127.0.0.1", 7000)
+        with Socket() as other, pytest.raises(sockspec.AddressInUse):
+            other.bind("127.0.0.1", 7000)
+    with listener(port=7000):
+        pass
 
 
 def test_bind_to_a_foreign_address_is_not_available(memory_network: Network) -> None:

@@ -11,14 +11,16 @@ where a connect or send to the unspecified address goes.
 
 A port's list keeps its listeners first (:func:`listeners_first`), so
 finding the listener for a connection stops at the first accepted
-connection instead of walking all of them.
+connection instead of walking all of them.  A port one socket holds alone
+(most of them: each connection's ephemeral port) has no list: the table
+maps it to the socket (:meth:`PortTable.bound` reads both).
 """
 
 from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import TYPE_CHECKING
 
@@ -67,11 +69,16 @@ def errno_error(code: int) -> SocketError:
 class PortTable:
     """One host's bindings: ports by protocol, TIME_WAIT entries, UNIX paths."""
 
-    __slots__ = ("accepted", "files", "paths", "ports", "timewait")
+    __slots__ = ("accepted", "files", "owner", "paths", "ports", "timewait")
 
     def __init__(self) -> None:
-        #: (proto, port) -> sockets bound there: listeners first, then in
-        #: binding order.
+        #: (proto, port) -> the socket bound there, while it is the only one:
+        #: a list per connection's ephemeral port was one more object the
+        #: garbage collector tracks and walks (issue 16).
+        self.owner: dict[tuple[str, int], MemorySocket] = {}
+        #: (proto, port) -> sockets bound there, once a second one came:
+        #: listeners first, then in binding order.  A key is in ``owner``
+        #: or here, never in both.
         self.ports: dict[tuple[str, int], list[MemorySocket]] = {}
         #: (proto, port) -> the connections a listener there accepted, in
         #: order: a dict, so closing one of 20,000 is not a scan of them.
@@ -87,10 +94,29 @@ class PortTable:
         #: then see it, and a path unlinked there is free again.
         self.files = False
 
+    def bound(self, key: tuple[str, int]) -> Sequence[MemorySocket]:
+        """The sockets bound to *key*, ``(proto, port)``: listeners first."""
+        one = self.owner.get(key)
+        if one is not None:
+            return (one,)
+        return self.ports.get(key, ())
+
+    def add(self, key: tuple[str, int], sock: MemorySocket) -> None:
+        """Bind *sock* to *key*, after the sockets already there."""
+        one = self.owner.pop(key, None)
+        if one is not None:
+            self.ports[key] = [one, sock]
+        else:
+            bound = self.ports.get(key)
+            if bound is None:
+                self.owner[key] = sock
+            else:
+                bound.append(sock)
+
     def listener(self, v: int, addr: str, port: int | None) -> MemorySocket | None:
         """The socket listening for TCP connections to *addr*:*port*."""
         best = None
-        for sock in self.ports.get(("tcp", port or 0), ()):
+        for sock in self.bound(("tcp", port or 0)):
             if sock.state is not LISTEN:  # listeners come first
                 break
             if sock.closed:
@@ -113,7 +139,7 @@ class PortTable:
         v, addr = dst
         best: list[MemorySocket] = []
         best_score = 0
-        for sock in self.ports.get(("udp", port or 0), ()):
+        for sock in self.bound(("udp", port or 0)):
             if sock.closed:
                 continue
             cover = sock.cov4 if v == 4 else sock.cov6
@@ -138,11 +164,13 @@ class PortTable:
 
     def in_use(self, key: tuple[str, int]) -> bool:
         """Whether any socket is bound to *key*, ``(proto, port)``."""
-        return key in self.ports or key in self.accepted
+        return key in self.owner or key in self.ports or key in self.accepted
 
     def demote(self, sock: MemorySocket) -> None:
         """*sock* stopped listening but keeps its port: out of the listeners' place."""
-        bound = self.ports[(sock.proto, sock.port or 0)]
+        bound = self.ports.get((sock.proto, sock.port or 0))
+        if bound is None:
+            return  # alone on its port
         bound.remove(sock)
         bound.append(sock)
 
@@ -323,7 +351,7 @@ def conflicts(sock: MemorySocket, port: int, listening_only: bool = False) -> bo
     host = sock.host
     key = (sock.proto, port)
     table = host.table
-    for other in chain(table.ports.get(key, ()), table.accepted.get(key, ())):
+    for other in chain(table.bound(key), table.accepted.get(key, ())):
         if other is sock or not overlaps(sock, other):
             continue
         if listening_only and other.state is not LISTEN:
@@ -365,7 +393,7 @@ def claim_port(sock: MemorySocket, port: int) -> None:
         port = ephemeral_port(sock)
     elif conflicts(sock, port):
         raise AddressInUse("Address already in use")
-    host.table.ports.setdefault((sock.proto, port), []).append(sock)
+    host.table.add((sock.proto, port), sock)
     sock.port = port
 
 
@@ -375,7 +403,7 @@ def ephemeral_port(sock: MemorySocket) -> int:
     Each draw is ``random.randint(low, high)``'s own (``getrandbits`` of
     the range's bit length, again while out of range), made here: the same
     seed gives the same ports, and a draw that hits a taken port costs one
-    C call and two dict lookups, not three Python calls.  As the range
+    C call and a few dict lookups, not three Python calls.  As the range
     fills, draws hit taken ports more often (1/(1 - load) draws on
     average); Linux's connect() likewise walks more ports from its hashed
     offset (``__inet_hash_connect``).
@@ -385,17 +413,28 @@ def ephemeral_port(sock: MemorySocket) -> int:
     bits = width.bit_length()
     draw = sock.net.port_rng.getrandbits
     table = sock.host.table
-    ports, accepted, proto = table.ports, table.accepted, sock.proto
+    owner, ports, accepted = table.owner, table.ports, table.accepted
+    proto = sock.proto
     for _ in range(64):
         r = draw(bits)
         while r >= width:
             r = draw(bits)
         key = (proto, low + r)
-        if key not in ports and key not in accepted and not conflicts(sock, low + r):
+        if (
+            key not in owner
+            and key not in ports
+            and key not in accepted
+            and not conflicts(sock, low + r)
+        ):
             return low + r
     for port in range(low, high + 1):
         key = (proto, port)
-        if key not in ports and key not in accepted and not conflicts(sock, port):
+        if (
+            key not in owner
+            and key not in ports
+            and key not in accepted
+            and not conflicts(sock, port)
+        ):
             return port
     # Linux (inet_csk_get_port, udp_lib_get_port): bind() and listen()
     # say EADDRINUSE; autobind translates for connect and send.
@@ -480,7 +519,9 @@ def listeners_first(sock: MemorySocket) -> None:
     (bound sockets, accepted connections), so PortTable.listener stops at
     the first non-listener instead of walking every connection.
     """
-    bound = sock.host.table.ports[(sock.proto, sock.port or 0)]
+    bound = sock.host.table.ports.get((sock.proto, sock.port or 0))
+    if bound is None:
+        return  # alone on its port
     bound.remove(sock)
     at = 0
     while at < len(bound) and bound[at].state is LISTEN:
@@ -497,6 +538,9 @@ def unbind(sock: MemorySocket) -> None:
         if accepted is not None and accepted.pop(sock, 0) is None:
             if not accepted:
                 del table.accepted[key]
+            bound = None
+        elif table.owner.get(key) is sock:
+            del table.owner[key]
             bound = None
         else:
             bound = table.ports.get(key)
