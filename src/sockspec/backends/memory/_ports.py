@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import TYPE_CHECKING
 
-from ...api.constants import AF_INET6, IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, Option
+from ...api.constants import AF_INET6, IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT
 from ...api.errors import (
     AddressInUse,
     AddressNotAvailable,
@@ -57,8 +57,10 @@ WireAddr = tuple[int, str]  # (4 or 6, canonical text)
 #: Where a connect or send goes: a wire address, or a UNIX path.
 Target = WireAddr | str
 #: A TIME_WAIT entry: the address, when it expires, and the SO_REUSEADDR /
-#: SO_REUSEPORT of the socket that left it.
-TimeWaitEntry = tuple[str, float, frozenset[Option]]
+#: SO_REUSEPORT of the socket that left it (:func:`reuse_bits`).  Plain
+#: values in tuples: the garbage collector stops tracking them, and a
+#: closed connection leaves one behind for 60 virtual seconds (issue 16).
+TimeWaitEntry = tuple[str, float, int]
 
 
 def errno_error(code: int) -> SocketError:
@@ -85,7 +87,7 @@ class PortTable:
         self.accepted: dict[tuple[str, int], dict[MemorySocket, None]] = {}
         #: (proto, port) -> TIME_WAIT entries left by actively closed
         #: connections.
-        self.timewait: dict[tuple[str, int], list[TimeWaitEntry]] = {}
+        self.timewait: dict[tuple[str, int], tuple[TimeWaitEntry, ...]] = {}
         #: UNIX path -> its socket, or None for a file whose socket is closed.
         self.paths: dict[str, MemorySocket | None] = {}
         #: Whether a bound UNIX path is also a file in the real file system
@@ -116,7 +118,9 @@ class PortTable:
     def listener(self, v: int, addr: str, port: int | None) -> MemorySocket | None:
         """The socket listening for TCP connections to *addr*:*port*."""
         best = None
-        for sock in self.bound(("tcp", port or 0)):
+        key = ("tcp", port or 0)
+        one = self.owner.get(key)  # bound(), inlined: once per connect
+        for sock in (one,) if one is not None else self.ports.get(key, ()):
             if sock.state is not LISTEN:  # listeners come first
                 break
             if sock.closed:
@@ -176,9 +180,9 @@ class PortTable:
 
     def leave_timewait(self, sock: MemorySocket, expiry: float) -> None:
         """*sock*, actively closed, leaves its address in TIME_WAIT until *expiry*."""
-        entries = self.timewait.setdefault((sock.proto, sock.port or 0), [])
-        reuse = frozenset(o for o in (SO_REUSEADDR, SO_REUSEPORT) if sock.opt(o))
-        entries.append((sock.local or "", expiry, reuse))
+        key = (sock.proto, sock.port or 0)
+        entry = (sock.local or "", expiry, reuse_bits(sock))
+        self.timewait[key] = (*self.timewait.get(key, ()), entry)
 
     def timewait_rows(self, now: float) -> Iterator[tuple[str, int, str]]:
         """``(proto, port, address)`` of every TIME_WAIT entry still running."""
@@ -351,7 +355,9 @@ def conflicts(sock: MemorySocket, port: int, listening_only: bool = False) -> bo
     host = sock.host
     key = (sock.proto, port)
     table = host.table
-    for other in chain(table.bound(key), table.accepted.get(key, ())):
+    one = table.owner.get(key)  # bound(), inlined: once per port drawn
+    bound = (one,) if one is not None else table.ports.get(key, ())
+    for other in chain(bound, table.accepted.get(key, ())):
         if other is sock or not overlaps(sock, other):
             continue
         if listening_only and other.state is not LISTEN:
@@ -368,15 +374,19 @@ def conflicts(sock: MemorySocket, port: int, listening_only: bool = False) -> bo
         return True
     if listening_only:
         return False
-    entries = host.table.timewait.get((sock.proto, port))
+    entries = table.timewait.get(key)
     if entries:
         now = sock.sched.now
-        entries[:] = [e for e in entries if e[1] > now]
+        live = tuple(e for e in entries if e[1] > now)
+        if live:
+            table.timewait[key] = live
+        else:
+            del table.timewait[key]
         # Linux (inet_csk_bind_conflict): a TIME_WAIT entry keeps the
         # SO_REUSEADDR/SO_REUSEPORT of its socket; only the same option
         # on both sides lets a new socket bind over it.
-        reuse = {opt for opt in (SO_REUSEADDR, SO_REUSEPORT) if sock.opt(opt)}
-        for addr, _, tw_reuse in entries:
+        reuse = reuse_bits(sock)
+        for addr, _, tw_reuse in live:
             if reuse & tw_reuse:
                 continue
             if (":" in addr and sock.cov6 in ("*", addr)) or (
@@ -384,6 +394,11 @@ def conflicts(sock: MemorySocket, port: int, listening_only: bool = False) -> bo
             ):
                 return True
     return False
+
+
+def reuse_bits(sock: MemorySocket) -> int:
+    """SO_REUSEADDR (1) and SO_REUSEPORT (2) of *sock*, as bits."""
+    return (1 if sock.opt(SO_REUSEADDR) else 0) | (2 if sock.opt(SO_REUSEPORT) else 0)
 
 
 def claim_port(sock: MemorySocket, port: int) -> None:
