@@ -229,6 +229,33 @@ def test_listeners_sharing_a_port_come_and_go_in_any_order(
         pass
 
 
+def test_time_wait_entries_of_one_port_each_block_it_until_they_expire(
+    memory_network: Network,
+) -> None:
+    # A server that closes its connections first leaves one TIME_WAIT entry
+    # per connection on its own port; the port is free once all expire.
+    lst = listener()
+    port = lst.local_port
+    for delay in (0, 30):
+        memory_network.advance(delay)
+        client = Socket(timeout=5)
+        client.connect("127.0.0.1", port)
+        server = lst.accept()
+        server.close()
+        assert client.receive() == b""
+        client.close()
+    lst.close()
+    rows = [r for r in memory_network.netstat() if r.state == "TIME_WAIT"]
+    assert len(rows) == 2
+    memory_network.advance(31)  # the first entry has expired, not the second
+    with Socket() as sock, pytest.raises(sockspec.AddressInUse):
+        sock.bind("127.0.0.1", port)
+    assert len([r for r in memory_network.netstat() if r.state == "TIME_WAIT"]) == 1
+    memory_network.advance(30)
+    with Socket() as sock:
+        sock.bind("127.0.0.1", port)
+
+
 def test_bind_to_a_foreign_address_is_not_available(memory_network: Network) -> None:
     with Socket() as sock, pytest.raises(sockspec.AddressNotAvailable):
         sock.bind("10.99.0.1")

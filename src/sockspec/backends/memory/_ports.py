@@ -85,9 +85,10 @@ class PortTable:
         #: (proto, port) -> the connections a listener there accepted, in
         #: order: a dict, so closing one of 20,000 is not a scan of them.
         self.accepted: dict[tuple[str, int], dict[MemorySocket, None]] = {}
-        #: (proto, port) -> TIME_WAIT entries left by actively closed
-        #: connections.
-        self.timewait: dict[tuple[str, int], tuple[TimeWaitEntry, ...]] = {}
+        #: (proto, port) -> the TIME_WAIT entry actively closed connections
+        #: left there, or a list of them once there are more (a server port
+        #: whose connections the server closed first).
+        self.timewait: dict[tuple[str, int], TimeWaitEntry | list[TimeWaitEntry]] = {}
         #: UNIX path -> its socket, or None for a file whose socket is closed.
         self.paths: dict[str, MemorySocket | None] = {}
         #: Whether a bound UNIX path is also a file in the real file system
@@ -182,12 +183,25 @@ class PortTable:
         """*sock*, actively closed, leaves its address in TIME_WAIT until *expiry*."""
         key = (sock.proto, sock.port or 0)
         entry = (sock.local or "", expiry, reuse_bits(sock))
-        self.timewait[key] = (*self.timewait.get(key, ()), entry)
+        there = self.timewait.get(key)
+        if there is None:
+            self.timewait[key] = entry
+        elif isinstance(there, list):
+            there.append(entry)
+        else:
+            self.timewait[key] = [there, entry]
+
+    def timewait_entries(self, key: tuple[str, int]) -> list[TimeWaitEntry]:
+        """The TIME_WAIT entries on *key*, ``(proto, port)``, expired or not."""
+        there = self.timewait.get(key)
+        if there is None:
+            return []
+        return there if isinstance(there, list) else [there]
 
     def timewait_rows(self, now: float) -> Iterator[tuple[str, int, str]]:
         """``(proto, port, address)`` of every TIME_WAIT entry still running."""
-        for (proto, port), entries in self.timewait.items():
-            for addr, expiry, _ in entries:
+        for proto, port in self.timewait:
+            for addr, expiry, _ in self.timewait_entries((proto, port)):
                 if expiry > now:
                     yield proto, port, addr
 
@@ -374,12 +388,14 @@ def conflicts(sock: MemorySocket, port: int, listening_only: bool = False) -> bo
         return True
     if listening_only:
         return False
-    entries = table.timewait.get(key)
+    entries = table.timewait_entries(key)
     if entries:
         now = sock.sched.now
-        live = tuple(e for e in entries if e[1] > now)
-        if live:
+        live = [e for e in entries if e[1] > now]
+        if len(live) > 1:
             table.timewait[key] = live
+        elif live:
+            table.timewait[key] = live[0]
         else:
             del table.timewait[key]
         # Linux (inet_csk_bind_conflict): a TIME_WAIT entry keeps the
