@@ -220,13 +220,26 @@ def take_stream(sock: MemorySocket, maxlen: int) -> bytes:
     net = sock.net
     if net.rule_set.handles and net.rule_set.any(ShortReads, sock.peer or sock, sock):
         maxlen = net.rule_set.rng.randint(1, min(maxlen, sock.rx_size))
-    if type(rx) is bytes:
+    if type(rx) is bytes:  # one chunk waiting
         if len(rx) > maxlen:
-            sock.rx = rx[maxlen:]
-            return _took(sock, rx[:maxlen])
-        sock.rx = None
-        return _took(sock, rx)
-    assert not isinstance(rx, bytes)
+            data, sock.rx = rx[:maxlen], rx[maxlen:]
+        else:
+            data, sock.rx = rx, None
+    else:
+        assert not isinstance(rx, bytes)
+        data = _take_chunks(rx, maxlen)
+        if not rx:
+            sock.rx = None  # a drained deque would keep its block
+    sock.rx_size -= len(data)
+    sock.received += len(data)
+    peer = sock.peer
+    if peer is not None:
+        notify_room(peer)
+    return data
+
+
+def _take_chunks(rx: deque[bytes], maxlen: int) -> bytes:
+    """Take up to *maxlen* bytes from the chunks queued in *rx*."""
     parts = []
     want = maxlen
     while rx and want:
@@ -239,20 +252,7 @@ def take_stream(sock: MemorySocket, maxlen: int) -> bytes:
             parts.append(chunk[:want])
             rx[0] = chunk[want:]
             want = 0
-    data = parts[0] if len(parts) == 1 else b"".join(parts)
-    if not rx:
-        sock.rx = None  # a drained deque would keep its block
-    return _took(sock, data)
-
-
-def _took(sock: MemorySocket, data: bytes) -> bytes:
-    """*data* left the receive queue: count it, free room (lock held)."""
-    sock.rx_size -= len(data)
-    sock.received += len(data)
-    peer = sock.peer
-    if peer is not None:
-        notify_room(peer)
-    return data
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def arrive(sock: MemorySocket, kind: int, data: bytes) -> None:
