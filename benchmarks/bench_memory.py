@@ -210,9 +210,11 @@ class _Facade:
 def floor_model(count: int, repeat: int = 1) -> Callable[[], float]:
     """CPU seconds of a pure-Python model of :func:`connections`, no sockspec.
 
-    Per connection it makes the objects sockspec makes (two ends with 56
-    slots, two facades, a port's list, a receive queue each), keeps them
-    in the same kind of tables and walks them in the same five passes:
+    Per connection it makes the objects sockspec made until the pass of
+    docs/performance.md's "objects per connection" (two ends with 56
+    slots, two facades, a port's list, a receive queue each; sockspec now
+    makes neither the list nor the queues), keeps them in the same kind of
+    tables and walks them in the same five passes:
     what the interpreter and the machine's caches charge for that many
     objects, with little Python work per connection.  A reference for the
     connection counts: its 20,000 / 2,000 ratio is what the heap alone does.
