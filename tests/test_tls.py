@@ -126,6 +126,33 @@ def test_start_tls_carries_data_on_every_backend(
         assert client.receive() == b"pong"
 
 
+def test_non_blocking_send_to_a_closed_peer_fails_on_every_backend(
+    backend: str, server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext
+) -> None:
+    # Tornado writes a TLS stream non-blocking; when the peer has gone, the
+    # writes must fail (EPIPE, ECONNRESET) as ssl's do, not be counted as
+    # sent for ever, and leave the caller's bytearray resizable.
+    with sockspec.use_backend(backend):
+        client, server = _tls_pair(server_ctx, client_ctx)
+    with client:
+        server.close()
+        client.timeout = 0
+        chunk = bytearray(b"x" * 65536)
+        failure: OSError | None = None
+        for _ in range(10_000):  # 640 MB: far past any socket buffer
+            try:
+                client.send(chunk)
+            except BlockingIOError:
+                time.sleep(0.001)
+            except OSError as exc:
+                failure = exc
+                break
+        assert isinstance(failure, (BrokenPipeError, ConnectionResetError))
+        # The exception (with its traceback) holds no view of the buffer:
+        # the caller can resize it, as after ssl's send (tornado checks).
+        del chunk[:]
+
+
 def test_plain_socket_reports_no_tls() -> None:
     client, server = _connected()
     with client, server:

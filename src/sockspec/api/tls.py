@@ -247,12 +247,16 @@ class TLSImpl(Layer):
             with self._lock:
                 self._in.write(data)
 
-    def _flush(self, deadline: float | None) -> None:
-        """Send the backlog and what OpenSSL produced, within *deadline*."""
-        with self._wlock:
-            self._flush_locked(deadline)
+    def _flush(self, deadline: float | None, *, quiet: bool = True) -> None:
+        """Send the backlog and what OpenSSL produced, within *deadline*.
 
-    def _flush_locked(self, deadline: float | None) -> None:
+        *quiet*: a non-blocking flush ignores a connection that is gone (the
+        next read reports it); a send's own flush raises it.
+        """
+        with self._wlock:
+            self._flush_locked(deadline, quiet)
+
+    def _flush_locked(self, deadline: float | None, quiet: bool = True) -> None:
         with self._lock:
             data = (
                 self._backlog + self._out.read() if self._out.pending else self._backlog
@@ -261,7 +265,7 @@ class TLSImpl(Layer):
         if not data:
             return
         if self._timeout == 0:
-            self._backlog = data[self._send_nowait(data) :]
+            self._backlog = data[self._send_nowait(data, quiet) :]
             if self._backlog:
                 raise WouldBlock("the TLS layer waits to send to the peer")
             return
@@ -272,8 +276,14 @@ class TLSImpl(Layer):
             self._backlog = data[getattr(exc, "bytes_sent", 0) :]
             raise
 
-    def _send_nowait(self, data: bytes) -> int:
-        """Hand raw what it takes of *data* now; return the count."""
+    def _send_nowait(self, data: bytes, quiet: bool = True) -> int:
+        """Hand raw what it takes of *data* now; return the count.
+
+        A connection that is gone (``EPIPE``, ``ECONNRESET``) takes it all
+        when *quiet* (an alert, a flush after a read: nothing will go out,
+        and the caller's next read reports it); otherwise it raises, as
+        ``ssl``'s non-blocking ``send`` does.
+        """
         raw = self.raw
         if self._timeout != 0:
             raw.set_timeout(0)
@@ -282,6 +292,8 @@ class TLSImpl(Layer):
         except (BlockingIOError, InterruptedError):
             return 0
         except OSError:
+            if not quiet:
+                raise
             return len(data)  # the connection is gone: nothing will go out
         finally:
             if self._timeout != 0 and not self._closed:
@@ -396,29 +408,32 @@ class TLSImpl(Layer):
                 self._flush(deadline)
             except TimeoutError:
                 raise send_timed_out(0) from None
-        view = memoryview(data)
+        view = chunk = memoryview(data)
         total = len(view)
         sent = 0
         ssl_object = self._ssl
         outgoing = self._out
         raw = self.raw
-        while sent < total:
-            chunk = view[sent : sent + _CHUNK]
-            with self._lock:
+        try:
+            while sent < total:
+                chunk = view[sent : sent + _CHUNK]
+                with self._lock:
+                    try:
+                        ssl_object.write(chunk)
+                    except _SSLError as exc:
+                        raise self._error(exc) from None
+                    cipher = outgoing.read()
+                sent += len(chunk)
                 try:
-                    ssl_object.write(chunk)
-                except _SSLError as exc:
-                    raise self._error(exc) from None
-                cipher = outgoing.read()
-            sent += len(chunk)
-            try:
-                if deadline is None:
-                    raw.send(cipher)
-                else:
-                    self._raw_call(raw.send, cipher, deadline)
-            except TimeoutError as exc:
-                self._backlog = cipher[getattr(exc, "bytes_sent", 0) :]
-                raise send_timed_out(sent) from None
+                    if deadline is None:
+                        raw.send(cipher)
+                    else:
+                        self._raw_call(raw.send, cipher, deadline)
+                except TimeoutError as exc:
+                    self._backlog = cipher[getattr(exc, "bytes_sent", 0) :]
+                    raise send_timed_out(sent) from None
+        finally:
+            _release(chunk, view)
         return total
 
     def _send_some(self, data: bytes | memoryview) -> int:
@@ -428,23 +443,26 @@ class TLSImpl(Layer):
         counts as sent); the next call raises WouldBlock until it is out.
         """
         if self._backlog or self._out.pending:
-            self._flush(None)  # WouldBlock while the old ciphertext waits
-        view = memoryview(data)
+            self._flush(None, quiet=False)  # WouldBlock while the old ciphertext waits
+        view = chunk = memoryview(data)
         total = len(view)
         sent = 0
-        while sent < total:
-            chunk = view[sent : sent + _RECORD]
-            with self._lock:
-                try:
-                    self._ssl.write(chunk)
-                except _SSLError as exc:
-                    raise self._error(exc) from None
-                cipher = self._out.read()
-            sent += len(chunk)
-            taken = self._send_nowait(cipher)
-            if taken < len(cipher):
-                self._backlog = cipher[taken:]
-                break
+        try:
+            while sent < total:
+                chunk = view[sent : sent + _RECORD]
+                with self._lock:
+                    try:
+                        self._ssl.write(chunk)
+                    except _SSLError as exc:
+                        raise self._error(exc) from None
+                    cipher = self._out.read()
+                sent += len(chunk)
+                taken = self._send_nowait(cipher, quiet=False)
+                if taken < len(cipher):
+                    self._backlog = cipher[taken:]
+                    break
+        finally:
+            _release(chunk, view)
         return sent
 
     def send_file(self, file: BinaryIO) -> int:
@@ -583,3 +601,14 @@ def check_arguments(
             raise ValueError("server_hostname must not be empty")
     elif not server_side and context.check_hostname:
         raise ValueError("server_hostname is required: the context checks host names")
+
+
+def _release(*views: memoryview) -> None:
+    """Let go of the caller's buffer at once, also when a send failed.
+
+    A traceback keeps the failed call's frame, and with it these views:
+    the caller could not resize its ``bytearray`` (``BufferError``) while
+    it kept the exception, where ``ssl``'s C code holds nothing.
+    """
+    for view in views:
+        view.release()
