@@ -478,6 +478,12 @@ class MemorySocket(SocketImpl):
             self.rx = None
             self.rx_size = 0
             notify(self)
+            peer = self.peer
+            if peer is not None and peer.closed:
+                # Both ends are closed: the pair stops naming each other,
+                # so reference counting frees it (a cycle waited for the
+                # collector; tornado's tests look for such garbage).
+                peer.peer = self.peer = None
         finally:
             lock.release()
 
