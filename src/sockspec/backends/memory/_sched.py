@@ -86,8 +86,9 @@ from . import _executor
 from ._frames import BUSY as _BUSY
 from ._frames import blocked_on as _blocked_on
 from ._frames import idle_codes
+from ._gates import FdGate, Gate, _local, gate, open_gate
 from ._timed import Timed as _Timed
-from ._turns import _active, _local, gate, open_gate
+from ._turns import _active
 
 if TYPE_CHECKING:
     from ._turns import Turns
@@ -153,7 +154,7 @@ class Waiter:
         # thread's gate, released by wake() or by the turn's hand-over.
         #: The waiting thread's gate (:func:`._turns.gate`).
         try:
-            self.gate: _thread.LockType = _local.gate
+            self.gate: Gate = _local.gate
         except AttributeError:
             self.gate = gate()
         #: Virtual time at which the wait ends by itself, or ``None``.
@@ -405,9 +406,16 @@ class Scheduler:
                     turns.admit(w.ident)
             else:
                 self._outsiders.discard(threading.current_thread())
-        g = w.gate
-        g.acquire(False)  # a release left from an earlier wait
         ident = w.ident
+        if turns is not None and not turns.off and ident is not None:
+            # The seeded schedule's gate (a descriptor, see ._gates).
+            w.gate = turns._mine.get(ident) or turns.gate_of(ident)
+        g = w.gate
+        if g.__class__ is not FdGate:
+            # A release left from an earlier wait.  A descriptor gate is
+            # not cleared here (a system call per wait): an opening left
+            # over costs a look more, which is rare.
+            g.acquire(False)
         waiting = self._waiting
         waiting[ident] = w
         if turns is not None:
@@ -449,7 +457,7 @@ class Scheduler:
                 # The chosen thread's gate is opened last, just before this
                 # one sleeps: the sooner this thread lets the GIL go, the
                 # less often the woken one finds it taken and sleeps again.
-                if handoff is not None and handoff.locked():
+                if handoff is not None:
                     try:
                         handoff.release()
                     except RuntimeError:

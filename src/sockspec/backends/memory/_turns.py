@@ -22,10 +22,15 @@ the choice waits for it: starting and joining threads hand over the turn
 deterministically.  Then the order of operations, hence the event log, the
 ephemeral ports and every fault draw, depends on the seed only.
 
-The hand-over.  Every thread has a *gate* of its own (:func:`gate`): a
-lock, allocated once per thread and kept locked, that the thread waits on
+The hand-over.  Every thread has a *gate* of its own in each seeded
+network (:meth:`Turns.gate_of`, see :mod:`._gates`): an ``eventfd`` for
+the first few threads, else the thread's lock, that the thread waits on
 whenever it waits for the network or for the turn.  Handing the turn over
-releases the gate of exactly the chosen thread; nobody else wakes.  When
+opens the gate of exactly the chosen thread; nobody else wakes.  A
+descriptor gate is opened by ``write(2)``, which lets the GIL go first: the
+woken thread takes the GIL at once instead of finding it held by the thread
+that woke it and sleeping again (a lock can only be released with the GIL
+held).  When
 every other thread is known to the network -- waiting for the turn, blocked
 on it, woken and on its way back -- the holder decides without looking at
 any other thread's frame, so a two-thread exchange costs a dictionary walk
@@ -49,7 +54,6 @@ gate has a timeout.
 
 from __future__ import annotations
 
-import _thread
 import bisect
 import linecache
 import os
@@ -60,7 +64,8 @@ import time
 from types import CodeType, FrameType
 from typing import TYPE_CHECKING, TypeAlias
 
-from . import _executor, _proc
+from . import _executor, _gates, _proc
+from ._gates import FD_GATES, FdGate, Gate, gate, open_gate
 
 if TYPE_CHECKING:
     from ._sched import Scheduler
@@ -93,31 +98,6 @@ _get_ident = threading.get_ident
 # Read, never written: who is alive, without threading.enumerate()'s copy.
 _active: dict[int, threading.Thread] = threading._active  # type: ignore[attr-defined]
 _limbo: dict[object, threading.Thread] = threading._limbo  # type: ignore[attr-defined]
-_local = threading.local()
-
-
-def gate() -> _thread.LockType:
-    """The calling thread's gate: the lock it waits on, locked when shut.
-
-    One per thread for its whole life, shared by every network: a thread
-    waits in one place at a time, and every wait re-checks what it waits
-    for, so a release left over from an earlier wait costs one more look.
-    """
-    try:
-        g: _thread.LockType = _local.gate
-    except AttributeError:
-        g = _local.gate = _thread.allocate_lock()
-        g.acquire()
-    return g
-
-
-def open_gate(g: _thread.LockType) -> None:
-    """Let the thread waiting on *g* (or its next wait) go on."""
-    try:
-        if g.locked():
-            g.release()
-    except RuntimeError:
-        pass  # opened at the same moment under another network's lock
 
 
 class Turns:
@@ -129,6 +109,7 @@ class Turns:
         "_handoff",
         "_held",
         "_keys",
+        "_mine",
         "_order",
         "_outs",
         "_settling",
@@ -149,7 +130,7 @@ class Turns:
         #: Ident of the thread holding the turn, or ``None``.
         self.turn: int | None = None
         #: Threads waiting at a scheduling point for the turn: their gates.
-        self.ready: dict[int, _thread.LockType] = {}
+        self.ready: dict[int, Gate] = {}
         # The same threads as (name, ident), kept sorted as they come and
         # go, so a choice among hundreds costs no walk over them, and the
         # key each was sorted under.
@@ -165,10 +146,10 @@ class Turns:
         self.off = False
         # The gate of every thread that waited on the network: a thread
         # woken there is given the turn through it.
-        self._gates: dict[int, _thread.LockType] = {}
+        self._gates: dict[int, Gate] = {}
         # Holders waiting for the others to settle, by ident: their gates,
         # opened when a thread arrives at a point or blocks.
-        self._settling: dict[int, _thread.LockType] = {}
+        self._settling: dict[int, Gate] = {}
         # The scheduler's outsiders by ident, for a cheap test on hot paths.
         self._outs: dict[int, threading.Thread] = {
             t.ident: t for t in sched._outsiders if t.ident is not None
@@ -184,7 +165,10 @@ class Turns:
         # The gate of the thread just given the turn by one about to wait:
         # opened once the network's lock is let go (handoff()), so that the
         # woken thread does not find the lock still taken and sleep again.
-        self._handoff: _thread.LockType | None = None
+        self._handoff: Gate | None = None
+        # The gate each thread waits on here (gate_of()): a descriptor for
+        # the first FD_GATES threads, where there can be one.
+        self._mine: dict[int, Gate] = {}
 
     # -- scheduling points (network lock held) --------------------------------------
 
@@ -222,7 +206,7 @@ class Turns:
         if thread is not None:
             self.sched._outsiders.discard(thread)
 
-    def release(self, g: _thread.LockType) -> None:
+    def release(self, g: Gate) -> None:
         """The calling thread blocks on the network: the turn goes on.
 
         Called after the thread is registered as waiting, before it waits
@@ -260,10 +244,38 @@ class Turns:
         ):
             self._give(self._choose(None), later=later)
 
-    def handoff(self) -> _thread.LockType | None:
+    def handoff(self) -> Gate | None:
         """The gate to open once the lock is let go (and forget it; locked)."""
         g, self._handoff = self._handoff, None
         return g
+
+    def gate_of(self, ident: int) -> Gate:
+        """The gate thread *ident* (the caller) waits on in this network.
+
+        A descriptor (:class:`._gates.FdGate`), so that handing it the turn
+        lets the GIL go before waking it, for the first :data:`FD_GATES`
+        threads alive; the thread's lock for the others, and once the
+        schedule stopped.
+        """
+        g = self._mine.get(ident)
+        if g is not None:
+            return g
+        if self.off:
+            return gate()
+        mine = self._mine
+        if len(mine) >= FD_GATES:
+            for ended in mine.keys() - _active.keys():
+                del mine[ended]  # closed once no thread holds it any more
+        made: Gate
+        if len(mine) < FD_GATES and _gates.fd_gates():
+            try:
+                made = FdGate()
+            except OSError:
+                made = gate()  # out of descriptors: the lock will do
+        else:
+            made = gate()
+        mine[ident] = made
+        return made
 
     @property
     def budget(self) -> float:
@@ -299,6 +311,10 @@ class Turns:
             if woken is not None:
                 open_gate(woken)
         self._nudge()
+        # The descriptors close as soon as the threads woken above are out
+        # of their waits (nothing else refers to them then).
+        self._mine.clear()
+        self._gates.clear()
 
     def holds_clock(self) -> bool:
         """Whether a thread can run by the schedule, so the clock must stay."""
@@ -320,7 +336,7 @@ class Turns:
         """Wait at a point until the turn falls on the calling thread."""
         sched = self.sched
         lock = sched.lock
-        g = gate()
+        g = self._mine.get(me) or self.gate_of(me)
         g.acquire(False)  # a release left from an earlier wait
         self.ready[me] = g
         key = self._keys[me] = (_name(me), me)
@@ -548,7 +564,7 @@ class Turns:
                 return True
             if not wait or me is None:
                 return False
-            g = gate()
+            g = self.gate_of(me)
             g.acquire(False)
             self._settling[me] = g
             sched.lock.release()

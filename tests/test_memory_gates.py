@@ -1,0 +1,215 @@
+"""How the memory network wakes the next thread (issue 16): its gates.
+
+The seeded schedule hands the turn from one thread to the next.  Waking the
+next thread by releasing a lock happens while the releasing thread holds the
+GIL, so the woken thread finds the GIL taken and sleeps again; a descriptor
+gate is opened by ``write(2)`` with the GIL let go.  These tests count the
+operations a hand-over makes (never time), and the descriptors gates hold.
+"""
+
+from __future__ import annotations
+
+import _thread
+import collections
+import gc
+import os
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+import sockspec
+from sockspec.backends.memory import Network, _gates
+
+pytestmark = pytest.mark.skipif(
+    not _gates.fd_gates(), reason="no poll(2) here: every gate is a lock"
+)
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _pair(net: Network) -> tuple[sockspec.Socket, sockspec.Socket]:
+    with sockspec.Socket(backend=net, timeout=30) as listener:
+        listener.bind("127.0.0.1")
+        listener.listen()
+        client = sockspec.Socket(backend=net, timeout=30)
+        client.connect("127.0.0.1", listener.local_port)
+        return client, listener.accept()
+
+
+def _wakeups(schedule: str, trips: int) -> collections.Counter[str]:
+    """Per-kind counts of the C calls that can wake a thread, both threads
+    of a two-thread ping-pong: ``write`` (a descriptor gate opened) and
+    ``release`` of a lock other than the network's (a lock gate opened)."""
+    net = Network(seed=1, schedule=schedule)
+    client, server = _pair(net)
+    seen = collections.Counter[str]()
+    network_lock = net._sched.lock
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        if event != "c_call":
+            return
+        if arg is os.write:
+            seen["write"] += 1
+        elif getattr(arg, "__name__", None) == "release":
+            owner = getattr(arg, "__self__", None)
+            if isinstance(owner, _thread.LockType) and owner is not network_lock:
+                seen["lock release"] += 1
+
+    def echo(count: bool) -> None:
+        if count:
+            sys.setprofile(profile)
+        try:
+            for _ in range(trips):
+                server.send(server.receive(1))
+        finally:
+            sys.setprofile(None)
+
+    def run(count: bool) -> None:
+        thread = threading.Thread(target=echo, args=(count,), name="echo")
+        thread.start()
+        if count:
+            sys.setprofile(profile)
+        try:
+            for _ in range(trips):
+                client.send(b"x")
+                assert client.receive(1) == b"x"
+        finally:
+            sys.setprofile(None)
+            thread.join(30)
+        assert not thread.is_alive()
+
+    try:
+        run(False)  # the echo thread's start and end are not round trips
+        seen.clear()
+        run(True)
+    finally:
+        client.close()
+        server.close()
+        net.close()
+    return seen
+
+
+def test_a_seeded_hand_over_wakes_the_next_thread_with_the_gil_let_go() -> None:
+    # Two hand-overs per round trip are forced (one per message); each
+    # opens the next holder's gate once, with write(2).  Before descriptor
+    # gates, each released that thread's lock (with the GIL held), and no
+    # write was made.
+    trips = 200
+    seen = _wakeups("seeded", trips)
+    assert seen["lock release"] <= trips // 20, seen
+    assert 2 * trips <= seen["write"] <= 2.75 * trips, seen
+
+
+def test_the_free_schedule_still_wakes_through_locks() -> None:
+    # There a thread is woken under the network's lock: a woken thread that
+    # took the GIL would find that lock taken, so the free schedule keeps
+    # its lock gates (and makes no system call to wake).
+    seen = _wakeups("free", 200)
+    assert seen["write"] == 0, seen
+    assert seen["lock release"] > 0, seen
+
+
+@pytest.fixture
+def fd_count() -> Iterator[None]:
+    gc.collect()
+    before = open_fds()
+    yield
+    gc.collect()
+    assert open_fds() <= before
+
+
+def test_gate_descriptors_close_when_the_network_closes(fd_count: None) -> None:
+    gc.collect()
+    before = open_fds()
+    net = Network(seed=3)
+    client, server = _pair(net)
+    replies = []
+    thread = threading.Thread(target=lambda: replies.append(server.receive(1)))
+    thread.start()
+    client.send(b"x")
+    thread.join(30)
+    assert replies == [b"x"]
+    # The main thread keeps its gate while the network schedules it.
+    assert open_fds() > before
+    client.close()
+    server.close()
+    net.close()
+    gc.collect()
+    assert open_fds() == before
+
+
+def test_a_thread_gate_closes_when_the_thread_ends_and_the_count_is_bounded(
+    fd_count: None,
+) -> None:
+    # More threads than FD_GATES wait in turn: the gates of ended threads
+    # are dropped, never more than FD_GATES descriptors (gates) are open.
+    gc.collect()
+    before = open_fds()
+    per_gate = 1 if hasattr(os, "eventfd") else 2
+    most = before
+    net = Network(seed=4)
+    client, server = _pair(net)
+    try:
+        for _ in range(3 * _gates.FD_GATES):
+            got: list[bytes] = []
+            thread = threading.Thread(
+                target=lambda into=got: into.append(server.receive(1))
+            )
+            thread.start()
+            client.send(b"y")
+            thread.join(30)
+            assert got == [b"y"]
+            most = max(most, open_fds())
+        assert most - before <= _gates.FD_GATES * per_gate
+    finally:
+        client.close()
+        server.close()
+        net.close()
+    gc.collect()
+    assert open_fds() == before
+
+
+def test_a_gate_opened_before_its_wait_lets_it_through_once() -> None:
+    g = _gates.FdGate()
+    try:
+        assert not g.acquire(True, 0.001)
+        g.release()
+        g.release()  # opened twice: open once
+        assert g.acquire(True, 1.0)
+        assert not g.acquire(True, 0.001)
+        g.release()
+        assert g.acquire(False)  # clears a leftover opening
+        assert not g.acquire(True, 0.001)
+    finally:
+        del g
+        gc.collect()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_forked_child_gets_gates_of_its_own() -> None:
+    # The child's gate must not share the parent's eventfd: a child
+    # opening it would wake the parent's thread, or take its opening.
+    g = _gates.FdGate()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            g.release()
+            os.write(w, b"1" if g.acquire(True, 1.0) else b"0")
+        finally:
+            os._exit(0)
+    os.close(w)
+    try:
+        assert os.read(r, 1) == b"1"
+        _, status = os.waitpid(pid, 0)
+        assert status == 0
+        # The child's opening did not reach the parent's gate.
+        assert not g.acquire(True, 0.01)
+    finally:
+        os.close(r)
+        del g
+        gc.collect()
