@@ -122,52 +122,65 @@ def fd_count() -> Iterator[None]:
     assert open_fds() <= before
 
 
-def test_gate_descriptors_close_when_the_network_closes(fd_count: None) -> None:
+def test_gate_descriptors_are_held_only_while_threads_wait(fd_count: None) -> None:
     gc.collect()
     before = open_fds()
     net = Network(seed=3)
     client, server = _pair(net)
-    replies = []
-    thread = threading.Thread(target=lambda: replies.append(server.receive(1)))
+    during: list[int] = []
+
+    def echo() -> None:
+        data = server.receive(1)
+        during.append(open_fds())  # the main thread waits for the reply
+        server.send(data)
+
+    thread = threading.Thread(target=echo)
     thread.start()
     client.send(b"x")
+    assert client.receive(1) == b"x"
     thread.join(30)
-    assert replies == [b"x"]
-    # The main thread keeps its gate while the network schedules it.
-    assert open_fds() > before
+    per_gate = 1 if hasattr(os, "eventfd") else 2
+    assert during
+    assert during[0] >= before + 2 * per_gate
+    # Nobody waits on the (open) network any more: no gate is left open.
+    gc.collect()
+    assert open_fds() == before
     client.close()
     server.close()
     net.close()
-    gc.collect()
-    assert open_fds() == before
 
 
-def test_a_thread_gate_closes_when_the_thread_ends_and_the_count_is_bounded(
+def test_no_more_than_fd_gates_descriptors_however_many_threads_wait(
     fd_count: None,
 ) -> None:
-    # More threads than FD_GATES wait in turn: the gates of ended threads
-    # are dropped, never more than FD_GATES descriptors (gates) are open.
+    # Three times FD_GATES threads block at once: the threads past the
+    # first FD_GATES wait on their locks.
     gc.collect()
     before = open_fds()
     per_gate = 1 if hasattr(os, "eventfd") else 2
-    most = before
     net = Network(seed=4)
-    client, server = _pair(net)
+    pairs = [_pair(net) for _ in range(3 * _gates.FD_GATES)]
+    got: list[bytes] = []
+    threads = [
+        threading.Thread(target=lambda end=server: got.append(end.receive(1)))
+        for _, server in pairs
+    ]
     try:
-        for _ in range(3 * _gates.FD_GATES):
-            got: list[bytes] = []
-            thread = threading.Thread(
-                target=lambda into=got: into.append(server.receive(1))
-            )
+        for thread in threads:
             thread.start()
+        # A scheduling point: it waits for the new threads to settle (block).
+        pairs[0][0].send(b"y")
+        during = open_fds()
+        for client, _ in pairs[1:]:
             client.send(b"y")
+        for thread in threads:
             thread.join(30)
-            assert got == [b"y"]
-            most = max(most, open_fds())
-        assert most - before <= _gates.FD_GATES * per_gate
+        assert got == [b"y"] * len(pairs)
+        assert before < during <= before + _gates.FD_GATES * per_gate
     finally:
-        client.close()
-        server.close()
+        for client, server in pairs:
+            client.close()
+            server.close()
         net.close()
     gc.collect()
     assert open_fds() == before

@@ -483,6 +483,15 @@ class Scheduler:
                     open_gate(handoff)
             woken.discard(ident)
             self._mark = self._credited = _wall()
+            if (
+                turns is not None
+                and turns._mine
+                and not waiting
+                and not woken
+                and not turns.ready
+                and not turns._settling
+            ):
+                turns.idle()  # nobody waits: the gates' descriptors can go
         if w.error is not None:
             raise w.error
 

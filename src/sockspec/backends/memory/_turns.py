@@ -254,13 +254,15 @@ class Turns:
 
         A descriptor (:class:`._gates.FdGate`), so that handing it the turn
         lets the GIL go before waking it, for the first :data:`FD_GATES`
-        threads alive; the thread's lock for the others, and once the
-        schedule stopped.
+        threads alive; the thread's lock for the others, for a thread alone
+        in the process (nobody can open its gate: a wait of its own ends
+        by the clock), and once the schedule stopped.  Kept until the
+        network is idle (:meth:`idle`).
         """
         g = self._mine.get(ident)
         if g is not None:
             return g
-        if self.off:
+        if self.off or len(_active) < 2:
             return gate()
         mine = self._mine
         if len(mine) >= FD_GATES:
@@ -276,6 +278,16 @@ class Turns:
             made = gate()
         mine[ident] = made
         return made
+
+    def idle(self) -> None:
+        """No thread waits on the network (nor for the turn): drop the gates.
+
+        Their descriptors close as soon as no thread refers to them, so a
+        network that is not in use holds none (tests count descriptors
+        while their network is open); the next wait makes new ones.
+        """
+        self._mine.clear()
+        self._gates.clear()
 
     @property
     def budget(self) -> float:
@@ -313,8 +325,7 @@ class Turns:
         self._nudge()
         # The descriptors close as soon as the threads woken above are out
         # of their waits (nothing else refers to them then).
-        self._mine.clear()
-        self._gates.clear()
+        self.idle()
 
     def holds_clock(self) -> bool:
         """Whether a thread can run by the schedule, so the clock must stay."""
@@ -376,6 +387,14 @@ class Turns:
             del self.ready[me]
             key = self._keys.pop(me)
             del self._order[bisect.bisect_left(self._order, key)]
+            if (
+                self._mine
+                and not self.ready
+                and not sched._waiting
+                and not sched._woken
+                and not self._settling
+            ):
+                self.idle()
 
     def _holder_lost(self, holder: int) -> bool:
         """Whether the silent holder is given up on (and noted)."""
