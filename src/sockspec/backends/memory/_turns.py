@@ -191,10 +191,26 @@ class Turns:
             self._held = None
             if woken or (len(_active) == 1 and not _limbo):
                 return  # chosen on its way back, or alone: nothing to choose
-            if not self._known(me):
-                self._settle(me)
-            if not self.ready and (not self.sched._woken or not self._transit(me)):
-                return  # nobody else can run: no choice to make
+            sched = self.sched
+            waiting = sched._waiting
+            back = sched._woken
+            if (
+                len(_active) == 2
+                and len(waiting) + len(back) == 1
+                and not self.ready
+                and not _limbo
+            ):
+                # Two threads, the other blocked on the network or on its way
+                # back from it (the caller is neither: it left both before its
+                # own point): every thread is known without _known()'s walk;
+                # blocked, the other cannot run, woken, it is a candidate.
+                if waiting:
+                    return
+            else:
+                if not self._known(me):
+                    self._settle(me)
+                if not self.ready and (not back or not self._transit(me)):
+                    return  # nobody else can run: no choice to make
             if not miss and self.rng.random() >= PREEMPT:
                 return
             self._give(self._choose(me), later=True)
@@ -222,6 +238,27 @@ class Turns:
             self._nudge()
         if self.turn == me:
             self.turn = None
+            sched = self.sched
+            woken = sched._woken
+            if len(woken) == 1 and len(_active) == 2 and not self.ready and not _limbo:
+                # A two-thread exchange: the other thread, woken by this
+                # one, is the only candidate, and every thread is known.
+                # What the general path below decides, without its walks.
+                for other in woken:
+                    if (
+                        other is not None
+                        and other != me
+                        and other in _active
+                        and other not in sched._waiting
+                        and not self.off
+                    ):
+                        self.switches += 1
+                        self.turn = other
+                        self._held = None
+                        theirs = self._gates.get(other)
+                        if theirs is not None:
+                            self._handoff = theirs
+                        return
             # dispatch(later=True), one call less on every hand-over.
             if (
                 not self.off
