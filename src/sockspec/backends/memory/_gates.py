@@ -151,10 +151,18 @@ class FdGate:
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """Wait until opened, at most *timeout* seconds (none if negative);
         whether it was.  Non-blocking: clear an opening left over."""
+        if self.posted:
+            # Opened already (a thread that handed the turn over gets the
+            # GIL back once the next one let it go, which it does when it
+            # hands the turn back): one read(2), no poll(2).
+            self.posted = False
+            try:
+                os.read(self._r, 64)
+                return True
+            except BlockingIOError:
+                pass  # the opening's write(2) is still on its way
         if not blocking:
-            if not self.posted:
-                return False
-            timeout = 0.0
+            return False
         if self._poller.poll(None if timeout < 0 else timeout * 1000.0):
             self.posted = False
             try:
