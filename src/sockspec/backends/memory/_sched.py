@@ -151,8 +151,9 @@ class Waiter:
         reads: bool = False,
     ) -> None:
         # *lock* (the network's) is implied: the waiter sleeps on its
-        # thread's gate, released by wake() or by the turn's hand-over.
-        #: The waiting thread's gate (:func:`._turns.gate`).
+        # thread's gate, opened by wake() or by the turn's hand-over.
+        #: The waiting thread's gate: its lock (:func:`._gates.gate`), or
+        #: on a seeded network the one block() takes from the schedule.
         try:
             self.gate: Gate = _local.gate
         except AttributeError:
