@@ -185,6 +185,38 @@ def test_no_more_than_fd_gates_descriptors_however_many_threads_wait(
     assert open_fds() == before
 
 
+@counts_fds
+def test_a_thread_gate_closes_when_the_thread_ends(no_fd_leak: None) -> None:
+    # Another thread stays blocked on the network all along, so the network
+    # is never idle: the gate of the thread that ended must close anyway.
+    per_gate = 1 if hasattr(os, "eventfd") else 2
+    net = Network(seed=5)
+    (c1, s1), (c2, s2) = _pair(net), _pair(net)
+    during: list[int] = []
+
+    def once() -> None:
+        s2.receive(1)
+        during.append(open_fds())
+
+    waiter = threading.Thread(target=s1.receive, args=(1,), name="waiter")
+    ender = threading.Thread(target=once, name="ender")
+    try:
+        waiter.start()
+        ender.start()
+        c2.send(b"x")
+        ender.join(30)
+        assert not ender.is_alive()
+        gc.collect()
+        assert during
+        assert open_fds() == during[0] - per_gate
+    finally:
+        c1.send(b"y")
+        waiter.join(30)
+        for sock in (c1, s1, c2, s2):
+            sock.close()
+        net.close()
+
+
 def test_a_gate_opened_before_its_wait_lets_it_through_once() -> None:
     g = _gates.FdGate()
     try:

@@ -41,7 +41,23 @@ import threading
 import weakref
 from typing import Protocol
 
-__all__ = ["FD_GATES", "FdGate", "Gate", "fd_gates", "gate", "open_gate"]
+
+class _Dropper(Protocol):
+    """What keeps a thread's descriptor gate: told when the thread ends."""
+
+    def drop(self, ident: int) -> None:
+        """Forget the gate of thread *ident*."""
+
+
+__all__ = [
+    "FD_GATES",
+    "FdGate",
+    "Gate",
+    "fd_gates",
+    "gate",
+    "on_thread_end",
+    "open_gate",
+]
 
 #: How many of the threads using one seeded network get a descriptor gate
 #: (ended threads' gates are dropped before this is reached); the others
@@ -94,6 +110,32 @@ def open_gate(g: Gate) -> None:
             g.release()
     except RuntimeError:
         pass  # opened at the same moment under another network's lock
+
+
+class _Ends:
+    """Held in a thread's :mod:`threading` local storage, which is freed when
+    the thread ends: then it tells the networks that gave the thread a
+    descriptor gate to drop it (a test counting descriptors while its
+    network is open must not see the gate of a thread that ended)."""
+
+    __slots__ = ("holders", "ident")
+
+    def __init__(self) -> None:
+        self.ident = threading.get_ident()
+        self.holders: weakref.WeakSet[_Dropper] = weakref.WeakSet()
+
+    def __del__(self) -> None:
+        for holder in list(self.holders):
+            holder.drop(self.ident)
+
+
+def on_thread_end(holder: _Dropper) -> None:
+    """Have *holder* drop the calling thread's gate when the thread ends."""
+    try:
+        ends: _Ends = _local.ends
+    except AttributeError:
+        ends = _local.ends = _Ends()
+    ends.holders.add(holder)
 
 
 def fd_gates() -> bool:

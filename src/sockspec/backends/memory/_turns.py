@@ -104,6 +104,7 @@ class Turns:
     """Who may run: the turn, the threads waiting for it, the seeded choice."""
 
     __slots__ = (
+        "__weakref__",
         "_gates",
         "_gone",
         "_handoff",
@@ -293,28 +294,35 @@ class Turns:
         lets the GIL go before waking it, for the first :data:`FD_GATES`
         threads alive; the thread's lock for the others, for a thread alone
         in the process (nobody can open its gate: a wait of its own ends
-        by the clock), and once the schedule stopped.  Kept until the
-        network is idle (:meth:`idle`).
+        by the clock), and once the schedule stopped.  A descriptor is kept
+        until the network is idle (:meth:`idle`) or the thread ends
+        (:meth:`drop`).
         """
         g = self._mine.get(ident)
         if g is not None:
             return g
-        if self.off or len(_active) < 2:
+        if self.off or len(_active) < 2 or not _gates.fd_gates():
             return gate()
         mine = self._mine
         if len(mine) >= FD_GATES:
             for ended in mine.keys() - _active.keys():
-                del mine[ended]  # closed once no thread holds it any more
-        made: Gate
-        if len(mine) < FD_GATES and _gates.fd_gates():
-            try:
-                made = FdGate()
-            except OSError:
-                made = gate()  # out of descriptors: the lock will do
-        else:
-            made = gate()
+                self.drop(ended)
+            if len(mine) >= FD_GATES:
+                return gate()
+        try:
+            made = FdGate()
+        except OSError:
+            return gate()  # out of descriptors: the lock will do
         mine[ident] = made
+        _gates.on_thread_end(self)
         return made
+
+    def drop(self, ident: int) -> None:
+        """Forget thread *ident*'s gate (it ended); its descriptor closes as
+        soon as no thread refers to it.  Called without the network's lock
+        at the end of a thread: both removals are single dict operations."""
+        self._mine.pop(ident, None)
+        self._gates.pop(ident, None)
 
     def idle(self) -> None:
         """No thread waits on the network (nor for the turn): drop the gates.
