@@ -13,7 +13,7 @@ lets it go on.  Two kinds exist, with the same three calls as a lock
   none).  Opening it is a ``write(2)`` made with the GIL let go, so the
   woken thread can take the GIL at once, as a thread woken by a real
   socket's ``send`` does; waiting is ``poll(2)`` with the timeout, then a
-  ``read(2)`` that empties it.
+  ``read(2)`` that empties it (the read alone when it was opened already).
 
 The free schedule uses the locks: there a thread is woken under the
 network's lock, and a woken thread that took the GIL would only find that
@@ -23,10 +23,10 @@ the threads that use it a descriptor gate (:data:`FD_GATES`, the others
 keep their lock): a two-thread exchange wakes each end once per message.
 
 A descriptor gate is closed by the garbage collector only, when nothing
-refers to it any more: its thread ended and the network dropped it, or the
-network closed (the seeded schedule stopped) and no thread is inside a
-wait or an opening of it.  So no descriptor is ever written after it was
-closed, nor its number taken by another file meanwhile.  The descriptors
+refers to it any more: the network dropped it (its thread ended, no thread
+waits on the network any more, or the network closed) and no thread is
+inside a wait or an opening of it.  So no descriptor is ever written after
+it was closed, nor its number taken by another file meanwhile.  The descriptors
 are close-on-exec, not sockets, and made afresh in a child after
 ``fork()`` (the child's gates must not wake its parent's threads).
 """
@@ -40,14 +40,6 @@ import sys
 import threading
 import weakref
 from typing import Protocol
-
-
-class _Dropper(Protocol):
-    """What keeps a thread's descriptor gate: told when the thread ends."""
-
-    def drop(self, ident: int) -> None:
-        """Forget the gate of thread *ident*."""
-
 
 __all__ = [
     "FD_GATES",
@@ -112,6 +104,13 @@ def open_gate(g: Gate) -> None:
         pass  # opened at the same moment under another network's lock
 
 
+class _Dropper(Protocol):
+    """What keeps a thread's descriptor gate: told when the thread ends."""
+
+    def drop(self, ident: int) -> None:
+        """Forget the gate of thread *ident*."""
+
+
 class _Ends:
     """Held in a thread's :mod:`threading` local storage, which is freed when
     the thread ends: then it tells the networks that gave the thread a
@@ -158,8 +157,8 @@ class FdGate:
 
     def __init__(self) -> None:
         self._r = self._w = -1
-        #: Whether it may hold an opening nobody consumed: a wait that
-        #: begins clears only then, so that it costs no system call.
+        #: Whether an opening was written and not yet taken: a wait then
+        #: takes it with one read(2), without poll(2).
         self.posted = False
         self._open()
         _alive.add(self)

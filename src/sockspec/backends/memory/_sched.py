@@ -463,6 +463,9 @@ class Scheduler:
                         handoff.release()
                     except RuntimeError:
                         pass  # opened meanwhile under another network's lock
+                    # Not kept while asleep: a descriptor gate closes when
+                    # nothing refers to it (its thread may end meanwhile).
+                    handoff = None
                 try:
                     g.acquire(True, pause)
                 finally:

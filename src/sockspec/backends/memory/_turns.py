@@ -30,11 +30,12 @@ opens the gate of exactly the chosen thread; nobody else wakes.  A
 descriptor gate is opened by ``write(2)``, which lets the GIL go first: the
 woken thread takes the GIL at once instead of finding it held by the thread
 that woke it and sleeping again (a lock can only be released with the GIL
-held).  When
-every other thread is known to the network -- waiting for the turn, blocked
-on it, woken and on its way back -- the holder decides without looking at
-any other thread's frame, so a two-thread exchange costs a dictionary walk
-and one lock release per hand-over.
+held).  When every other thread is known to the network -- waiting for the
+turn, blocked on it, woken and on its way back -- the holder decides
+without looking at any other thread's frame; between two threads, where
+the other one is plainly blocked or woken, without a walk at all: a
+two-thread exchange costs a few dictionary lookups and one ``write(2)``
+per hand-over.
 
 What the network cannot see -- a thread in ``time.sleep``, real I/O, a C
 lock, or a long computation -- is never waited for forever.  Every
@@ -200,6 +201,7 @@ class Turns:
                 and len(waiting) + len(back) == 1
                 and not self.ready
                 and not _limbo
+                and None not in back
             ):
                 # Two threads, the other blocked on the network or on its way
                 # back from it (the caller is neither: it left both before its
@@ -417,6 +419,9 @@ class Turns:
                 lock.release()
                 if handoff is not None:
                     open_gate(handoff)
+                    # Not kept while asleep: a descriptor gate closes when
+                    # nothing refers to it (its thread may end meanwhile).
+                    handoff = None
                 try:
                     looked = not g.acquire(True, interval)
                 finally:
