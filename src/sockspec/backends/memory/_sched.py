@@ -410,13 +410,14 @@ class Scheduler:
         ident = w.ident
         if turns is not None and not turns.off and ident is not None:
             # The seeded schedule's gate (a descriptor, see ._gates).
-            w.gate = turns._mine.get(ident) or turns.gate_of(ident)
-        g = w.gate
-        if g.__class__ is not FdGate:
-            # A release left from an earlier wait.  A descriptor gate is
-            # not cleared here (a system call per wait): an opening left
-            # over costs a look more, which is rare.
-            g.acquire(False)
+            g = w.gate = turns._mine.get(ident) or turns.gate_of(ident)
+            if g.__class__ is not FdGate:
+                g.acquire(False)  # a release left from an earlier wait
+            # A descriptor gate is not cleared here (a system call per
+            # wait): an opening left over costs a look more, which is rare.
+        else:
+            g = w.gate
+            g.acquire(False)  # a release left from an earlier wait
         waiting = self._waiting
         waiting[ident] = w
         if turns is not None:

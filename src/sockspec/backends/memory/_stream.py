@@ -233,8 +233,8 @@ def take_stream(sock: MemorySocket, maxlen: int) -> bytes:
     sock.rx_size -= len(data)
     sock.received += len(data)
     peer = sock.peer
-    if peer is not None and (peer.waiters or peer.sels):
-        notify_room(peer)  # nothing to tell a peer nobody watches
+    if peer is not None:
+        notify_room(peer)
     return data
 
 
