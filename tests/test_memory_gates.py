@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import _thread
 import collections
+import contextlib
 import gc
 import os
 import select
 import signal
-import sys
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
-import sockspec
+from _pingpong import connected_pair, profiled_ping_pong
 from sockspec.backends.memory import Network, _gates
 
 pytestmark = pytest.mark.skipif(
@@ -38,21 +39,11 @@ counts_fds = pytest.mark.skipif(
 )
 
 
-def _pair(net: Network) -> tuple[sockspec.Socket, sockspec.Socket]:
-    with sockspec.Socket(backend=net, timeout=30) as listener:
-        listener.bind("127.0.0.1")
-        listener.listen()
-        client = sockspec.Socket(backend=net, timeout=30)
-        client.connect("127.0.0.1", listener.local_port)
-        return client, listener.accept()
-
-
 def _wakeups(schedule: str, trips: int) -> collections.Counter[str]:
     """Per-kind counts of the C calls that can wake a thread, both threads
     of a two-thread ping-pong: ``write`` (a descriptor gate opened) and
     ``release`` of a lock other than the network's (a lock gate opened)."""
     net = Network(seed=1, schedule=schedule)
-    client, server = _pair(net)
     seen = collections.Counter[str]()
     network_lock = net._sched.lock
 
@@ -66,37 +57,12 @@ def _wakeups(schedule: str, trips: int) -> collections.Counter[str]:
             if isinstance(owner, _thread.LockType) and owner is not network_lock:
                 seen["lock release"] += 1
 
-    def echo(count: bool) -> None:
-        if count:
-            sys.setprofile(profile)
-        try:
-            for _ in range(trips):
-                server.send(server.receive(1))
-        finally:
-            sys.setprofile(None)
-
-    def run(count: bool) -> None:
-        thread = threading.Thread(target=echo, args=(count,), name="echo")
-        thread.start()
-        if count:
-            sys.setprofile(profile)
-        try:
-            for _ in range(trips):
-                client.send(b"x")
-                assert client.receive(1) == b"x"
-        finally:
-            sys.setprofile(None)
-            thread.join(30)
-        assert not thread.is_alive()
-
-    try:
-        run(False)  # the echo thread's start and end are not round trips
+    @contextlib.contextmanager
+    def counting() -> Iterator[None]:
         seen.clear()
-        run(True)
-    finally:
-        client.close()
-        server.close()
-        net.close()
+        yield
+
+    profiled_ping_pong(net, trips, profile, counting)
     return seen
 
 
@@ -125,7 +91,7 @@ def test_gate_descriptors_are_held_only_while_threads_wait(no_fd_leak: None) -> 
     gc.collect()
     before = open_fds()
     net = Network(seed=3)
-    client, server = _pair(net)
+    client, server = connected_pair(net)
     during: list[int] = []
 
     def echo() -> None:
@@ -159,7 +125,7 @@ def test_no_more_than_fd_gates_descriptors_however_many_threads_wait(
     before = open_fds()
     per_gate = 1 if hasattr(os, "eventfd") else 2
     net = Network(seed=4)
-    pairs = [_pair(net) for _ in range(3 * _gates.FD_GATES)]
+    pairs = [connected_pair(net) for _ in range(3 * _gates.FD_GATES)]
     got: list[bytes] = []
     threads = [
         threading.Thread(target=lambda end=server: got.append(end.receive(1)))
@@ -192,7 +158,7 @@ def test_a_thread_gate_closes_when_the_thread_ends(no_fd_leak: None) -> None:
     # is never idle: the gate of the thread that ended must close anyway.
     per_gate = 1 if hasattr(os, "eventfd") else 2
     net = Network(seed=5)
-    (c1, s1), (c2, s2) = _pair(net), _pair(net)
+    (c1, s1), (c2, s2) = connected_pair(net), connected_pair(net)
     during: list[int] = []
 
     def once() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import sockspec
+from _pingpong import connected_pair
 
 OS_BACKENDS = ["stdlib", "selectors"]
 
@@ -30,12 +31,7 @@ def no_thread_leak() -> Iterator[None]:
 
 
 def _pair(backend: str) -> tuple[sockspec.Socket, sockspec.Socket]:
-    with sockspec.Socket(backend=backend, timeout=5) as listener:
-        listener.bind("127.0.0.1")
-        listener.listen()
-        client = sockspec.Socket(backend=backend, timeout=5)
-        client.connect("127.0.0.1", listener.local_port)
-        return client, listener.accept()
+    return connected_pair(backend, timeout=5)
 
 
 @pytest.mark.skipif(not hasattr(os, "sendfile"), reason="no os.sendfile here")

@@ -14,13 +14,13 @@ import os
 import select
 import socket
 import sys
-import threading
 import tracemalloc
 from collections.abc import Callable, Iterator
 
 import pytest
 
 import sockspec
+from _pingpong import profiled_ping_pong
 from sockspec.api.constants import Family, Option, Shutdown, SocketType
 from sockspec.backends.memory import MemorySocket, Network, NetworkEvent
 from sockspec.backends.stdlib import StdlibSocket
@@ -387,6 +387,30 @@ def test_an_idle_memory_connection_allocates_no_empty_containers() -> None:
     assert per_connection <= 5.1, per_connection
 
 
+def _open_and_close(
+    network: Network, listener: sockspec.Socket, count: int, *, exchange: bool
+) -> None:
+    """Open *count* connections to *listener*, then close each.
+
+    With *exchange*, one byte goes each way first and the server's end
+    closes first; without, the client's does (its port goes to TIME_WAIT).
+    """
+    pairs = []
+    for _ in range(count):
+        client = sockspec.Socket(backend=network)
+        client.connect("127.0.0.1", listener.local_port)
+        pairs.append((client, listener.accept()))
+    for client, server in pairs:
+        if exchange:
+            client.send(b"x")
+            assert server.receive() == b"x"
+            server.close()
+            client.close()
+        else:
+            client.close()
+            server.close()
+
+
 def test_a_closed_memory_connection_leaves_nothing_the_collector_tracks() -> None:
     # Counted in objects the garbage collector tracks.  The end that closes
     # first leaves its address in TIME_WAIT for 60 virtual seconds; that
@@ -400,14 +424,8 @@ def test_a_closed_memory_connection_leaves_nothing_the_collector_tracks() -> Non
     listener.listen(4096)
 
     def some(count: int) -> None:
-        pairs = []
-        for _ in range(count):
-            client = sockspec.Socket(backend=network)
-            client.connect("127.0.0.1", 9000)
-            pairs.append((client, listener.accept()))
-        for client, server in pairs:
-            client.close()  # the client closes first: TIME_WAIT is its port's
-            server.close()
+        # The client closes first: TIME_WAIT is its port's.
+        _open_and_close(network, listener, count, exchange=False)
         network.clear_events()
 
     try:
@@ -630,12 +648,6 @@ HANDOVER_BUDGET = 42
 def _ping_pong_calls(trips: int) -> float:
     """sockspec's Python calls per round trip, both threads of a ping-pong."""
     net = Network(seed=1, schedule="seeded")
-    with sockspec.Socket(backend=net, timeout=30) as lst:
-        lst.bind("127.0.0.1")
-        lst.listen()
-        client = sockspec.Socket(backend=net, timeout=30)
-        client.connect("127.0.0.1", lst.local_port)
-        server = lst.accept()
     calls = collections.Counter[str]()
 
     def profile(frame: object, event: str, arg: object) -> None:
@@ -643,42 +655,17 @@ def _ping_pong_calls(trips: int) -> float:
         if event == "call" and code.co_filename.startswith(_SOCKSPEC):
             calls[code.co_name] += 1
 
-    def echo(count: bool) -> None:
-        if count:
-            sys.setprofile(profile)
-        try:
-            for _ in range(trips):
-                server.send(server.receive(1))
-        finally:
-            sys.setprofile(None)
-
-    def run(count: bool) -> None:
-        thread = threading.Thread(target=echo, args=(count,), name="echo")
-        thread.start()
-        if count:
-            sys.setprofile(profile)
-        try:
-            for _ in range(trips):
-                client.send(b"x")
-                assert client.receive(1) == b"x"
-        finally:
-            sys.setprofile(None)
-            thread.join(30)
-        assert not thread.is_alive()
-
-    try:
-        run(False)  # the echo thread's start and end are not round trips
+    @contextlib.contextmanager
+    def counting() -> Iterator[None]:
         calls.clear()
         gc.collect()
         gc.disable()
         try:
-            run(True)
+            yield
         finally:
             gc.enable()
-    finally:
-        client.close()
-        server.close()
-        net.close()
+
+    profiled_ping_pong(net, trips, profile, counting)
     return sum(calls.values()) / trips
 
 
@@ -695,24 +682,12 @@ def test_closed_memory_connections_leave_no_cycles_for_the_collector() -> None:
     listener = sockspec.Socket(backend=network)
     listener.bind("127.0.0.1", 9000)
     listener.listen(64)
-
-    def some(count: int) -> None:
-        pairs = []
-        for _ in range(count):
-            client = sockspec.Socket(backend=network)
-            client.connect("127.0.0.1", 9000)
-            pairs.append((client, listener.accept()))
-        for client, server in pairs:
-            client.send(b"x")
-            assert server.receive() == b"x"
-            server.close()  # either end may close first
-            client.close()
-
-    some(5)
+    _open_and_close(network, listener, 5, exchange=True)
     gc.collect()
     gc.disable()
     try:
-        some(20)
+        # The server closes first this time: either end may.
+        _open_and_close(network, listener, 20, exchange=True)
         assert gc.collect() == 0
     finally:
         gc.enable()
