@@ -9,16 +9,12 @@ from collections.abc import Iterator
 import pytest
 
 import sockspec
+from _fds import open_fds
 
 # Tests that run pytest on a small suite of their own do it in a fresh
 # interpreter through pytester (runpytest_subprocess), so the plugins load
 # from their entry points as they would for a user.
 pytest_plugins = ["pytester"]
-
-
-def open_fds() -> int:
-    """Number of file descriptors this process holds."""
-    return len(os.listdir("/proc/self/fd"))
 
 
 @pytest.fixture

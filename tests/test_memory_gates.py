@@ -22,16 +22,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from _fds import open_fds
 from _pingpong import connected_pair, profiled_ping_pong
 from sockspec.backends.memory import Network, _gates
 
 pytestmark = pytest.mark.skipif(
     not _gates.fd_gates(), reason="no poll(2) here: every gate is a lock"
 )
-
-
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
 
 
 counts_fds = pytest.mark.skipif(
@@ -136,13 +133,18 @@ def test_no_more_than_fd_gates_descriptors_however_many_threads_wait(
             thread.start()
         # A scheduling point: it waits for the new threads to settle (block).
         pairs[0][0].send(b"y")
+        # The first thread may be ending meanwhile: its dropped gate closes
+        # once nothing refers to it, and the next waiter may already hold a
+        # new one, so one gate more than FD_GATES can be open for a moment
+        # (seen once in CI on Python 3.10).
+        gc.collect()
         during = open_fds()
         for client, _ in pairs[1:]:
             client.send(b"y")
         for thread in threads:
             thread.join(30)
         assert got == [b"y"] * len(pairs)
-        assert before < during <= before + _gates.FD_GATES * per_gate
+        assert before < during <= before + (_gates.FD_GATES + 1) * per_gate
     finally:
         for client, server in pairs:
             client.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import builtins
 import ipaddress
 import socket as _s
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -73,6 +74,8 @@ def _literal(host: str) -> int | None:
 
 
 _C_LONG = 1 << 63
+_ULONG_MAX = (1 << 64) - 1
+_INT_AS_C_LONG = sys.version_info < (3, 12)
 _SPACE = " \t\n\v\f\r"
 
 
@@ -89,7 +92,9 @@ def _service_port(port: Any) -> int:
     if isinstance(port, (bytes, bytearray)):
         port = bytes(port).decode()
     if isinstance(port, int):
-        if not -_C_LONG <= port < _C_LONG:
+        # Up to 3.11 CPython passes an int through a C long; 3.12 and later
+        # hand glibc its decimal text, whatever its size.
+        if _INT_AS_C_LONG and not -_C_LONG <= port < _C_LONG:
             raise OverflowError("Python int too large to convert to C long")
         port = str(port)
     elif not isinstance(port, str):
@@ -99,8 +104,11 @@ def _service_port(port: Any) -> int:
     if text[:1] in ("+", "-"):
         sign, text = (-1 if text[0] == "-" else 1), text[1:]
     if port == "" or (text and text.isascii() and text.isdigit()):
-        value = min(int(text or "0"), (1 << 64) - 1)  # strtoul saturates
-        value = (sign * value) % (1 << 64) % (1 << 32)  # an unsigned long, then int
+        value = int(text or "0")
+        # strtoul: out of range is ULONG_MAX, sign or not; else a minus
+        # sign negates modulo 2**64.  glibc keeps the result in an int.
+        value = _ULONG_MAX if value > _ULONG_MAX else (sign * value) % (1 << 64)
+        value %= 1 << 32
         if value >= 1 << 31:  # negative as a C int
             raise _s.gaierror(_s.EAI_SERVICE, "Servname not supported for ai_socktype")
         return value & 0xFFFF
