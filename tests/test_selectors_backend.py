@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 import sockspec
+from _fds import open_fds
 from sockspec.backends.selectors import SelectorsSocket
 
 BACKEND = "selectors"
@@ -45,11 +46,6 @@ def tcp_pair(
             raise
         with client, conn:
             yield client, conn
-
-
-def open_fds() -> int:
-    """Number of file descriptors this process holds."""
-    return len(os.listdir("/proc/self/fd"))
 
 
 def impl(sock: sockspec.Socket) -> SelectorsSocket:
