@@ -150,6 +150,13 @@ def connections(
             gc.enable()
             gc.unfreeze()
 
+    return _mean_of(once, repeat)
+
+
+def _mean_of(once: Callable[[], float], repeat: int) -> Callable[[], float]:
+    """A case that runs *once* *repeat* times, collecting garbage off the
+    clock between runs, and gives the mean."""
+
     def run() -> float:
         total = 0.0
         for i in range(repeat):
@@ -253,15 +260,7 @@ def floor_model(count: int, repeat: int = 1) -> Callable[[], float]:
                 log.append((0.0, "close", f"local 127.0.0.1:{end.port}"))
         return cpu() - started
 
-    def run() -> float:
-        total = 0.0
-        for i in range(repeat):
-            if i:
-                gc.collect()
-            total += once()
-        return total / repeat
-
-    return run
+    return _mean_of(once, repeat)
 
 
 def idle_connection_bytes(count: int, traffic: bool = False) -> tuple[float, float]:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -691,6 +692,19 @@ def _connected_pair(net: Network) -> tuple[Socket, Socket]:
         return client, lst.accept()
 
 
+def _counting_points(
+    points: list[tuple[int, bool]],
+) -> Callable[..., None]:
+    """A ``Turns.point`` that appends ``(thread ident, woken)`` to *points*."""
+    point = _turns.Turns.point
+
+    def counted(self: _turns.Turns, *, woken: bool = False, miss: bool = False) -> None:
+        points.append((threading.get_ident(), woken))
+        point(self, woken=woken, miss=miss)
+
+    return counted
+
+
 def test_a_receive_that_waits_is_one_scheduling_point(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -700,12 +714,7 @@ def test_a_receive_that_waits_is_one_scheduling_point(
     net = Network(seed=4)
     client, server = _connected_pair(net)
     points: list[tuple[int, bool]] = []
-    point = _turns.Turns.point
-
-    def counted(self: _turns.Turns, *, woken: bool = False, miss: bool = False) -> None:
-        points.append((threading.get_ident(), woken))
-        point(self, woken=woken, miss=miss)
-
+    counted = _counting_points(points)
     got: list[bytes] = []
     reader = threading.Thread(target=lambda: got.append(server.receive(1)))
     monkeypatch.setattr(_turns.Turns, "point", counted)
@@ -769,12 +778,7 @@ def test_a_send_that_waits_for_room_is_one_scheduling_point(
         pytest.fail("the connection never filled")
     client.timeout = 10
     points: list[tuple[int, bool]] = []
-    point = _turns.Turns.point
-
-    def counted(self: _turns.Turns, *, woken: bool = False, miss: bool = False) -> None:
-        points.append((threading.get_ident(), woken))
-        point(self, woken=woken, miss=miss)
-
+    counted = _counting_points(points)
     sent: list[int] = []
     writer = threading.Thread(target=lambda: sent.append(client.send(b"y")))
     monkeypatch.setattr(_turns.Turns, "point", counted)

@@ -355,19 +355,24 @@ def _connecting(
         network.close()
 
 
+def _traced_bytes_per_call(call: Callable[[], object], count: int) -> float:
+    """Bytes *count* calls of *call* leave allocated, per call (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(count):
+            call()
+        gc.collect()
+        return (tracemalloc.get_traced_memory()[0] - before) / count
+    finally:
+        tracemalloc.stop()
+
+
 def test_an_idle_memory_connection_stays_under_two_and_a_half_kilobytes() -> None:
     # Counted in bytes: the receive and in-flight queues are made on first
     # use (an empty deque is ~760 bytes; four of them were half of 5.8 KB).
     with _connecting(seed=6) as connect:
-        tracemalloc.start()
-        try:
-            before = tracemalloc.get_traced_memory()[0]
-            for _ in range(200):
-                connect()
-            gc.collect()
-            per_connection = (tracemalloc.get_traced_memory()[0] - before) / 200
-        finally:
-            tracemalloc.stop()
+        per_connection = _traced_bytes_per_call(connect, 200)
     assert per_connection <= 2560, per_connection
 
 
@@ -583,15 +588,7 @@ def test_a_memory_connection_idle_after_traffic_stays_under_2_5_kilobytes(
         for _ in range(10):
             used()
         gc.collect()
-        tracemalloc.start()
-        try:
-            before = tracemalloc.get_traced_memory()[0]
-            for _ in range(200):
-                used()
-            gc.collect()
-            per_connection = (tracemalloc.get_traced_memory()[0] - before) / 200
-        finally:
-            tracemalloc.stop()
+        per_connection = _traced_bytes_per_call(used, 200)
     assert per_connection <= 2560, per_connection
 
 

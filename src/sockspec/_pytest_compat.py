@@ -43,7 +43,7 @@ __all__ = ["pytest_addoption", "pytest_configure"]
 
 _OPTION = "sockspec_compat"
 _SCOPE = "sockspec_compat_scope"
-SCOPES = ("session", "module", "function")
+_SCOPES = ("session", "module", "function")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,7 +63,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--sockspec-compat-scope",
         dest=_SCOPE,
-        choices=SCOPES,
+        choices=_SCOPES,
         default="session",
         help=(
             "how long one --sockspec-compat patch and its memory network last "
